@@ -1,1 +1,117 @@
-fn main() {}
+//! `keva-sync`: the one binary. Subcommands are thin: they resolve settings
+//! (flag, then environment, then default) and call into the library crates.
+
+mod args;
+mod master_key;
+mod quickstart;
+
+use anyhow::Context as _;
+use clap::Parser as _;
+use keva_store::Store;
+use tokio_util::sync::CancellationToken;
+
+use args::{ApiKeyCommand, Cli, Command, DbArgs};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_tracing();
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Sandbox(args) => keva_sandbox::cli::run(args).await,
+        Command::Quickstart(args) => quickstart::run(args).await,
+        Command::Migrate(db) => {
+            let store = open_store(&db).await?;
+            store.migrate().await?;
+            eprintln!("migrations applied to {}", redact_url(&db.database_url));
+            Ok(())
+        }
+        Command::ApiKey {
+            command: ApiKeyCommand::Create { workspace, db },
+        } => {
+            let store = open_store(&db).await?;
+            store.migrate().await?;
+            let (_, key) = keva_server::auth::create_api_key(&store, &workspace).await?;
+            eprintln!(
+                "Created an API key for workspace '{workspace}'. It is shown only this once:"
+            );
+            println!("{}", key.plaintext);
+            Ok(())
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    // Logs go to stderr: stdout is reserved for output scripts consume.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Connects (creating a SQLite file if needed) with the configured master key.
+pub(crate) async fn open_store(db: &DbArgs) -> anyhow::Result<Store> {
+    let key = master_key::resolve(db)?;
+    Store::connect(&db.database_url, key)
+        .await
+        .with_context(|| format!("connecting to {}", redact_url(&db.database_url)))
+}
+
+/// Hides a password in a database URL before it is printed.
+pub(crate) fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let creds = &url[scheme_end + 3..at];
+            match creds.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &creds[..colon],
+                    &url[at..]
+                ),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+async fn serve(args: args::ServeArgs) -> anyhow::Result<()> {
+    let store = open_store(&args.db).await?;
+    if !args.no_migrate {
+        store.migrate().await?;
+    }
+    let config = args.server_config()?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let local = listener.local_addr()?;
+    eprintln!("Keva Sync listening on http://{local}");
+    let shutdown = CancellationToken::new();
+    let on_signal = shutdown.clone();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        on_signal.cancel();
+    });
+    keva_server::serve(listener, keva_server::AppState::new(store, config), shutdown).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_are_hidden_from_printed_urls() {
+        assert_eq!(
+            redact_url("postgres://keva:s3cret@db:5432/keva"),
+            "postgres://keva:***@db:5432/keva"
+        );
+        assert_eq!(
+            redact_url("postgres://postgres@127.0.0.1/test"),
+            "postgres://postgres@127.0.0.1/test"
+        );
+        assert_eq!(redact_url("sqlite://keva-sync.db"), "sqlite://keva-sync.db");
+    }
+}

@@ -1,1 +1,90 @@
-//! placeholder
+//! The Keva Sync service: HTTP API, (later) webhook intake, admin UI and workers.
+//!
+//! `app(state)` builds the whole router and is used by both `serve` and the tests,
+//! so tests exercise exactly what runs in production. Handlers are thin: they
+//! parse input into domain values, call the store (and, later, the sync engine), and
+//! map failures to `ApiError`, the API's single error contract.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod openapi;
+pub mod state;
+
+use std::sync::Arc;
+
+use axum::http::{HeaderName, Request};
+use axum::routing::get;
+use axum::{Json, Router};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use config::ServerConfig;
+pub use error::ApiError;
+pub use state::AppState;
+
+/// Largest request body the API accepts (bigger → 413).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The router and the OpenAPI document it implements.
+pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, api) = OpenApiRouter::new()
+        .routes(routes!(api::health::healthz))
+        .routes(routes!(api::customers::create_customer, api::customers::list_customers))
+        .routes(routes!(api::customers::get_customer, api::customers::update_customer))
+        .routes(routes!(api::tickets::create_ticket))
+        .split_for_parts();
+    (router, openapi::decorate(api))
+}
+
+/// The whole service as one router, state applied.
+pub fn app(state: AppState) -> Router {
+    let (router, api) = routes();
+    let api = Arc::new(api);
+    let request_id = HeaderName::from_static("x-request-id");
+    router
+        .route(
+            "/api/openapi.json",
+            get(move || {
+                let api = api.clone();
+                async move { Json(api.as_ref().clone()) }
+            }),
+        )
+        .fallback(|| async { ApiError::NotFound("route") })
+        .with_state(state)
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(CatchPanicLayer::new())
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                // Only method and path: query strings may carry emails.
+                tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// Serves `app(state)` on `listener` until `shutdown` is cancelled.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await?;
+    Ok(())
+}

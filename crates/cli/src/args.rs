@@ -1,0 +1,131 @@
+//! Command-line flags. Every setting has an environment-variable fallback so the
+//! same binary runs from a shell, a unit file or a container without a config file.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use keva_server::ServerConfig;
+use secrecy::SecretString;
+
+#[derive(Parser)]
+#[command(name = "keva-sync", version, about = "Two-way sync between Keva customers and HubSpot contacts")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the service: HTTP API and background workers.
+    Serve(ServeArgs),
+    /// Run the local HubSpot-compatible sandbox server.
+    Sandbox(keva_sandbox::cli::SandboxArgs),
+    /// One command for a newcomer: SQLite, a seeded sandbox portal, the service wired
+    /// to it, sample customers and a ready API key.
+    Quickstart(QuickstartArgs),
+    /// Apply database migrations and exit.
+    Migrate(DbArgs),
+    /// Manage API keys.
+    ApiKey {
+        #[command(subcommand)]
+        command: ApiKeyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create a key (and the workspace, if new); the key is printed once.
+    Create {
+        /// Workspace name.
+        #[arg(long)]
+        workspace: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+/// Where the data lives and the key that seals tokens at rest.
+#[derive(Args, Clone, Debug)]
+pub struct DbArgs {
+    /// Database URL: `sqlite://FILE` (created if missing) or `postgres://...`.
+    #[arg(long, env = "KEVA_DATABASE_URL", default_value = "sqlite://keva-sync.db")]
+    pub database_url: String,
+    /// Base64 32-byte key that encrypts HubSpot tokens at rest. Required for
+    /// PostgreSQL; with SQLite a key file is created beside the database if unset.
+    #[arg(long, env = "KEVA_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<SecretString>,
+    /// File holding the master key (created with 0600 permissions if missing and
+    /// the database is SQLite).
+    #[arg(long, env = "KEVA_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct HubspotArgs {
+    /// HubSpot API base URL (point it at a sandbox to test safely).
+    #[arg(long, env = "HUBSPOT_API_BASE", default_value = "https://api.hubapi.com")]
+    pub hubspot_api_base: String,
+    /// OAuth app client id.
+    #[arg(long, env = "HUBSPOT_CLIENT_ID")]
+    pub hubspot_client_id: Option<String>,
+    /// OAuth app client secret (also verifies webhook signatures).
+    #[arg(long, env = "HUBSPOT_CLIENT_SECRET", hide_env_values = true)]
+    pub hubspot_client_secret: Option<SecretString>,
+    /// HubSpot app id (webhook subscriptions).
+    #[arg(long, env = "HUBSPOT_APP_ID")]
+    pub hubspot_app_id: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "KEVA_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Externally visible base URL (webhook signatures are computed over it).
+    /// Defaults to http://LISTEN.
+    #[arg(long, env = "KEVA_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Do not apply migrations at start-up (run `keva-sync migrate` instead).
+    #[arg(long)]
+    pub no_migrate: bool,
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(flatten)]
+    pub hubspot: HubspotArgs,
+}
+
+impl ServeArgs {
+    pub fn server_config(&self) -> anyhow::Result<ServerConfig> {
+        let mut c = ServerConfig::new(self.listen, self.hubspot.hubspot_api_base.clone());
+        if let Some(url) = &self.public_url {
+            anyhow::ensure!(
+                url.starts_with("http://") || url.starts_with("https://"),
+                "KEVA_PUBLIC_URL must start with http:// or https://"
+            );
+            c.public_url = url.trim_end_matches('/').to_string();
+        }
+        c.hubspot_client_id = self.hubspot.hubspot_client_id.clone();
+        c.hubspot_client_secret = self.hubspot.hubspot_client_secret.clone();
+        c.hubspot_app_id = self.hubspot.hubspot_app_id.clone();
+        Ok(c)
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct QuickstartArgs {
+    /// Address of the service.
+    #[arg(long, env = "KEVA_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Address of the in-process sandbox portal.
+    #[arg(long, default_value = "127.0.0.1:8090")]
+    pub sandbox_listen: SocketAddr,
+    /// Sample HubSpot contacts to seed in the sandbox.
+    #[arg(long, default_value_t = 25)]
+    pub sandbox_contacts: usize,
+    /// Sample Keva customers to create (skipped if they exist).
+    #[arg(long, default_value_t = 10)]
+    pub sample_customers: usize,
+    #[command(flatten)]
+    pub db: DbArgs,
+}

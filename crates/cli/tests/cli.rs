@@ -1,0 +1,139 @@
+//! The `keva-sync` binary end to end: help texts, `api-key create`, and the
+//! quickstart's promise (a printed key that works against `GET /api/customers`).
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_keva-sync"))
+}
+
+/// Kills the child when the test ends, pass or fail.
+struct KillOnDrop(Child);
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    for (args, expect) in [
+        (vec!["--help"], "quickstart"),
+        (vec!["serve", "--help"], "KEVA_DATABASE_URL"),
+        (vec!["serve", "--help"], "KEVA_PUBLIC_URL"),
+        (vec!["serve", "--help"], "HUBSPOT_API_BASE"),
+        (vec!["sandbox", "--help"], "--listen"),
+        (vec!["quickstart", "--help"], "--sandbox-listen"),
+        (vec!["migrate", "--help"], "KEVA_MASTER_KEY"),
+        (vec!["api-key", "create", "--help"], "--workspace"),
+    ] {
+        let out = bin().args(&args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(expect), "{args:?} help mentions {expect}:\n{text}");
+    }
+}
+
+#[test]
+fn api_key_create_prints_a_key_once_and_creates_a_private_key_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bin()
+        .current_dir(dir.path())
+        .env_remove("KEVA_MASTER_KEY")
+        .env_remove("KEVA_DATABASE_URL")
+        .args(["api-key", "create", "--workspace", "acme"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let key = String::from_utf8(out.stdout).unwrap();
+    let key = key.trim();
+    assert!(key.starts_with("keva_live_") && key.len() > 40, "{key}");
+    assert!(dir.path().join("keva-sync.db").exists());
+    let key_file = dir.path().join(".keva-master-key");
+    assert!(key_file.exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // The plaintext key is not stored anywhere in the database file.
+    let db = std::fs::read(dir.path().join("keva-sync.db")).unwrap();
+    assert!(!db.windows(key.len()).any(|w| w == key.as_bytes()));
+}
+
+#[test]
+fn postgres_without_a_master_key_is_refused_with_a_reason() {
+    let out = bin()
+        .env_remove("KEVA_MASTER_KEY")
+        .args(["migrate", "--database-url", "postgres://postgres@127.0.0.1:5432/test"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("KEVA_MASTER_KEY"));
+}
+
+#[tokio::test]
+async fn quickstart_prints_a_key_that_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = bin()
+        .current_dir(dir.path())
+        .env_remove("KEVA_MASTER_KEY")
+        .env_remove("KEVA_DATABASE_URL")
+        .env_remove("KEVA_LISTEN")
+        .args(["quickstart", "--listen", "127.0.0.1:0", "--sandbox-listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _guard = KillOnDrop(child);
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let (mut service, mut sandbox, mut key) = (None, None, None);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while key.is_none() || service.is_none() || sandbox.is_none() {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("quickstart printed its summary");
+        let field = |label: &str| {
+            line.trim()
+                .strip_prefix(label)
+                .map(|rest| rest.split_whitespace().next().unwrap_or_default().to_string())
+        };
+        service = service.or(field("Service:"));
+        sandbox = sandbox.or(field("Sandbox:"));
+        key = key.or(field("API key:"));
+    }
+    let (service, sandbox, key) = (service.unwrap(), sandbox.unwrap(), key.unwrap());
+    assert!(key.starts_with("keva_live_"));
+
+    let http = reqwest::Client::new();
+    let r = http
+        .get(format!("{service}/api/customers"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let page: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(page["data"].as_array().unwrap().len(), 10, "sample customers");
+
+    let r = http.get(format!("{service}/api/customers")).send().await.unwrap();
+    assert_eq!(r.status(), 401, "the key is what lets us in");
+
+    // The sandbox is up and seeded (the quickstart's default is 25 contacts).
+    let stats = http.get(format!("{sandbox}/_sandbox/stats")).send().await.unwrap();
+    assert_eq!(stats.status(), 200);
+}

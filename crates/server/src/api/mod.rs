@@ -1,0 +1,5 @@
+//! The HTTP API under `/api`, one file per resource.
+
+pub mod customers;
+pub mod health;
+pub mod tickets;

@@ -1,0 +1,75 @@
+//! `POST /api/tickets`: a support ticket arrives; an unknown sender becomes a customer.
+//!
+//! Finding-or-creating the customer and storing the ticket happen in one store
+//! transaction, so two tickets racing from the same new address make one customer.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::api::customers::{parse_email, CustomerView};
+use crate::auth::Authenticated;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::Json;
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateTicket {
+    pub email: String,
+    pub name: Option<String>,
+    pub subject: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TicketView {
+    pub id: Uuid,
+    pub customer_id: Uuid,
+    pub subject: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TicketCreated {
+    pub ticket: TicketView,
+    pub customer: CustomerView,
+    /// True when this ticket's sender was not a customer yet.
+    pub customer_created: bool,
+}
+
+#[utoipa::path(post, path = "/api/tickets", tag = "tickets",
+    request_body = CreateTicket, security(("api_key" = [])),
+    responses((status = 201, body = TicketCreated), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_ticket(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Json(body): Json<CreateTicket>,
+) -> Result<(StatusCode, Json<TicketCreated>), ApiError> {
+    let email = parse_email(&body.email)?;
+    let subject = body.subject.trim();
+    if subject.is_empty() {
+        return Err(ApiError::Unprocessable("subject must not be empty".into()));
+    }
+    let name = body.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    let (ticket, customer, created) = state
+        .store
+        .create_ticket(auth.workspace_id, email.as_str(), name, subject)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(TicketCreated {
+            ticket: TicketView {
+                id: ticket.id,
+                customer_id: ticket.customer_id,
+                subject: ticket.subject,
+                created_at: ticket.created_at,
+            },
+            customer: customer.into(),
+            customer_created: created,
+        }),
+    ))
+}
