@@ -1,0 +1,352 @@
+//! Checking mappings against a portal before they are saved: unknown properties
+//! (with the internal name the user probably meant, "use jobtitle, not Job Title"),
+//! wrong property counts and two mappings writing the same thing.
+//!
+//! The portal's property list is an argument, so the same checks run against the
+//! live portal, the sandbox or a cached describe.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::customer::KevaField;
+use crate::mapping::FieldMapping;
+use crate::text_enum::text_enum;
+
+/// One property of a HubSpot portal, as `GET /api/crm/hubspot/describe` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PropertyInfo {
+    pub name: String,
+    pub label: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub field_type: String,
+}
+
+impl PropertyInfo {
+    pub fn new(name: &str, label: &str, kind: &str, field_type: &str) -> Self {
+        Self {
+            name: name.into(),
+            label: label.into(),
+            kind: kind.into(),
+            field_type: field_type.into(),
+        }
+    }
+}
+
+text_enum! {
+    /// What is wrong with a mapping.
+    pub enum MappingIssueKind {
+        /// The portal has no property of that internal name.
+        UnknownProperty => "unknown_property",
+        /// `name` needs one or two properties; every other field exactly one.
+        WrongPropertyCount => "wrong_property_count",
+        /// Two mappings write the same HubSpot property.
+        DuplicateProperty => "duplicate_property",
+        /// Two mappings write the same Keva field.
+        DuplicateField => "duplicate_field",
+    }
+}
+
+/// A problem found by [`validate_mappings`], phrased for the person saving them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MappingIssue {
+    pub keva_field: KevaField,
+    pub property: Option<String>,
+    pub kind: MappingIssueKind,
+    pub message: String,
+    /// The internal name the user most likely meant, for an unknown property.
+    pub suggestion: Option<String>,
+}
+
+/// Below this similarity a near-miss is not worth suggesting.
+const SUGGESTION_THRESHOLD: f64 = 0.8;
+
+/// Checks mappings against the portal's properties. An empty result means they can
+/// be saved.
+pub fn validate_mappings(mappings: &[FieldMapping], portal: &[PropertyInfo]) -> Vec<MappingIssue> {
+    let mut issues = Vec::new();
+    let mut written_props: BTreeMap<&str, KevaField> = BTreeMap::new();
+    let mut written_fields: BTreeMap<KevaField, usize> = BTreeMap::new();
+    for m in mappings {
+        let n = m.hubspot_properties.len();
+        let count_ok = if m.keva_field == KevaField::Name {
+            (1..=2).contains(&n)
+        } else {
+            n == 1
+        };
+        if !count_ok {
+            issues.push(MappingIssue {
+                keva_field: m.keva_field,
+                property: None,
+                kind: MappingIssueKind::WrongPropertyCount,
+                message: format!(
+                    "{} must map to {}, not {n}",
+                    m.keva_field.as_str(),
+                    if m.keva_field == KevaField::Name {
+                        "one property or firstname and lastname"
+                    } else {
+                        "exactly one property"
+                    }
+                ),
+                suggestion: None,
+            });
+        }
+        for p in &m.hubspot_properties {
+            if !portal.iter().any(|info| info.name == *p) {
+                let suggestion = closest_property(p, portal);
+                let message = match &suggestion {
+                    Some(s) => format!("Property doesn't exist: '{p}' (use {s}, not {p})"),
+                    None => format!("Property doesn't exist: '{p}'"),
+                };
+                issues.push(MappingIssue {
+                    keva_field: m.keva_field,
+                    property: Some(p.clone()),
+                    kind: MappingIssueKind::UnknownProperty,
+                    message,
+                    suggestion,
+                });
+            }
+            if m.direction.writes_crm() {
+                if let Some(other) = written_props.insert(p.as_str(), m.keva_field) {
+                    issues.push(MappingIssue {
+                        keva_field: m.keva_field,
+                        property: Some(p.clone()),
+                        kind: MappingIssueKind::DuplicateProperty,
+                        message: format!(
+                            "'{p}' is already written by the {} mapping",
+                            other.as_str()
+                        ),
+                        suggestion: None,
+                    });
+                }
+            }
+        }
+        if m.direction.writes_keva() {
+            let seen = written_fields.entry(m.keva_field).or_insert(0);
+            *seen += 1;
+            if *seen == 2 {
+                issues.push(MappingIssue {
+                    keva_field: m.keva_field,
+                    property: None,
+                    kind: MappingIssueKind::DuplicateField,
+                    message: format!(
+                        "{} is written from HubSpot by more than one mapping",
+                        m.keva_field.as_str()
+                    ),
+                    suggestion: None,
+                });
+            }
+        }
+    }
+    issues
+}
+
+/// The mapped properties the portal does not have: pass them to `reconcile` as
+/// `missing_properties`, so only those mappings are skipped (typically `notes`,
+/// which is not a default HubSpot contact property) and the others still sync.
+pub fn missing_properties(mappings: &[FieldMapping], portal: &[PropertyInfo]) -> BTreeSet<String> {
+    mappings
+        .iter()
+        .flat_map(|m| &m.hubspot_properties)
+        .filter(|p| !portal.iter().any(|info| info.name == **p))
+        .cloned()
+        .collect()
+}
+
+/// The internal name the user probably meant by `typed`: a property whose label or
+/// name matches ignoring case and punctuation ("Job Title" → `jobtitle`), else the
+/// most similar name or label above [`SUGGESTION_THRESHOLD`]. Ties go to the
+/// alphabetically first name, so the answer does not depend on the portal's order.
+pub fn closest_property(typed: &str, portal: &[PropertyInfo]) -> Option<String> {
+    let key = compact(typed);
+    if key.is_empty() {
+        return None;
+    }
+    let mut exact: Vec<&str> = portal
+        .iter()
+        .filter(|p| compact(&p.name) == key || compact(&p.label) == key)
+        .map(|p| p.name.as_str())
+        .collect();
+    exact.sort_unstable();
+    if let Some(first) = exact.first() {
+        return Some(first.to_string());
+    }
+    let mut best: Option<(f64, &str)> = None;
+    for p in portal {
+        let score = similarity(&key, &compact(&p.name)).max(similarity(&key, &compact(&p.label)));
+        let better = match best {
+            None => true,
+            Some((s, name)) => score > s || (score == s && p.name.as_str() < name),
+        };
+        if better {
+            best = Some((score, p.name.as_str()));
+        }
+    }
+    best.filter(|(s, _)| *s >= SUGGESTION_THRESHOLD)
+        .map(|(_, n)| n.to_string())
+}
+
+/// Lower-cased letters and digits only: "Job Title", "job_title" and "jobTitle" all
+/// become "jobtitle".
+pub(crate) fn compact(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Similarity of two compacted strings in 0..=1. Jaro-Winkler alone rewards shared
+/// prefixes too much ("notes" vs "noteslastupdated" scores 0.86), so it is averaged
+/// with normalised Levenshtein, which punishes the length difference.
+pub(crate) fn similarity(a: &str, b: &str) -> f64 {
+    if a.is_empty() || b.is_empty() {
+        return 0.0;
+    }
+    if a == b {
+        return 1.0;
+    }
+    (strsim::jaro_winkler(a, b) + strsim::normalized_levenshtein(a, b)) / 2.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mapping::{default_contact_mappings, Direction};
+
+    fn contact_properties() -> Vec<PropertyInfo> {
+        vec![
+            PropertyInfo::new("email", "Email", "string", "text"),
+            PropertyInfo::new("firstname", "First Name", "string", "text"),
+            PropertyInfo::new("lastname", "Last Name", "string", "text"),
+            PropertyInfo::new("phone", "Phone Number", "string", "phonenumber"),
+            PropertyInfo::new(
+                "mobilephone",
+                "Mobile Phone Number",
+                "string",
+                "phonenumber",
+            ),
+            PropertyInfo::new("company", "Company Name", "string", "text"),
+            PropertyInfo::new("jobtitle", "Job Title", "string", "text"),
+            PropertyInfo::new("city", "City", "string", "text"),
+            PropertyInfo::new("address", "Street Address", "string", "text"),
+            PropertyInfo::new("notes", "Notes", "string", "textarea"),
+            PropertyInfo::new(
+                "notes_last_updated",
+                "Last Activity Date",
+                "datetime",
+                "date",
+            ),
+        ]
+    }
+
+    #[test]
+    fn property_info_has_the_describe_shape() {
+        let json =
+            serde_json::to_value(PropertyInfo::new("jobtitle", "Job Title", "string", "text"))
+                .expect("serialize");
+        assert_eq!(
+            json,
+            serde_json::json!({"name": "jobtitle", "label": "Job Title", "type": "string", "fieldType": "text"})
+        );
+    }
+
+    #[test]
+    fn defaults_are_valid_against_a_portal_with_notes() {
+        assert_eq!(
+            validate_mappings(&default_contact_mappings(), &contact_properties()),
+            []
+        );
+    }
+
+    #[test]
+    fn label_typed_instead_of_name_is_explained() {
+        let mut m = default_contact_mappings();
+        m[4].hubspot_properties = vec!["Job Title".into()];
+        let issues = validate_mappings(&m, &contact_properties());
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert_eq!(issues[0].kind, MappingIssueKind::UnknownProperty);
+        assert_eq!(issues[0].suggestion.as_deref(), Some("jobtitle"));
+        assert_eq!(
+            issues[0].message,
+            "Property doesn't exist: 'Job Title' (use jobtitle, not Job Title)"
+        );
+    }
+
+    #[test]
+    fn near_miss_is_suggested_and_nonsense_is_not() {
+        let props = contact_properties();
+        assert_eq!(
+            closest_property("jobtitel", &props).as_deref(),
+            Some("jobtitle")
+        );
+        assert_eq!(
+            closest_property("First name", &props).as_deref(),
+            Some("firstname")
+        );
+        assert_eq!(
+            closest_property("Company Name", &props).as_deref(),
+            Some("company")
+        );
+        assert_eq!(closest_property("favourite_colour", &props), None);
+        let mut m = default_contact_mappings();
+        m[3].hubspot_properties = vec!["favourite_colour".into()];
+        let issues = validate_mappings(&m, &props);
+        assert_eq!(
+            issues[0].message,
+            "Property doesn't exist: 'favourite_colour'"
+        );
+    }
+
+    #[test]
+    fn missing_notes_property_is_reported_alone() {
+        let props: Vec<_> = contact_properties()
+            .into_iter()
+            .filter(|p| p.name != "notes")
+            .collect();
+        let issues = validate_mappings(&default_contact_mappings(), &props);
+        assert_eq!(issues.len(), 1);
+        assert_eq!(issues[0].keva_field, KevaField::Notes);
+        assert_eq!(issues[0].property.as_deref(), Some("notes"));
+    }
+
+    #[test]
+    fn missing_properties_lists_only_absent_ones() {
+        let props: Vec<_> = contact_properties()
+            .into_iter()
+            .filter(|p| p.name != "notes" && p.name != "city")
+            .collect();
+        let missing = missing_properties(&default_contact_mappings(), &props);
+        assert_eq!(missing.into_iter().collect::<Vec<_>>(), ["city", "notes"]);
+    }
+
+    #[test]
+    fn wrong_counts_and_duplicates_are_reported() {
+        let props = contact_properties();
+        let m = vec![
+            FieldMapping::new(
+                KevaField::Phone,
+                &["phone", "mobilephone"],
+                Direction::Bidirectional,
+            ),
+            FieldMapping::new(KevaField::Company, &["city"], Direction::ToCrm),
+            FieldMapping::new(KevaField::Location, &["city"], Direction::ToCrm),
+            FieldMapping::new(KevaField::Notes, &["notes"], Direction::FromCrm),
+            FieldMapping::new(KevaField::Notes, &["address"], Direction::Bidirectional),
+        ];
+        let kinds: Vec<_> = validate_mappings(&m, &props)
+            .into_iter()
+            .map(|i| i.kind)
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                MappingIssueKind::WrongPropertyCount,
+                MappingIssueKind::DuplicateProperty,
+                MappingIssueKind::DuplicateField
+            ]
+        );
+    }
+}
