@@ -1,0 +1,30 @@
+//! The store's one error type, and the mapping of unique-constraint violations to
+//! `Conflict` so callers can answer 409 without inspecting database error codes.
+
+/// Everything a store call can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule was violated; the message is safe to show to API clients.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("crypto: {0}")]
+    Crypto(String),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Turns a unique violation into `Conflict(message())`, a foreign-key violation into
+/// `NotFound`, anything else into `Database`.
+pub(crate) fn conflict_or_db(err: sqlx::Error, message: impl FnOnce() -> String) -> StoreError {
+    match err.as_database_error() {
+        Some(d) if d.is_unique_violation() => StoreError::Conflict(message()),
+        // Inserts reference their workspace; a missing one is reported like any
+        // other unknown id.
+        Some(d) if d.is_foreign_key_violation() => StoreError::NotFound,
+        _ => StoreError::Database(err),
+    }
+}

@@ -1,0 +1,78 @@
+//! The PostgreSQL backend, for running several Keva Sync instances on one database.
+//!
+//! Transactions run at READ COMMITTED; races between instances are settled by
+//! unique indexes (`ON CONFLICT DO NOTHING` then re-read) and `FOR UPDATE` row locks
+//! rather than by serialising all writers as on SQLite.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Postgres, Transaction};
+
+use crate::crypto::MasterKey;
+use crate::StoreError;
+
+pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
+
+const MAX_CONNECTIONS: u32 = 10;
+
+#[derive(Clone, Debug)]
+pub struct PgStore {
+    pool: PgPool,
+    pub(crate) key: MasterKey,
+}
+
+impl PgStore {
+    pub async fn connect(url: &str, key: MasterKey) -> Result<Self, StoreError> {
+        Self::connect_with(PgConnectOptions::from_str(url)?, key).await
+    }
+
+    pub async fn connect_with(
+        options: PgConnectOptions,
+        key: MasterKey,
+    ) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool, key })
+    }
+
+    /// Safe to run from several instances at once: sqlx takes an advisory lock.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub(crate) fn reader(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub(crate) fn writer(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        self.pool.begin().await
+    }
+
+    /// Locks the row so concurrent updates merge their field times instead of
+    /// overwriting each other's.
+    const CUSTOMER_FOR_UPDATE: &'static str =
+        "SELECT id, workspace_id, email, name, phone, company, \
+         job_title, location, notes, field_updated_at, created_at, updated_at \
+         FROM customers WHERE workspace_id = $1 AND id = $2 FOR UPDATE";
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+crate::queries::impl_queries!(PgStore, Postgres);

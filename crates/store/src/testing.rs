@@ -1,0 +1,148 @@
+//! Test helpers shared with other crates' tests (cargo feature `testing`): a migrated
+//! store on a temporary SQLite file or on a fresh PostgreSQL database.
+//!
+//! PostgreSQL is never optional: if it cannot be reached the helper panics with a
+//! message saying how to start it, so a missing server fails the run instead of
+//! silently skipping half the suite.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::str::FromStr;
+
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection, Executor, PgConnection};
+use tempfile::TempDir;
+use uuid::Uuid;
+
+use crate::{Backend, MasterKey, PgStore, Store};
+
+/// Env var naming the PostgreSQL server (and an existing database to connect to
+/// for `CREATE DATABASE`).
+pub const POSTGRES_URL_VAR: &str = "KEVA_TEST_POSTGRES_URL";
+pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// Test databases are named `keva_test_<uuid v7>`; those older than this are
+/// dropped by later runs, as a test that panics never reaches its own cleanup.
+const STALE_AFTER_MS: u64 = 60 * 60 * 1000;
+
+/// Keeps a test's temporary files alive; drop it after the store.
+pub struct TempGuard {
+    _dir: Option<TempDir>,
+}
+
+/// A migrated store on a new SQLite file in a temporary directory.
+pub async fn sqlite_store() -> (Store, TempGuard) {
+    let dir = tempfile::tempdir().expect("create a temporary directory for the test database");
+    let url = format!("sqlite://{}", dir.path().join("keva-test.db").display());
+    let store = Store::connect(&url, MasterKey::generate())
+        .await
+        .expect("open the temporary SQLite database");
+    store
+        .migrate()
+        .await
+        .expect("migrate the SQLite test database");
+    (store, TempGuard { _dir: Some(dir) })
+}
+
+/// A migrated store on a fresh, uniquely named PostgreSQL database on the server
+/// named by `KEVA_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/test`).
+pub async fn postgres_store() -> Store {
+    let (admin_options, mut admin) = admin_connection().await;
+    drop_stale_databases(&mut admin).await;
+    let name = format!("keva_test_{}", Uuid::now_v7().simple());
+    admin
+        .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        .await
+        .unwrap_or_else(|e| panic!("create test database {name}: {e}"));
+    admin.close().await.ok();
+
+    let store = PgStore::connect_with(admin_options.database(&name), MasterKey::generate())
+        .await
+        .unwrap_or_else(|e| panic!("connect to test database {name}: {e}"));
+    let store = Store::Postgres(store);
+    store
+        .migrate()
+        .await
+        .expect("migrate the PostgreSQL test database");
+    store
+}
+
+/// Closes a store from `postgres_store` and drops its database (call at the end of
+/// a test; a store on another backend is just closed).
+pub async fn drop_test_database(store: Store) {
+    let Store::Postgres(pg) = &store else {
+        store.close().await;
+        return;
+    };
+    let name = pg
+        .pool()
+        .connect_options()
+        .get_database()
+        .map(str::to_string);
+    store.close().await;
+    let Some(name) = name.filter(|n| n.starts_with("keva_test_")) else {
+        return;
+    };
+    let mut admin = admin_connection().await.1;
+    admin
+        .execute(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS \"{name}\""
+        )))
+        .await
+        .unwrap_or_else(|e| panic!("drop test database {name}: {e}"));
+    admin.close().await.ok();
+}
+
+/// A migrated store on `backend`, for suites that run once per backend.
+pub async fn store_for(backend: Backend) -> (Store, TempGuard) {
+    match backend {
+        Backend::Sqlite => sqlite_store().await,
+        Backend::Postgres => (postgres_store().await, TempGuard { _dir: None }),
+    }
+}
+
+/// Connects to the server's maintenance database named by `KEVA_TEST_POSTGRES_URL`.
+async fn admin_connection() -> (PgConnectOptions, PgConnection) {
+    let admin_url = std::env::var(POSTGRES_URL_VAR).unwrap_or_else(|_| DEFAULT_POSTGRES_URL.into());
+    let admin_options = PgConnectOptions::from_str(&admin_url).unwrap_or_else(|e| {
+        panic!("{POSTGRES_URL_VAR}={admin_url:?} is not a PostgreSQL URL: {e}")
+    });
+    let admin = admin_options.connect().await.unwrap_or_else(|e| {
+        panic!(
+            "PostgreSQL is required for the store tests and is not reachable at {admin_url:?}: {e}. \
+             Start it (e.g. `sudo service postgresql start`) or point {POSTGRES_URL_VAR} at a server; \
+             these tests never skip."
+        )
+    });
+    (admin_options, admin)
+}
+
+/// Best effort: leftover databases only cost disk space, so errors are ignored.
+async fn drop_stale_databases(admin: &mut PgConnection) {
+    let Ok(names) = sqlx::query_scalar::<_, String>(
+        "SELECT datname FROM pg_database WHERE datname LIKE 'keva\\_test\\_%'",
+    )
+    .fetch_all(&mut *admin)
+    .await
+    else {
+        return;
+    };
+    let now_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
+    for name in names {
+        let Some(created_ms) = name
+            .strip_prefix("keva_test_")
+            .and_then(|id| Uuid::parse_str(id).ok())
+            .and_then(|id| id.get_timestamp())
+            .map(|ts| ts.to_unix().0 * 1000)
+        else {
+            continue;
+        };
+        if now_ms.saturating_sub(created_ms) > STALE_AFTER_MS {
+            let _ = admin
+                .execute(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS \"{name}\""
+                )))
+                .await;
+        }
+    }
+}
