@@ -15,4 +15,11 @@
 //! delivery) are separate modules; `events::ChangeEvent` is what the first tells the
 //! second when a record changes.
 
+pub mod admin;
+pub mod api;
+pub mod cli;
+pub mod control;
+pub mod error;
 pub mod events;
+pub mod portal;
+pub mod server;
