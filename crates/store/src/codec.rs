@@ -23,6 +23,14 @@ pub(crate) fn to_millis(t: DateTime<Utc>) -> DateTime<Utc> {
     t.trunc_subsecs(3)
 }
 
+/// `t + d` at store precision, with `d` capped at 100 years so the result stays in
+/// the range SQLite's fixed-width time text can hold.
+pub(crate) fn plus(t: DateTime<Utc>, d: std::time::Duration) -> DateTime<Utc> {
+    const CAP: std::time::Duration = std::time::Duration::from_secs(100 * 365 * 24 * 3600);
+    let d = chrono::TimeDelta::from_std(d.min(CAP)).unwrap_or(chrono::TimeDelta::zero());
+    to_millis(t.checked_add_signed(d).unwrap_or(t))
+}
+
 /// A uuid column value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct DbId(pub Uuid);

@@ -28,3 +28,9 @@ pub(crate) fn conflict_or_db(err: sqlx::Error, message: impl FnOnce() -> String)
         _ => StoreError::Database(err),
     }
 }
+
+/// Whether `err` is a unique-constraint violation (the caller has a fallback).
+pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .is_some_and(|d| d.is_unique_violation())
+}

@@ -2,6 +2,7 @@
 //! workspaces, API keys, tickets and HubSpot connectors.
 
 use chrono::{DateTime, Utc};
+use keva_core::ConflictPolicy;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -153,6 +154,10 @@ pub struct Connector {
     pub scopes: Vec<String>,
     pub token_expires_at: Option<DateTime<Utc>>,
     pub last_sync_at: Option<DateTime<Utc>>,
+    pub conflict_policy: ConflictPolicy,
+    pub import_contacts: bool,
+    /// Cron expression for scheduled batch syncs.
+    pub batch_schedule: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

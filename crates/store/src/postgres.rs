@@ -70,9 +70,38 @@ impl PgStore {
          job_title, location, notes, field_updated_at, created_at, updated_at \
          FROM customers WHERE workspace_id = $1 AND id = $2 FOR UPDATE";
 
+    /// Claimers in several processes skip each other's locked candidates instead
+    /// of waiting for them or taking them twice.
+    const CLAIM_JOBS: &'static str =
+        crate::job_queries::claim_jobs_sql!(" = ANY(ARRAY(", " FOR UPDATE SKIP LOCKED))");
+
+    /// Chunk commits of one run add to its counters one after the other.
+    const BATCH_FOR_UPDATE: &'static str = concat!(
+        "SELECT ",
+        crate::sync_sql::batch_cols!(),
+        " FROM batch_runs WHERE id = $1 FOR UPDATE"
+    );
+
+    /// `$2` is a JSON array of id strings.
+    const CUSTOMERS_BY_IDS: &'static str =
+        "SELECT id, workspace_id, email, name, phone, company, job_title, \
+         location, notes, field_updated_at, created_at, updated_at FROM customers \
+         WHERE workspace_id = $1 AND id IN (SELECT jsonb_array_elements_text($2)::uuid) \
+         ORDER BY id";
+
+    /// `$2` is a JSON array of contact ids.
+    const LINKS_BY_HUBSPOT_IDS: &'static str = concat!(
+        "SELECT ",
+        crate::sync_sql::link_cols!(),
+        " FROM crm_links WHERE connector_id = $1 \
+         AND hubspot_id IN (SELECT jsonb_array_elements_text($2)) ORDER BY hubspot_id"
+    );
+
     pub async fn close(&self) {
         self.pool.close().await;
     }
 }
 
 crate::queries::impl_queries!(PgStore, Postgres);
+crate::sync_queries::impl_sync_queries!(PgStore, Postgres);
+crate::job_queries::impl_job_queries!(PgStore, Postgres);

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use keva_core::{Customer, KevaField};
+use keva_core::{ConflictPolicy, Customer, KevaField};
 use sqlx::types::Json;
 
 use crate::codec::{DbId, DbTime};
@@ -125,6 +125,9 @@ pub(crate) struct ConnectorRow {
     pub scopes: Json<Vec<String>>,
     pub token_expires_at: Option<DbTime>,
     pub last_sync_at: Option<DbTime>,
+    pub conflict_policy: String,
+    pub import_contacts: bool,
+    pub batch_schedule: Option<String>,
     pub created_at: DbTime,
     pub updated_at: DbTime,
 }
@@ -137,6 +140,9 @@ impl TryFrom<ConnectorRow> for Connector {
             .ok_or_else(|| decode_error(format!("unknown auth_kind {:?}", r.auth_kind)))?;
         let status = ConnectorStatus::parse(&r.status)
             .ok_or_else(|| decode_error(format!("unknown connector status {:?}", r.status)))?;
+        let conflict_policy = ConflictPolicy::parse(&r.conflict_policy).ok_or_else(|| {
+            decode_error(format!("unknown conflict policy {:?}", r.conflict_policy))
+        })?;
         Ok(Connector {
             id: r.id.0,
             workspace_id: r.workspace_id.0,
@@ -147,6 +153,9 @@ impl TryFrom<ConnectorRow> for Connector {
             scopes: r.scopes.0,
             token_expires_at: r.token_expires_at.map(|t| t.0),
             last_sync_at: r.last_sync_at.map(|t| t.0),
+            conflict_policy,
+            import_contacts: r.import_contacts,
+            batch_schedule: r.batch_schedule,
             created_at: r.created_at.0,
             updated_at: r.updated_at.0,
         })

@@ -84,15 +84,23 @@ pub(crate) const INSERT_CONNECTOR: &str = "INSERT INTO hubspot_connectors (id, w
      access_token, refresh_token, token_expires_at, scopes, status, status_reason, last_sync_at, created_at, updated_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'connected', NULL, NULL, $9, $9) \
      RETURNING id, workspace_id, portal_id, auth_kind, status, status_reason, scopes, token_expires_at, \
-     last_sync_at, created_at, updated_at";
+     last_sync_at, conflict_policy, import_contacts, batch_schedule, created_at, updated_at";
 pub(crate) const CONNECTOR_BY_ID: &str =
     "SELECT id, workspace_id, portal_id, auth_kind, status, status_reason, \
-     scopes, token_expires_at, last_sync_at, created_at, updated_at \
-     FROM hubspot_connectors WHERE workspace_id = $1 AND id = $2";
+     scopes, token_expires_at, last_sync_at, conflict_policy, import_contacts, batch_schedule, \
+     created_at, updated_at FROM hubspot_connectors WHERE workspace_id = $1 AND id = $2";
 pub(crate) const LIST_CONNECTORS: &str =
     "SELECT id, workspace_id, portal_id, auth_kind, status, status_reason, \
-     scopes, token_expires_at, last_sync_at, created_at, updated_at \
-     FROM hubspot_connectors WHERE workspace_id = $1 ORDER BY id";
+     scopes, token_expires_at, last_sync_at, conflict_policy, import_contacts, batch_schedule, \
+     created_at, updated_at FROM hubspot_connectors WHERE workspace_id = $1 ORDER BY id";
+pub(crate) const CONNECTORS_BY_PORTAL: &str =
+    "SELECT id, workspace_id, portal_id, auth_kind, status, status_reason, \
+     scopes, token_expires_at, last_sync_at, conflict_policy, import_contacts, batch_schedule, \
+     created_at, updated_at FROM hubspot_connectors WHERE portal_id = $1 ORDER BY id";
+pub(crate) const ALL_CONNECTORS: &str =
+    "SELECT id, workspace_id, portal_id, auth_kind, status, status_reason, \
+     scopes, token_expires_at, last_sync_at, conflict_policy, import_contacts, batch_schedule, \
+     created_at, updated_at FROM hubspot_connectors ORDER BY id";
 pub(crate) const CONNECTOR_TOKENS: &str =
     "SELECT id, access_token, refresh_token, token_expires_at \
      FROM hubspot_connectors WHERE workspace_id = $1 AND id = $2";

@@ -101,6 +101,24 @@ pub async fn store_for(backend: Backend) -> (Store, TempGuard) {
     }
 }
 
+/// A new store on the same database as `store`, with new pools, as a restarted
+/// process would open it. The caller keeps `store`'s `TempGuard` alive.
+pub async fn reopen(store: &Store, key: MasterKey) -> Store {
+    match store {
+        Store::Sqlite(s) => {
+            let path = s.pool().connect_options().get_filename().to_path_buf();
+            Store::connect(&format!("sqlite://{}", path.display()), key)
+                .await
+                .expect("reopen the SQLite test database")
+        }
+        Store::Postgres(pg) => Store::Postgres(
+            PgStore::connect_with((*pg.pool().connect_options()).clone(), key)
+                .await
+                .expect("reopen the PostgreSQL test database"),
+        ),
+    }
+}
+
 /// Connects to the server's maintenance database named by `KEVA_TEST_POSTGRES_URL`.
 async fn admin_connection() -> (PgConnectOptions, PgConnection) {
     let admin_url = std::env::var(POSTGRES_URL_VAR).unwrap_or_else(|_| DEFAULT_POSTGRES_URL.into());
