@@ -144,10 +144,10 @@ pub fn verify_v3(
         .trim()
         .parse()
         .map_err(|_| SignatureError::BadTimestamp)?;
-    if now_ms - ts > MAX_TIMESTAMP_AGE_MS {
+    if now_ms.saturating_sub(ts) > MAX_TIMESTAMP_AGE_MS {
         return Err(SignatureError::Expired);
     }
-    if ts - now_ms > MAX_FUTURE_SKEW_MS {
+    if ts.saturating_sub(now_ms) > MAX_FUTURE_SKEW_MS {
         return Err(SignatureError::FromTheFuture);
     }
     let decoded = v3_signing_uri(uri);
@@ -208,6 +208,15 @@ mod tests {
             "https://x.io/hook?a=b:c%20d%3De@f,"
         );
         assert_eq!(v3_signing_uri("https://x.io/100%"), "https://x.io/100%");
+    }
+
+    #[test]
+    fn extreme_timestamps_do_not_overflow() {
+        for ts in [i64::MIN, i64::MAX] {
+            let t = ts.to_string();
+            let s = sign_v3("sec", "POST", "https://a.b/c", b"[]", &t);
+            assert!(verify_v3("sec", "POST", "https://a.b/c", b"[]", &t, &s, 1_000_000).is_err());
+        }
     }
 
     #[test]
