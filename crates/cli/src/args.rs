@@ -9,7 +9,11 @@ use keva_server::ServerConfig;
 use secrecy::SecretString;
 
 #[derive(Parser)]
-#[command(name = "keva-sync", version, about = "Two-way sync between Keva customers and HubSpot contacts")]
+#[command(
+    name = "keva-sync",
+    version,
+    about = "Two-way sync between Keva customers and HubSpot contacts"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -26,6 +30,9 @@ pub enum Command {
     Quickstart(QuickstartArgs),
     /// Apply database migrations and exit.
     Migrate(DbArgs),
+    /// Batch-sync every customer of a connector's workspace with HubSpot (or follow
+    /// the batch sync already running), with a progress bar and the final tally.
+    BatchSync(crate::batch::BatchSyncArgs),
     /// Manage API keys.
     ApiKey {
         #[command(subcommand)]
@@ -49,7 +56,11 @@ pub enum ApiKeyCommand {
 #[derive(Args, Clone, Debug)]
 pub struct DbArgs {
     /// Database URL: `sqlite://FILE` (created if missing) or `postgres://...`.
-    #[arg(long, env = "KEVA_DATABASE_URL", default_value = "sqlite://keva-sync.db")]
+    #[arg(
+        long,
+        env = "KEVA_DATABASE_URL",
+        default_value = "sqlite://keva-sync.db"
+    )]
     pub database_url: String,
     /// Base64 32-byte key that encrypts HubSpot tokens at rest. Required for
     /// PostgreSQL; with SQLite a key file is created beside the database if unset.
@@ -64,7 +75,11 @@ pub struct DbArgs {
 #[derive(Args, Debug)]
 pub struct HubspotArgs {
     /// HubSpot API base URL (point it at a sandbox to test safely).
-    #[arg(long, env = "HUBSPOT_API_BASE", default_value = "https://api.hubapi.com")]
+    #[arg(
+        long,
+        env = "HUBSPOT_API_BASE",
+        default_value = "https://api.hubapi.com"
+    )]
     pub hubspot_api_base: String,
     /// OAuth app client id.
     #[arg(long, env = "HUBSPOT_CLIENT_ID")]
@@ -89,6 +104,10 @@ pub struct ServeArgs {
     /// Do not apply migrations at start-up (run `keva-sync migrate` instead).
     #[arg(long)]
     pub no_migrate: bool,
+    /// Share of each portal's 10-second HubSpot rate window that batch syncs leave
+    /// to live (event-driven) syncs, 0.0–0.9.
+    #[arg(long, env = "KEVA_BATCH_RESERVE", default_value_t = keva_server::batch::DEFAULT_RESERVE_SHARE)]
+    pub batch_reserve: f64,
     #[command(flatten)]
     pub db: DbArgs,
     #[command(flatten)]
@@ -126,6 +145,10 @@ pub struct QuickstartArgs {
     /// Sample Keva customers to create (skipped if they exist).
     #[arg(long, default_value_t = 10)]
     pub sample_customers: usize,
+    /// Demo customers for the batch sync run at start (every 5th already in the
+    /// sandbox); 0 skips the demo.
+    #[arg(long, default_value_t = 2000)]
+    pub demo_customers: usize,
     #[command(flatten)]
     pub db: DbArgs,
 }

@@ -2,6 +2,7 @@
 //! (flag, then environment, then default) and call into the library crates.
 
 mod args;
+mod batch;
 mod master_key;
 mod quickstart;
 
@@ -20,6 +21,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve(args) => serve(args).await,
         Command::Sandbox(args) => keva_sandbox::cli::run(args).await,
         Command::Quickstart(args) => quickstart::run(args).await,
+        Command::BatchSync(args) => batch::run(args).await,
         Command::Migrate(db) => {
             let store = open_store(&db).await?;
             store.migrate().await?;
@@ -95,7 +97,9 @@ async fn serve(args: args::ServeArgs) -> anyhow::Result<()> {
         let _ = tokio::signal::ctrl_c().await;
         on_signal.cancel();
     });
-    keva_server::serve(listener, keva_server::AppState::new(store, config), shutdown).await
+    let mut state = keva_server::AppState::new(store, config);
+    state.rate_limiters = keva_server::batch::rate_limiters(args.batch_reserve);
+    keva_server::serve(listener, state, shutdown).await
 }
 
 #[cfg(test)]

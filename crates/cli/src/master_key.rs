@@ -38,7 +38,9 @@ pub fn resolve(db: &DbArgs) -> anyhow::Result<MasterKey> {
 }
 
 fn sqlite_path(url: &str) -> Option<PathBuf> {
-    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next().unwrap_or(rest);
     Some(PathBuf::from(path))
 }
@@ -78,8 +80,14 @@ mod tests {
 
     #[test]
     fn sqlite_urls_name_their_file() {
-        assert_eq!(sqlite_path("sqlite://keva-sync.db"), Some(PathBuf::from("keva-sync.db")));
-        assert_eq!(sqlite_path("sqlite:data/k.db?mode=rwc"), Some(PathBuf::from("data/k.db")));
+        assert_eq!(
+            sqlite_path("sqlite://keva-sync.db"),
+            Some(PathBuf::from("keva-sync.db"))
+        );
+        assert_eq!(
+            sqlite_path("sqlite:data/k.db?mode=rwc"),
+            Some(PathBuf::from("data/k.db"))
+        );
         assert_eq!(sqlite_path("postgres://x@y/z"), None);
     }
 

@@ -34,7 +34,10 @@ fn every_subcommand_has_help() {
         let out = bin().args(&args).output().unwrap();
         assert!(out.status.success(), "{args:?}");
         let text = String::from_utf8_lossy(&out.stdout);
-        assert!(text.contains(expect), "{args:?} help mentions {expect}:\n{text}");
+        assert!(
+            text.contains(expect),
+            "{args:?} help mentions {expect}:\n{text}"
+        );
     }
 }
 
@@ -48,7 +51,11 @@ fn api_key_create_prints_a_key_once_and_creates_a_private_key_file() {
         .args(["api-key", "create", "--workspace", "acme"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let key = String::from_utf8(out.stdout).unwrap();
     let key = key.trim();
     assert!(key.starts_with("keva_live_") && key.len() > 40, "{key}");
@@ -70,7 +77,11 @@ fn api_key_create_prints_a_key_once_and_creates_a_private_key_file() {
 fn postgres_without_a_master_key_is_refused_with_a_reason() {
     let out = bin()
         .env_remove("KEVA_MASTER_KEY")
-        .args(["migrate", "--database-url", "postgres://postgres@127.0.0.1:5432/test"])
+        .args([
+            "migrate",
+            "--database-url",
+            "postgres://postgres@127.0.0.1:5432/test",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -85,7 +96,16 @@ async fn quickstart_prints_a_key_that_works() {
         .env_remove("KEVA_MASTER_KEY")
         .env_remove("KEVA_DATABASE_URL")
         .env_remove("KEVA_LISTEN")
-        .args(["quickstart", "--listen", "127.0.0.1:0", "--sandbox-listen", "127.0.0.1:0"])
+        .args([
+            "quickstart",
+            "--listen",
+            "127.0.0.1:0",
+            "--sandbox-listen",
+            "127.0.0.1:0",
+            // The batch-sync demo's 2,000 customers would fill the page counted below.
+            "--demo-customers",
+            "0",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -108,9 +128,12 @@ async fn quickstart_prints_a_key_that_works() {
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
             .expect("quickstart printed its summary");
         let field = |label: &str| {
-            line.trim()
-                .strip_prefix(label)
-                .map(|rest| rest.split_whitespace().next().unwrap_or_default().to_string())
+            line.trim().strip_prefix(label).map(|rest| {
+                rest.split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            })
         };
         service = service.or(field("Service:"));
         sandbox = sandbox.or(field("Sandbox:"));
@@ -128,12 +151,24 @@ async fn quickstart_prints_a_key_that_works() {
         .unwrap();
     assert_eq!(r.status(), 200);
     let page: serde_json::Value = r.json().await.unwrap();
-    assert_eq!(page["data"].as_array().unwrap().len(), 10, "sample customers");
+    assert_eq!(
+        page["data"].as_array().unwrap().len(),
+        10,
+        "sample customers"
+    );
 
-    let r = http.get(format!("{service}/api/customers")).send().await.unwrap();
+    let r = http
+        .get(format!("{service}/api/customers"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401, "the key is what lets us in");
 
     // The sandbox is up and seeded (the quickstart's default is 25 contacts).
-    let stats = http.get(format!("{sandbox}/_sandbox/stats")).send().await.unwrap();
+    let stats = http
+        .get(format!("{sandbox}/_sandbox/stats"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(stats.status(), 200);
 }

@@ -7,11 +7,14 @@
 
 pub mod api;
 pub mod auth;
+pub mod batch;
 pub mod config;
 pub mod error;
 pub mod extract;
 pub mod openapi;
 pub mod state;
+pub mod sync;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -36,17 +39,30 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// The router and the OpenAPI document it implements.
 pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    let (router, api) = OpenApiRouter::new()
+    let router = OpenApiRouter::new()
         .routes(routes!(api::health::healthz))
         .routes(routes!(api::customers::create_customer, api::customers::list_customers))
         .routes(routes!(api::customers::get_customer, api::customers::update_customer))
         .routes(routes!(api::tickets::create_ticket))
-        .split_for_parts();
+        .routes(routes!(api::crm::connectors::create_connector, api::crm::connectors::list_connectors))
+        .routes(routes!(api::crm::connectors::get_connector, api::crm::connectors::update_connector))
+        .routes(routes!(api::crm::mappings::get_mappings, api::crm::mappings::put_mappings))
+        .routes(routes!(api::crm::mappings::describe))
+        .routes(routes!(api::crm::sync_now::sync_now))
+        .routes(routes!(api::crm::sync_now::test_mapping))
+        .routes(routes!(api::crm::history::history))
+        .routes(routes!(api::crm::customer_crm::customer_crm))
+        .routes(routes!(api::batch::start_batch))
+        .routes(routes!(api::batch::get_batch, api::batch::cancel_batch));
+    let (router, mut api) = webhooks::routes(router).split_for_parts();
+    // The receiver is routed by `app` outside the body-limit layer; documented here.
+    api.merge(webhooks::receiver().1);
     (router, openapi::decorate(api))
 }
 
 /// The whole service as one router, state applied.
 pub fn app(state: AppState) -> Router {
+    webhooks::metrics::install();
     let (router, api) = routes();
     let api = Arc::new(api);
     let request_id = HeaderName::from_static("x-request-id");
@@ -58,9 +74,10 @@ pub fn app(state: AppState) -> Router {
                 async move { Json(api.as_ref().clone()) }
             }),
         )
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .merge(webhooks::receiver().0)
         .fallback(|| async { ApiError::NotFound("route") })
         .with_state(state)
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::new())
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(
@@ -83,8 +100,17 @@ pub async fn serve(
     state: AppState,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    axum::serve(listener, app(state))
+    let workers = sync::start_workers(state.clone(), shutdown.clone());
+    let batches = batch::schedule::start_background(
+        state.clone(),
+        std::sync::Arc::new(batch::BatchSettings::default()),
+        shutdown.clone(),
+    );
+    let served = axum::serve(listener, app(state))
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await?;
+        .await;
+    workers.abort();
+    batches.abort();
+    served?;
     Ok(())
 }

@@ -7,6 +7,7 @@ use keva_store::Store;
 use tokio::sync::Notify;
 
 use crate::config::ServerConfig;
+use crate::sync::{Connections, SyncSettings};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -18,6 +19,10 @@ pub struct AppState {
     /// One rate budget per HubSpot portal, shared by every client this process
     /// builds for that portal (API handlers, workers, batch).
     pub rate_limiters: Arc<RateLimiters>,
+    /// Timing of the sync queue (leases, backoff, debounce).
+    pub sync: Arc<SyncSettings>,
+    /// One HubSpot client per connector, built from its sealed tokens.
+    pub connections: Arc<Connections>,
 }
 
 impl AppState {
@@ -27,6 +32,21 @@ impl AppState {
             config: Arc::new(config),
             jobs_notify: Arc::new(Notify::new()),
             rate_limiters: Arc::new(RateLimiters::default()),
+            sync: Arc::new(SyncSettings::default()),
+            connections: Arc::new(Connections::default()),
         }
+    }
+
+    /// The same state with other queue timings (tests shorten them).
+    pub fn with_sync_settings(mut self, settings: SyncSettings) -> Self {
+        self.sync = Arc::new(settings);
+        self
+    }
+
+    /// Wakes local workers after an enqueue (a stored permit covers a worker that
+    /// is busy right now and not yet waiting).
+    pub fn wake_workers(&self) {
+        self.jobs_notify.notify_one();
+        self.jobs_notify.notify_waiters();
     }
 }

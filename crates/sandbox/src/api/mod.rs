@@ -5,6 +5,7 @@
 //! (`/crm/v3/objects/contacts/{contactId}`), so request stats keyed by the matched
 //! path template read like HubSpot's documentation.
 
+pub mod account;
 pub mod associations;
 pub mod batch;
 pub mod objects;
@@ -211,6 +212,7 @@ pub fn router() -> Router<ApiState> {
         router = router.merge(objects::routes(ty)).merge(batch::routes(ty));
     }
     router
+        .route("/account-info/v3/details", get(account::details))
         .route("/crm/v3/properties/{objectType}", get(properties::list).post(properties::create))
         .route(
             "/crm/v3/properties/{objectType}/{propertyName}",

@@ -3,6 +3,7 @@
 //! HubSpot's official Python client.
 #![allow(clippy::unwrap_used)]
 
+mod account;
 mod admin;
 mod associations;
 mod batch;

@@ -2,11 +2,12 @@
 //!
 //! Emails are trimmed and validated (`Email::parse`) on the way in and looked up
 //! case-insensitively; an invalid one is a 422 naming the reason. Another
-//! workspace's customer is indistinguishable from a missing one (404).
+//! workspace's customer is indistinguishable from a missing one (404). Creating or
+//! editing a customer enqueues its sync on every connected HubSpot connector.
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use keva_core::{Customer, CustomerPatch, Email};
+use keva_core::{Customer, CustomerPatch, Email, Trigger};
 use keva_store::NewCustomer;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -16,6 +17,7 @@ use crate::auth::Authenticated;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, Path, Query};
 use crate::state::AppState;
+use crate::sync::jobs::enqueue_customer_sync;
 
 /// A customer as the API shows it.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -131,6 +133,13 @@ pub async fn create_customer(
             },
         )
         .await?;
+    enqueue_customer_sync(
+        &state,
+        auth.workspace_id,
+        customer.id,
+        Trigger::ProfileUpdate,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(customer.into())))
 }
 
@@ -180,6 +189,7 @@ pub async fn update_customer(
         .update_customer(auth.workspace_id, id, &patch)
         .await?
         .ok_or(ApiError::NotFound("customer"))?;
+    enqueue_customer_sync(&state, auth.workspace_id, c.id, Trigger::ProfileUpdate).await?;
     Ok(Json(c.into()))
 }
 
@@ -204,7 +214,9 @@ pub async fn list_customers(
     }
     let limit = params.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
-        return Err(ApiError::Unprocessable("limit must be between 1 and 500".into()));
+        return Err(ApiError::Unprocessable(
+            "limit must be between 1 and 500".into(),
+        ));
     }
     let page = state
         .store

@@ -1,5 +1,7 @@
 //! The HTTP API under `/api`, one file per resource.
 
+pub mod batch;
+pub mod crm;
 pub mod customers;
 pub mod health;
 pub mod tickets;

@@ -2,9 +2,11 @@
 //!
 //! Finding-or-creating the customer and storing the ticket happen in one store
 //! transaction, so two tickets racing from the same new address make one customer.
+//! The customer's sync is then enqueued (search-or-create in HubSpot).
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use keva_core::Trigger;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -14,6 +16,7 @@ use crate::auth::Authenticated;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
 use crate::state::AppState;
+use crate::sync::jobs::enqueue_customer_sync;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -54,11 +57,16 @@ pub async fn create_ticket(
     if subject.is_empty() {
         return Err(ApiError::Unprocessable("subject must not be empty".into()));
     }
-    let name = body.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    let name = body
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
     let (ticket, customer, created) = state
         .store
         .create_ticket(auth.workspace_id, email.as_str(), name, subject)
         .await?;
+    enqueue_customer_sync(&state, auth.workspace_id, customer.id, Trigger::Ticket).await?;
     Ok((
         StatusCode::CREATED,
         Json(TicketCreated {

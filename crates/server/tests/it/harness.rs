@@ -99,3 +99,32 @@ pub fn error_code(body: &Value) -> &str {
     );
     code
 }
+
+impl TestApp {
+    /// A `TestApp` around a server started elsewhere (see `sync_harness.rs`, which
+    /// starts servers on a shared database and sandbox).
+    pub fn from_parts(
+        url: String,
+        store: Store,
+        key: String,
+        workspace_id: Uuid,
+        shutdown: CancellationToken,
+    ) -> TestApp {
+        TestApp {
+            url,
+            store,
+            key,
+            workspace_id,
+            http: Client::new(),
+            shutdown,
+            _guard: None,
+        }
+    }
+
+    pub fn put(&self, path: &str, body: Value) -> RequestBuilder {
+        self.http
+            .put(format!("{}{path}", self.url))
+            .bearer_auth(&self.key)
+            .json(&body)
+    }
+}

@@ -1,0 +1,218 @@
+//! `/api/crm/hubspot/connectors`: connect a portal with a private-app token, list
+//! and show connectors (status, portal, last sync, settings, mapping issues) and
+//! change their settings.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use keva_core::{ConflictPolicy, ObjectKind};
+use keva_store::{Connector, ConnectorSettings};
+use secrecy::SecretString;
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::Authenticated;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{Json, Path};
+use crate::state::AppState;
+use crate::sync::connect::{connect_private_app, ConnectError};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConnectRequest {
+    /// A HubSpot private-app access token.
+    pub access_token: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SettingsView {
+    /// `newest_wins` (default), `keva_wins` or `hubspot_wins`.
+    pub conflict_policy: String,
+    /// Create Keva customers for HubSpot contacts that are not in Keva.
+    pub import_contacts: bool,
+    /// Cron expression of the scheduled batch sync; null when off.
+    pub batch_schedule: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectorView {
+    pub id: Uuid,
+    pub portal_id: i64,
+    /// `private_app` or `oauth`.
+    pub auth_kind: String,
+    /// `connected`, `needs_reconnection` or `error`.
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub last_sync_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub settings: SettingsView,
+    /// Problems with the contact mappings, e.g. a property that is missing in the
+    /// portal and could not be created (with the fix).
+    #[schema(value_type = Vec<Object>)]
+    pub mapping_issues: Vec<serde_json::Value>,
+    /// Properties created in the portal while connecting.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub created_properties: Vec<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectorList {
+    pub data: Vec<ConnectorView>,
+}
+
+/// Settings to change; absent fields stay.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateSettings {
+    pub conflict_policy: Option<String>,
+    pub import_contacts: Option<bool>,
+    /// A cron expression, or null to switch the schedule off.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub batch_schedule: Option<Option<String>>,
+}
+
+/// Tells "absent" (`None`) from "null" (`Some(None)`).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+pub(crate) async fn view(state: &AppState, c: Connector) -> Result<ConnectorView, ApiError> {
+    let issues = state
+        .store
+        .mappings(c.id, ObjectKind::Contact)
+        .await?
+        .and_then(|m| m.issues.as_array().cloned())
+        .unwrap_or_default();
+    Ok(ConnectorView {
+        id: c.id,
+        portal_id: c.portal_id,
+        auth_kind: c.auth_kind.as_str().to_string(),
+        status: c.status.as_str().to_string(),
+        status_reason: c.status_reason,
+        last_sync_at: c.last_sync_at,
+        settings: SettingsView {
+            conflict_policy: c.conflict_policy.as_str().to_string(),
+            import_contacts: c.import_contacts,
+            batch_schedule: c.batch_schedule,
+        },
+        mapping_issues: issues,
+        created_properties: Vec::new(),
+        created_at: c.created_at,
+    })
+}
+
+#[utoipa::path(post, path = "/api/crm/hubspot/connectors", tag = "crm",
+    request_body = ConnectRequest, security(("api_key" = [])),
+    responses(
+        (status = 201, body = ConnectorView, description = "connected with the default mappings"),
+        (status = 401, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "portal already connected"),
+        (status = 422, body = ErrorBody, description = "HubSpot rejected the token"),
+        (status = 503, body = ErrorBody, description = "HubSpot unavailable")))]
+pub async fn create_connector(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Json(body): Json<ConnectRequest>,
+) -> Result<(StatusCode, Json<ConnectorView>), ApiError> {
+    let token = body.access_token.trim();
+    if token.is_empty() {
+        return Err(ApiError::Unprocessable(
+            "accessToken must not be empty".into(),
+        ));
+    }
+    let connected = connect_private_app(&state, auth.workspace_id, SecretString::from(token))
+        .await
+        .map_err(|e| match e {
+            ConnectError::Rejected => ApiError::Unprocessable("HubSpot rejected the token".into()),
+            ConnectError::AlreadyConnected(m) => ApiError::Conflict(m),
+            ConnectError::Sync(e) => super::sync_error(e),
+            ConnectError::Store(e) => e.into(),
+        })?;
+    let mut v = view(&state, connected.connector).await?;
+    v.created_properties = connected.created_properties;
+    Ok((StatusCode::CREATED, Json(v)))
+}
+
+#[utoipa::path(get, path = "/api/crm/hubspot/connectors", tag = "crm",
+    security(("api_key" = [])),
+    responses((status = 200, body = ConnectorList), (status = 401, body = ErrorBody)))]
+pub async fn list_connectors(
+    State(state): State<AppState>,
+    auth: Authenticated,
+) -> Result<Json<ConnectorList>, ApiError> {
+    let mut data = Vec::new();
+    for c in state.store.list_connectors(auth.workspace_id).await? {
+        data.push(view(&state, c).await?);
+    }
+    Ok(Json(ConnectorList { data }))
+}
+
+#[utoipa::path(get, path = "/api/crm/hubspot/connectors/{id}", tag = "crm",
+    params(("id" = Uuid, Path)), security(("api_key" = [])),
+    responses((status = 200, body = ConnectorView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get_connector(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<Uuid>,
+) -> Result<Json<ConnectorView>, ApiError> {
+    let c = state
+        .store
+        .get_connector(auth.workspace_id, id)
+        .await?
+        .ok_or(ApiError::NotFound("connector"))?;
+    Ok(Json(view(&state, c).await?))
+}
+
+#[utoipa::path(patch, path = "/api/crm/hubspot/connectors/{id}", tag = "crm",
+    params(("id" = Uuid, Path)), request_body = UpdateSettings, security(("api_key" = [])),
+    responses((status = 200, body = ConnectorView), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update_connector(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<Uuid>,
+    Json(body): Json<UpdateSettings>,
+) -> Result<Json<ConnectorView>, ApiError> {
+    let c = state
+        .store
+        .get_connector(auth.workspace_id, id)
+        .await?
+        .ok_or(ApiError::NotFound("connector"))?;
+    let mut settings = ConnectorSettings {
+        conflict_policy: c.conflict_policy,
+        import_contacts: c.import_contacts,
+        batch_schedule: c.batch_schedule.clone(),
+    };
+    if let Some(p) = body.conflict_policy.as_deref() {
+        settings.conflict_policy = ConflictPolicy::parse(p).ok_or_else(|| {
+            ApiError::Unprocessable(
+                "conflictPolicy must be newest_wins, keva_wins or hubspot_wins".into(),
+            )
+        })?;
+    }
+    if let Some(i) = body.import_contacts {
+        settings.import_contacts = i;
+    }
+    if let Some(schedule) = body.batch_schedule {
+        let schedule = schedule
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty());
+        if let Some(s) = &schedule {
+            if s.split_whitespace().count() < 5 {
+                return Err(ApiError::Unprocessable(
+                    "batchSchedule must be a cron expression (5 or 6 fields) or null".into(),
+                ));
+            }
+        }
+        settings.batch_schedule = schedule;
+    }
+    let updated = state
+        .store
+        .update_connector_settings(auth.workspace_id, id, &settings)
+        .await?;
+    Ok(Json(view(&state, updated).await?))
+}

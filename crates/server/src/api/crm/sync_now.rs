@@ -1,0 +1,247 @@
+//! `POST /api/crm/hubspot/sync` (Sync Now: enqueue, wait a bounded time for the job,
+//! return its outcome — or 202 with the job while HubSpot rate-limits or the job
+//! waits for a retry) and `POST /api/crm/hubspot/test-mapping` (a dry run that
+//! writes nothing, neither in Keva nor in HubSpot).
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use keva_core::{
+    missing_properties, preview, JobState, ObjectKind, SyncDirection, SyncStatus, Trigger,
+};
+use keva_store::Job;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{connector_for, sync_error};
+use crate::auth::Authenticated;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::Json;
+use crate::state::AppState;
+use crate::sync::jobs::customer_job;
+use crate::sync::{properties, SyncOutcome};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SyncRequest {
+    pub customer_id: Uuid,
+    pub connector_id: Uuid,
+}
+
+/// A queued sync job, as returned with 202.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobView {
+    pub id: Uuid,
+    /// `queued`, `running`, `succeeded`, `failed` or `dead`.
+    pub state: String,
+    pub attempts: u32,
+    pub run_at: chrono::DateTime<chrono::Utc>,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncAccepted {
+    pub job: JobView,
+}
+
+impl From<&Job> for JobView {
+    fn from(j: &Job) -> Self {
+        Self {
+            id: j.id,
+            state: j.state.as_str().to_string(),
+            attempts: j.attempts,
+            run_at: j.run_at,
+            last_error: j.last_error.clone(),
+        }
+    }
+}
+
+const POLL: Duration = Duration::from_millis(25);
+
+#[utoipa::path(post, path = "/api/crm/hubspot/sync", tag = "crm",
+    request_body = SyncRequest, security(("api_key" = [])),
+    responses(
+        (status = 200, body = SyncOutcome, description = "the sync ran: contact id, direction, fields changed, warnings"),
+        (status = 202, body = SyncAccepted, description = "queued: HubSpot is rate-limiting or the job waits for a retry"),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn sync_now(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Json(body): Json<SyncRequest>,
+) -> Result<Response, ApiError> {
+    let connector = connector_for(&state, auth.workspace_id, Some(body.connector_id)).await?;
+    state
+        .store
+        .get_customer(auth.workspace_id, body.customer_id)
+        .await?
+        .ok_or(ApiError::NotFound("customer"))?;
+    let started = chrono::Utc::now();
+    let job = customer_job(
+        &state,
+        auth.workspace_id,
+        connector.id,
+        body.customer_id,
+        Trigger::Manual,
+    );
+    let mut job_id = state.store.enqueue(&job).await?.job_id;
+    state.wake_workers();
+    let deadline = tokio::time::Instant::now() + state.sync.sync_now_wait;
+    loop {
+        let job = state
+            .store
+            .get_job(auth.workspace_id, job_id)
+            .await?
+            .ok_or(ApiError::NotFound("job"))?;
+        match job.state {
+            JobState::Succeeded => {
+                if let Some(twin) = coalesced_into(&job) {
+                    job_id = twin;
+                    continue;
+                }
+                return Ok(outcome(&state, &auth, &body, started)
+                    .await?
+                    .into_response());
+            }
+            JobState::Failed | JobState::Dead => {
+                return Ok(outcome(&state, &auth, &body, started)
+                    .await?
+                    .into_response());
+            }
+            JobState::Queued if job.attempts > 0 => return Ok(accepted(&job)),
+            _ => {}
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(accepted(&job));
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+fn accepted(job: &Job) -> Response {
+    (StatusCode::ACCEPTED, Json(SyncAccepted { job: job.into() })).into_response()
+}
+
+/// "coalesced into <id>": the job's work was handed to a queued twin.
+fn coalesced_into(job: &Job) -> Option<Uuid> {
+    job.last_error
+        .as_deref()?
+        .strip_prefix("coalesced into ")
+        .and_then(|id| Uuid::parse_str(id.trim()).ok())
+}
+
+/// The newest outcome recorded since the request started, else the link's state.
+async fn outcome(
+    state: &AppState,
+    auth: &Authenticated,
+    body: &SyncRequest,
+    since: chrono::DateTime<chrono::Utc>,
+) -> Result<Json<SyncOutcome>, ApiError> {
+    let recent = state
+        .store
+        .customer_history(auth.workspace_id, body.customer_id, 20)
+        .await?;
+    if let Some(h) = recent
+        .iter()
+        .find(|h| h.connector_id == body.connector_id && h.created_at >= since)
+    {
+        return Ok(Json(SyncOutcome::from_history(h)));
+    }
+    let link = state
+        .store
+        .get_link(body.connector_id, body.customer_id)
+        .await?;
+    Ok(Json(SyncOutcome {
+        contact_id: link.as_ref().and_then(|l| l.hubspot_id.clone()),
+        direction: SyncDirection::None,
+        fields_changed: Vec::new(),
+        warnings: Vec::new(),
+        conflicts: Vec::new(),
+        status: link.as_ref().map_or(SyncStatus::NotLinked, |l| l.status),
+        reason: link.and_then(|l| l.status_reason),
+        created: false,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TestMappingRequest {
+    pub connector_id: Uuid,
+    pub customer_id: Uuid,
+    /// Must be true: test-mapping never writes.
+    #[serde(default = "yes")]
+    pub dry_run: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TestMappingResult {
+    /// The HubSpot properties the customer's mappings would produce.
+    #[schema(value_type = Object)]
+    pub preview: std::collections::BTreeMap<String, String>,
+    pub warnings: Vec<String>,
+    pub errors: Vec<String>,
+}
+
+#[utoipa::path(post, path = "/api/crm/hubspot/test-mapping", tag = "crm",
+    request_body = TestMappingRequest, security(("api_key" = [])),
+    responses((status = 200, body = TestMappingResult), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn test_mapping(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Json(body): Json<TestMappingRequest>,
+) -> Result<Json<TestMappingResult>, ApiError> {
+    if !body.dry_run {
+        return Err(ApiError::Unprocessable(
+            "test-mapping only runs as a dry run (dryRun: true)".into(),
+        ));
+    }
+    let connector = connector_for(&state, auth.workspace_id, Some(body.connector_id)).await?;
+    let customer = state
+        .store
+        .get_customer(auth.workspace_id, body.customer_id)
+        .await?
+        .ok_or(ApiError::NotFound("customer"))?;
+    let mappings = properties::mappings(&state, &connector, ObjectKind::Contact)
+        .await
+        .map_err(sync_error)?;
+    // The cached list, or a read from HubSpot that is deliberately not cached:
+    // a dry run writes nothing, not even the cache.
+    let props = match state
+        .store
+        .property_cache(connector.id, ObjectKind::Contact)
+        .await?
+    {
+        Some((p, _)) => p,
+        None => {
+            let client = state
+                .connections
+                .client(&state, &connector)
+                .await
+                .map_err(sync_error)?;
+            client
+                .properties(keva_hubspot::ObjectType::Contacts)
+                .list()
+                .await
+                .map_err(|e| sync_error(e.into()))?
+                .into_iter()
+                .map(|p| keva_core::PropertyInfo::new(&p.name, &p.label, &p.kind, &p.field_type))
+                .collect()
+        }
+    };
+    let missing = missing_properties(&mappings, &props);
+    let p = preview(&mappings, &customer, &missing);
+    Ok(Json(TestMappingResult {
+        preview: p.preview,
+        warnings: p.warnings,
+        errors: p.errors,
+    }))
+}

@@ -1,0 +1,304 @@
+//! `POST /api/webhooks/hubspot`: HubSpot's deliveries, checked, stored durably in
+//! one transaction, then acknowledged.
+//!
+//! Order of checks: content type (415), size (413), JSON shape (400), then the
+//! signature against the app of every portal named (401). Only a verified batch
+//! reaches the event table and the job queue; every request, refused or not, gets a
+//! line in the webhook request log so admins can see what HubSpot sent. The answer
+//! (204) is sent only after the store committed, so an acknowledged event is never
+//! lost, even when the process dies right after answering.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{OriginalUri, State};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use axum::Json;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use keva_hubspot::webhook::{parse_batch, public_uri, SignedRequest, WebhookEvent};
+use keva_store::{NewWebhookRequest, WebhookIngest};
+use uuid::Uuid;
+
+use super::directory::Directory;
+use super::metrics::{self as m};
+use super::plan::{echo_candidates, plan, LinkBases};
+use super::verify::verify;
+use crate::error::{ApiError, ErrorBody, ErrorDetail};
+use crate::state::AppState;
+
+/// The receiver's path, as registered with HubSpot (after the public base URL).
+pub const PATH: &str = "/api/webhooks/hubspot";
+
+/// Largest delivery accepted. HubSpot's batches of 100 events are a few tens of KB.
+pub const MAX_WEBHOOK_BODY: usize = 1024 * 1024;
+
+/// A refused request: its status, its log line and its counter.
+struct Refusal {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    result: &'static str,
+    log: NewWebhookRequest,
+}
+
+impl Refusal {
+    fn before_parse(status: StatusCode, result: &'static str, message: String) -> Self {
+        let api = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(message.clone()),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(message.clone()),
+            _ => ApiError::BadRequest(message.clone()),
+        };
+        Self {
+            status,
+            code: api.code(),
+            log: NewWebhookRequest {
+                reject_reason: Some(message.clone()),
+                ..NewWebhookRequest::default()
+            },
+            message,
+            result,
+        }
+    }
+}
+
+/// Receives a HubSpot webhook delivery.
+///
+/// Public (no API key): the HubSpot signature (`X-HubSpot-Signature-v3`, or v2/v1) is
+/// the only proof. The URI checked is `KEVA_PUBLIC_URL` + this path + the query.
+#[utoipa::path(
+    post,
+    path = "/api/webhooks/hubspot",
+    tag = "webhooks",
+    security(()),
+    request_body(content = Vec<serde_json::Value>, content_type = "application/json",
+        description = "HubSpot's JSON array of events, signed"),
+    params(
+        ("X-HubSpot-Signature-v3" = Option<String>, Header, description = "base64 HMAC-SHA256 (v3)"),
+        ("X-HubSpot-Request-Timestamp" = Option<String>, Header, description = "epoch ms (v3)"),
+        ("X-HubSpot-Signature" = Option<String>, Header, description = "hex SHA-256 (v1/v2)"),
+        ("X-HubSpot-Signature-Version" = Option<String>, Header, description = "v1 or v2"),
+    ),
+    responses(
+        (status = 204, description = "Stored durably; processed asynchronously"),
+        (status = 400, description = "Not a JSON array of events", body = ErrorBody),
+        (status = 401, description = "Signature missing or wrong, stale timestamp, unknown app or portal", body = ErrorBody),
+        (status = 413, description = "Body over 1 MiB", body = ErrorBody),
+        (status = 415, description = "Content type is not application/json", body = ErrorBody),
+    )
+)]
+pub async fn receive(
+    State(state): State<AppState>,
+    Extension(directory): Extension<Arc<Directory>>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let path_and_query = uri
+        .path_and_query()
+        .map_or_else(|| uri.path().to_owned(), |p| p.as_str().to_owned());
+    match intake(&state, &directory, &path_and_query, &headers, body).await {
+        Ok(()) => {
+            m::request("accepted");
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(Outcome::Refused(r)) => {
+            m::request(r.result);
+            if let Err(e) = state.store.log_webhook_request(&r.log).await {
+                tracing::warn!(error = %e, "could not log a refused webhook request");
+            }
+            tracing::info!(
+                status = r.status.as_u16(),
+                reason = r.log.reject_reason.as_deref().unwrap_or("-"),
+                "webhook request refused"
+            );
+            let body = ErrorBody {
+                error: ErrorDetail {
+                    code: r.code,
+                    message: r.message,
+                },
+            };
+            (r.status, Json(body)).into_response()
+        }
+        Err(Outcome::Failed(e)) => {
+            // Not acknowledged: HubSpot retries a 5xx, so nothing is lost. The log
+            // line is best effort: the store is what just failed.
+            m::request("error");
+            let line = NewWebhookRequest {
+                reject_reason: Some("internal error while storing; HubSpot will retry".into()),
+                ..NewWebhookRequest::default()
+            };
+            if let Err(log_error) = state.store.log_webhook_request(&line).await {
+                tracing::warn!(error = %log_error, "could not log a failed webhook request");
+            }
+            ApiError::Internal(e).into_response()
+        }
+    }
+}
+
+enum Outcome {
+    Refused(Box<Refusal>),
+    Failed(anyhow::Error),
+}
+
+impl From<keva_store::StoreError> for Outcome {
+    fn from(e: keva_store::StoreError) -> Self {
+        Outcome::Failed(e.into())
+    }
+}
+
+fn refuse(status: StatusCode, result: &'static str, message: impl Into<String>) -> Outcome {
+    Outcome::Refused(Box::new(Refusal::before_parse(
+        status,
+        result,
+        message.into(),
+    )))
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+}
+
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, Outcome> {
+    let too_large = || {
+        refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("body is larger than {MAX_WEBHOOK_BODY} bytes"),
+        )
+    };
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_WEBHOOK_BODY as u64) {
+        return Err(too_large());
+    }
+    match Limited::new(body, MAX_WEBHOOK_BODY).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<LengthLimitError>() => Err(too_large()),
+        Err(_) => Err(refuse(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "could not read the request body",
+        )),
+    }
+}
+
+async fn intake(
+    state: &AppState,
+    directory: &Directory,
+    path_and_query: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(), Outcome> {
+    if !is_json(headers) {
+        return Err(refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "expected Content-Type: application/json",
+        ));
+    }
+    let body = read_body(headers, body).await?;
+    let events = parse_batch(&body)
+        .map_err(|e| refuse(StatusCode::BAD_REQUEST, "bad_request", e.to_string()))?;
+
+    let uri = public_uri(&state.config.public_url, path_and_query);
+    let signed = SignedRequest::from_headers("POST", &uri, &body, headers);
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let event_count = u32::try_from(events.len()).unwrap_or(u32::MAX);
+    let first_portal = events.first().and_then(|e| i64::try_from(e.portal_id).ok());
+
+    let mut outcome = verify(state, directory, &signed, &events, now_ms, false).await?;
+    if outcome.is_err() {
+        // Cached lookups may be stale (a secret just set): refuse only on fresh data.
+        outcome = verify(state, directory, &signed, &events, now_ms, true).await?;
+    }
+    let verified = match outcome {
+        Ok(v) => v,
+        Err(rejection) => {
+            m::add(m::EVENTS_REJECTED_TOTAL, events.len() as u64);
+            return Err(Outcome::Refused(Box::new(Refusal {
+                status: StatusCode::UNAUTHORIZED,
+                code: ApiError::Unauthorized.code(),
+                message: "webhook request could not be verified (see the webhook log)".into(),
+                result: "unauthorized",
+                log: NewWebhookRequest {
+                    workspace_id: rejection.workspace_id,
+                    portal_id: first_portal,
+                    event_count,
+                    valid: false,
+                    reject_reason: Some(rejection.reason),
+                    duplicates: 0,
+                },
+            })));
+        }
+    };
+    m::add(m::EVENTS_RECEIVED_TOTAL, events.len() as u64);
+
+    let bases = link_bases(state, &events, &verified.targets).await?;
+    let mut planned = plan(&events, &verified.targets, &bases);
+    for job in &mut planned.jobs {
+        job.max_attempts = state.sync.retry.max_attempts;
+    }
+    let workspace_id = planned.events.iter().find_map(|e| e.workspace_id);
+    let ingest = WebhookIngest {
+        request: NewWebhookRequest {
+            workspace_id,
+            portal_id: first_portal,
+            event_count,
+            valid: true,
+            reject_reason: None,
+            duplicates: 0,
+        },
+        events: planned.events,
+        jobs: planned.jobs,
+    };
+    let result = state.store.ingest_webhook(&ingest).await?;
+    m::add(m::EVENTS_STORED_TOTAL, u64::from(result.inserted));
+    m::add(m::EVENTS_DUPLICATE_TOTAL, u64::from(result.duplicates));
+    m::add(m::EVENTS_ECHO_TOTAL, u64::from(planned.echoes));
+    if result.jobs_enqueued + result.jobs_coalesced > 0 {
+        state.wake_workers();
+    }
+    tracing::debug!(
+        version = %verified.version,
+        events = event_count,
+        inserted = result.inserted,
+        duplicates = result.duplicates,
+        jobs = result.jobs_enqueued,
+        echoes = planned.echoes,
+        "webhook batch stored"
+    );
+    Ok(())
+}
+
+/// Reads the links of the contacts whose events may be echoes.
+async fn link_bases(
+    state: &AppState,
+    events: &[WebhookEvent],
+    targets: &std::collections::HashMap<u64, Vec<super::plan::Target>>,
+) -> Result<LinkBases, Outcome> {
+    let wanted: HashSet<(Uuid, String)> = echo_candidates(events, targets);
+    let mut out = LinkBases::new();
+    for (connector_id, object_id) in wanted {
+        if let Some(link) = state
+            .store
+            .link_by_hubspot_id(connector_id, &object_id)
+            .await?
+        {
+            out.insert(
+                (connector_id, object_id),
+                link.bases.map(|b| b.hubspot).unwrap_or_default(),
+            );
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,539 @@
+//! Batch sync against the sandbox over HTTP (rate limits on), on both backends:
+//! chunking and call counts, per-item failures, the daily-limit pause, cancel,
+//! resume after a kill, and live syncs during a batch.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use keva_core::{FieldMapping, KevaField, ObjectKind, PropertyInfo};
+use keva_server::batch::{self, BatchHooks, BatchSettings};
+use keva_store::NewCustomer;
+use reqwest::Method;
+use serde_json::json;
+
+use crate::batch_support::{
+    calls, test_settings, BatchEnv, BATCH_CREATE, BATCH_READ, BATCH_UPDATE,
+};
+use crate::harness::parts;
+
+async fn api_start(env: &BatchEnv) -> uuid::Uuid {
+    let (s, b) = parts(
+        env.app
+            .post(
+                "/api/crm/hubspot/batch-sync",
+                json!({"connectorId": env.connector_id}),
+            )
+            .send()
+            .await
+            .expect("post"),
+    )
+    .await;
+    assert_eq!(s, 202, "{b}");
+    assert_eq!(b["batch"]["state"], "running");
+    b["batch"]["id"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("uuid")
+}
+
+async fn chunking_uses_a_few_batch_calls_per_hundred(env: BatchEnv) {
+    let ids = env.seed_customers("c", 250).await;
+    // 100 of them already exist in HubSpot, with another company.
+    let existing: Vec<_> = (0..250)
+        .step_by(5)
+        .chain((1..250).step_by(5).take(50))
+        .map(|i| {
+            json!({"email": format!("c{i}@example.com"), "firstname": format!("Given{i}"),
+                         "lastname": format!("Family{i}")})
+        })
+        .collect();
+    assert_eq!(existing.len(), 100);
+    env.seed_contacts(existing).await;
+    env.reset_stats().await;
+
+    let id = api_start(&env).await;
+    let p = env.wait_state(id, &["done", "failed"]).await;
+    assert_eq!(p["state"], "done", "{p}");
+    assert_eq!(p["total"], 250);
+    assert_eq!(p["processed"], 250);
+    assert_eq!(p["created"], 150);
+    assert_eq!(p["linked"], 100);
+    assert_eq!(p["failed"], 0);
+    assert!(p["finishedAt"].is_string());
+
+    let stats = env.stats().await;
+    let total = stats["total"].as_u64().expect("total");
+    // 3 chunks × (read by email + create) + updates of the linked ones' company.
+    assert_eq!(calls(&stats, BATCH_CREATE), 3, "{stats}");
+    assert_eq!(calls(&stats, BATCH_READ), 3, "{stats}");
+    assert_eq!(
+        calls(&stats, BATCH_UPDATE),
+        3,
+        "the linked ones get their company: {stats}"
+    );
+    assert!(
+        total as f64 / 250.0 <= 0.04,
+        "{total} calls for 250 customers: {stats}"
+    );
+    assert_eq!(stats["rateLimited"], 0);
+    assert_eq!(env.sb.contact_count(), 250);
+    env.assert_sides_equal(&[]).await;
+
+    // A second run finds everything in agreement: reads only, nothing written.
+    env.reset_stats().await;
+    let id2 = api_start(&env).await;
+    let p = env.wait_state(id2, &["done", "failed"]).await;
+    assert_eq!(p["unchanged"], 250, "{p}");
+    let stats = env.stats().await;
+    assert_eq!(calls(&stats, BATCH_READ), 3, "{stats}");
+    assert_eq!(calls(&stats, BATCH_CREATE) + calls(&stats, BATCH_UPDATE), 0);
+    let history = env
+        .app
+        .store
+        .customer_history(env.app.workspace_id, ids[0], 10)
+        .await
+        .expect("history");
+    assert_eq!(
+        history.len(),
+        1,
+        "an unchanged customer gets no new history row"
+    );
+
+    // Another workspace cannot see the run.
+    let other = env.app.key_for("other").await;
+    let r = env
+        .app
+        .http
+        .get(format!("{}/api/crm/hubspot/batch-sync/{id}", env.app.url))
+        .bearer_auth(other)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), 404);
+}
+
+async fn per_item_errors_fail_only_their_customer(env: BatchEnv) {
+    let ws = env.app.workspace_id;
+    let store = &env.app.store;
+    // A mapping to a property the cached list has but the portal lacks.
+    let mut mappings = keva_core::default_contact_mappings();
+    mappings.push(FieldMapping::new(
+        KevaField::JobTitle,
+        &["ghost_title"],
+        keva_core::Direction::ToCrm,
+    ));
+    mappings
+        .retain(|m| !(m.keva_field == KevaField::JobTitle && m.hubspot_properties == ["jobtitle"]));
+    store
+        .save_mappings(env.connector_id, ObjectKind::Contact, &mappings, &json!([]))
+        .await
+        .expect("mappings");
+    let (mut props, _) = store
+        .property_cache(env.connector_id, ObjectKind::Contact)
+        .await
+        .expect("cache")
+        .expect("cached at connect");
+    props.push(PropertyInfo::new("ghost_title", "Ghost", "string", "text"));
+    store
+        .save_property_cache(env.connector_id, ObjectKind::Contact, &props)
+        .await
+        .expect("cache");
+
+    env.seed_customers("ok", 30).await;
+    let bad_email = store
+        .insert_customer(ws, NewCustomer::with_email("not-an-email"))
+        .await
+        .expect("insert");
+    let ghost = store
+        .insert_customer(
+            ws,
+            NewCustomer {
+                email: "ghost@example.com".into(),
+                job_title: Some("CTO".into()),
+                ..NewCustomer::default()
+            },
+        )
+        .await
+        .expect("insert");
+    let racer = store
+        .insert_customer(
+            ws,
+            NewCustomer {
+                email: "racer@example.com".into(),
+                name: Some("Race Condition".into()),
+                ..NewCustomer::default()
+            },
+        )
+        .await
+        .expect("insert");
+
+    // Between our read by email and our create, someone creates racer@ in HubSpot.
+    let url = env.sb.url();
+    let token = env.sb.access_token().to_string();
+    let hook: batch::CreateHook = Arc::new(move |emails: Vec<String>| {
+        let (url, token) = (url.clone(), token.clone());
+        Box::pin(async move {
+            if emails.iter().any(|e| e == "racer@example.com") {
+                let r = reqwest::Client::new()
+                    .post(format!("{url}/crm/v3/objects/contacts"))
+                    .bearer_auth(token)
+                    .json(
+                        &json!({"properties": {"email": "racer@example.com", "firstname": "Race"}}),
+                    )
+                    .send()
+                    .await
+                    .expect("create racer");
+                assert_eq!(r.status(), 201);
+            }
+        })
+    });
+    let settings = BatchSettings {
+        hooks: BatchHooks {
+            before_create: Some(hook),
+            ..BatchHooks::default()
+        },
+        ..test_settings()
+    };
+    let (run, _) = env.start(settings).await;
+    let p = env.wait_state(run.id, &["done", "failed"]).await;
+    assert_eq!(p["state"], "done", "{p}");
+    assert_eq!(p["processed"], 33);
+    assert_eq!(p["failed"], 2, "invalid email and unknown property: {p}");
+    assert_eq!(p["created"], 30);
+    assert_eq!(p["linked"], 1, "the 409 links: {p}");
+
+    let h = store
+        .customer_history(ws, bad_email.id, 5)
+        .await
+        .expect("history");
+    assert_eq!(h[0].result, keva_store::HistoryResult::Failed);
+    assert!(
+        h[0].error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("invalid email"),
+        "{h:?}"
+    );
+    let h = store
+        .customer_history(ws, ghost.id, 5)
+        .await
+        .expect("history");
+    assert_eq!(h[0].result, keva_store::HistoryResult::Failed);
+    assert!(
+        h[0].error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("ghost_title"),
+        "{h:?}"
+    );
+    let link = store
+        .get_link(env.connector_id, racer.id)
+        .await
+        .expect("link")
+        .expect("linked");
+    let contacts = env.contacts_by_email().await;
+    assert_eq!(
+        link.hubspot_id.as_deref(),
+        contacts["racer@example.com"]["id"].as_str()
+    );
+    let h = store
+        .customer_history(ws, racer.id, 5)
+        .await
+        .expect("history");
+    assert!(
+        h[0].fields.to_string().contains("Duplicate contact"),
+        "{h:?}"
+    );
+    assert!(
+        !contacts.contains_key("not-an-email"),
+        "an invalid email never reaches HubSpot"
+    );
+    assert!(!contacts.contains_key("ghost@example.com"));
+    assert_eq!(contacts.len(), 31);
+}
+
+async fn pauses_on_the_daily_limit_and_resumes(env: BatchEnv) {
+    env.seed_customers("d", 250).await;
+    env.set_limits(json!({"daily": 3})).await;
+    env.reset_stats().await;
+    let (run, _) = env.start(test_settings()).await;
+    let p = env.wait_state(run.id, &["paused", "done", "failed"]).await;
+    assert_eq!(p["state"], "paused", "{p}");
+    assert!(
+        p["pauseReason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("daily"),
+        "{p}"
+    );
+    assert!(p["resumeAt"].is_string(), "{p}");
+    assert!(p["processed"].as_u64().expect("processed") < 250);
+    assert_eq!(
+        env.progress(run.id).await["state"],
+        "paused",
+        "stays paused"
+    );
+
+    env.set_limits(json!({"daily": 250000})).await;
+    let p = env.wait_state(run.id, &["done", "failed"]).await;
+    assert_eq!(p["state"], "done", "{p}");
+    assert_eq!(p["processed"], 250);
+    assert_eq!(p["created"], 250);
+    assert!(p["pauseReason"].is_null());
+    assert_eq!(env.sb.contact_count(), 250, "no contact created twice");
+    env.assert_sides_equal(&[]).await;
+}
+
+async fn cancel_stops_after_the_current_chunk(env: BatchEnv) {
+    env.seed_customers("x", 600).await;
+    let (s, _) = env
+        .sandbox(
+            Method::PUT,
+            "/_sandbox/faults",
+            Some(json!({"latencyMs": 150})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let id = api_start(&env).await;
+    let (s, b) = parts(
+        env.app
+            .post(
+                "/api/crm/hubspot/batch-sync",
+                json!({"connectorId": env.connector_id}),
+            )
+            .send()
+            .await
+            .expect("post"),
+    )
+    .await;
+    assert_eq!(s, 409, "one batch per connector: {b}");
+    loop {
+        let p = env.progress(id).await;
+        if p["processed"].as_u64().unwrap_or(0) >= 100 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let r = env
+        .app
+        .http
+        .delete(format!("{}/api/crm/hubspot/batch-sync/{id}", env.app.url))
+        .bearer_auth(&env.app.key)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(r.status(), 200);
+    let p = env.wait_state(id, &["cancelled"]).await;
+    // Let the chunk in progress finish and be recorded.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let after = env.progress(id).await;
+    assert_eq!(after["state"], "cancelled");
+    let processed = after["processed"].as_u64().expect("processed");
+    assert!(processed < 600, "{after}");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        env.progress(id).await["processed"],
+        processed,
+        "nothing after the cancel"
+    );
+    assert_eq!(
+        env.sb.contact_count() as u64,
+        processed,
+        "every created contact is recorded: {p}"
+    );
+    let r = env
+        .app
+        .http
+        .delete(format!("{}/api/crm/hubspot/batch-sync/{id}", env.app.url))
+        .bearer_auth(&env.app.key)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(r.status(), 409, "already ended");
+    // A new run may start and finishes the rest.
+    env.sandbox(Method::PUT, "/_sandbox/faults", Some(json!({})))
+        .await;
+    let id2 = api_start(&env).await;
+    let p = env.wait_state(id2, &["done", "failed"]).await;
+    assert_eq!(p["state"], "done", "{p}");
+    assert_eq!(env.sb.contact_count(), 600);
+}
+
+async fn resumes_after_a_kill_without_duplicates(env: BatchEnv) {
+    env.seed_customers("k", 250).await;
+    let settings = BatchSettings {
+        hooks: BatchHooks {
+            crash_before_commit: Some(1),
+            ..BatchHooks::default()
+        },
+        ..test_settings()
+    };
+    let (run, task) = env.start(settings).await;
+    task.await.expect("runner task");
+    // Killed after HubSpot got chunk 1's creates and before its commit.
+    let p = env.progress(run.id).await;
+    assert_eq!(p["state"], "running", "{p}");
+    assert_eq!(p["processed"], 100, "only chunk 0 was committed");
+    assert_eq!(
+        env.sb.contact_count(),
+        200,
+        "chunk 1 was created in HubSpot"
+    );
+
+    let taken = batch::schedule::resume_stale(&env.state, &Arc::new(test_settings()), true)
+        .await
+        .expect("resume");
+    assert_eq!(taken, 1);
+    let p = env.wait_state(run.id, &["done", "failed"]).await;
+    assert_eq!(p["state"], "done", "{p}");
+    assert_eq!(p["processed"], 250);
+    assert_eq!(p["created"], 150, "{p}");
+    assert_eq!(p["linked"], 100, "chunk 1 found by email and linked: {p}");
+    assert_eq!(env.sb.contact_count(), 250, "no contact created twice");
+    env.assert_sides_equal(&[]).await;
+}
+
+async fn live_syncs_proceed_during_a_batch(env: BatchEnv) {
+    env.seed_customers("l", 1500).await;
+    // A small window makes the batch wait on the limiter most of the time.
+    env.set_limits(json!({"tenSecond": 10, "intervalMs": 1000}))
+        .await;
+    env.sandbox(
+        Method::PUT,
+        "/_sandbox/faults",
+        Some(json!({"latencyMs": 40})),
+    )
+    .await;
+    let id = api_start(&env).await;
+    let live = env
+        .app
+        .create_customer(json!({"email": "live@example.com", "name": "Live Person"}))
+        .await;
+    let p = env.progress(id).await;
+    assert_eq!(p["state"], "running", "the batch is still running: {p}");
+    let (s, b) = parts(
+        env.app
+            .post(
+                "/api/crm/hubspot/sync",
+                json!({"customerId": live["id"], "connectorId": env.connector_id}),
+            )
+            .send()
+            .await
+            .expect("sync now"),
+    )
+    .await;
+    assert_eq!(s, 200, "Sync Now completes during the batch: {b}");
+    assert!(b["contactId"].is_string(), "{b}");
+    let p = env.progress(id).await;
+    assert_eq!(
+        p["state"], "running",
+        "…while the batch was still running: {p}"
+    );
+    let p = env.wait_state(id, &["done", "failed"]).await;
+    assert_eq!(p["state"], "done", "{p}");
+    let stats = env.stats().await;
+    assert_eq!(stats["rateLimited"], 0, "no 429 caused by us: {stats}");
+    env.set_limits(json!({"tenSecond": 100, "intervalMs": 10000}))
+        .await;
+    env.assert_sides_equal(&[]).await;
+}
+
+async fn patch_connector(env: &BatchEnv, body: serde_json::Value) {
+    let (s, b) = parts(
+        env.app
+            .patch(
+                &format!("/api/crm/hubspot/connectors/{}", env.connector_id),
+                body,
+            )
+            .send()
+            .await
+            .expect("patch"),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+}
+
+async fn imports_contacts_missing_in_keva(env: BatchEnv) {
+    patch_connector(&env, json!({"importContacts": true})).await;
+    env.seed_customers("keva", 10).await;
+    let hubspot_only: Vec<_> = (0..20)
+        .map(|i| json!({"email": format!("hs{i}@example.com"), "firstname": "Hub", "lastname": format!("Spot{i}"), "company": "Imported Inc"}))
+        .chain(std::iter::once(json!({"email": "keva3@example.com", "firstname": "Given3", "lastname": "Family3"})))
+        .collect();
+    env.seed_contacts(hubspot_only).await;
+    let id = api_start(&env).await;
+    let p = env.wait_state(id, &["done", "failed"]).await;
+    assert_eq!(p["state"], "done", "{p}");
+    assert_eq!(p["created"], 9, "{p}");
+    assert_eq!(p["linked"], 21, "1 found by email + 20 imported: {p}");
+    assert_eq!(
+        env.app
+            .store
+            .count_customers(env.app.workspace_id)
+            .await
+            .expect("count"),
+        30
+    );
+    let c = env
+        .app
+        .store
+        .customer_by_email(env.app.workspace_id, "hs7@example.com")
+        .await
+        .expect("lookup")
+        .expect("imported");
+    assert_eq!(c.name.as_deref(), Some("Hub Spot7"));
+    assert_eq!(c.company.as_deref(), Some("Imported Inc"));
+    assert_eq!(
+        env.sb.contact_count(),
+        30,
+        "importing creates nothing in HubSpot"
+    );
+    env.assert_sides_equal(&[]).await;
+}
+
+async fn a_schedule_starts_a_run(env: BatchEnv) {
+    env.seed_customers("s", 5).await;
+    // Every second (croner's optional seconds field).
+    patch_connector(&env, json!({"batchSchedule": "* * * * * *"})).await;
+    let settings = Arc::new(BatchSettings {
+        schedule_tick: Duration::from_millis(200),
+        ..test_settings()
+    });
+    let stop = tokio_util::sync::CancellationToken::new();
+    let task = batch::schedule::start_background(env.state.clone(), settings, stop.clone());
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let run = loop {
+        let runs = env
+            .app
+            .store
+            .list_batches(env.app.workspace_id, env.connector_id, 10)
+            .await
+            .expect("list");
+        if let Some(r) = runs.into_iter().next() {
+            break r;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no scheduled run started"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    stop.cancel();
+    task.await.expect("scheduler");
+    let p = env.wait_state(run.id, &["done", "failed"]).await;
+    assert_eq!(p["state"], "done", "{p}");
+    assert_eq!(p["created"], 5);
+    assert_eq!(env.sb.contact_count(), 5);
+}
+
+crate::batch_backends!(
+    chunking_uses_a_few_batch_calls_per_hundred,
+    per_item_errors_fail_only_their_customer,
+    pauses_on_the_daily_limit_and_resumes,
+    cancel_stops_after_the_current_chunk,
+    resumes_after_a_kill_without_duplicates,
+    live_syncs_proceed_during_a_batch,
+    imports_contacts_missing_in_keva,
+    a_schedule_starts_a_run,
+);

@@ -1,0 +1,373 @@
+//! Connecting a portal, connector settings, mapping validation and describe, against
+//! a real in-process sandbox over HTTP.
+
+use serde_json::json;
+
+use crate::harness::{error_code, parts};
+use crate::sync_harness::SyncApp;
+
+async fn connect_records_portal_and_creates_notes(app: SyncApp) {
+    // The sandbox, like HubSpot, has no contact property `notes`.
+    let (s, _) = app
+        .sandbox(
+            reqwest::Method::GET,
+            "/crm/v3/properties/contacts/notes",
+            None,
+        )
+        .await;
+    assert_ne!(s, 200);
+    let c = app.connect().await;
+    assert_eq!(c["portalId"], app.sb.portal_id());
+    assert_eq!(c["status"], "connected");
+    assert_eq!(c["createdProperties"], json!(["notes"]));
+    assert_eq!(c["mappingIssues"], json!([]));
+    assert_eq!(c["settings"]["conflictPolicy"], "newest_wins");
+
+    // The property now exists in the portal as a textarea.
+    let r = app
+        .http
+        .get(format!("{}/crm/v3/properties/contacts/notes", app.sb.url()))
+        .bearer_auth(app.sb.access_token())
+        .send()
+        .await
+        .unwrap();
+    let (s, p) = parts(r).await;
+    assert_eq!(s, 200, "{p}");
+    assert_eq!(p["fieldType"], "textarea");
+
+    // Listed, shown, and the token is stored sealed (never in the API's answers).
+    let id = c["id"].as_str().unwrap();
+    let (s, list) = parts(app.get("/api/crm/hubspot/connectors").send().await.unwrap()).await;
+    assert_eq!(s, 200);
+    assert_eq!(list["data"].as_array().unwrap().len(), 1);
+    assert!(!list.to_string().contains(app.sb.access_token()));
+    let (s, one) = parts(
+        app.get(&format!("/api/crm/hubspot/connectors/{id}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(one["portalId"], app.sb.portal_id());
+
+    // Connecting the same portal again is a conflict.
+    let (s, e) = parts(
+        app.post(
+            "/api/crm/hubspot/connectors",
+            json!({"accessToken": app.sb.access_token()}),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 409, "{e}");
+
+    // Another workspace cannot see it.
+    let other = app.key_for("globex").await;
+    let r = app
+        .http
+        .get(format!("{}/api/crm/hubspot/connectors/{id}", app.url))
+        .bearer_auth(other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+async fn rejected_token_is_422(app: SyncApp) {
+    let (s, e) = parts(
+        app.post(
+            "/api/crm/hubspot/connectors",
+            json!({"accessToken": "pat-na1-not-a-token"}),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 422, "{e}");
+    assert_eq!(error_code(&e), "validation_failed");
+    assert_eq!(e["error"]["message"], "HubSpot rejected the token");
+    assert!(app
+        .store
+        .list_connectors(app.workspace_id)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn settings_can_be_changed(app: SyncApp) {
+    let id = app.connector().await;
+    let path = format!("/api/crm/hubspot/connectors/{id}");
+    let (s, c) = parts(
+        app.patch(&path, json!({"conflictPolicy": "keva_wins", "importContacts": true, "batchSchedule": "0 3 * * *"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200, "{c}");
+    assert_eq!(c["settings"]["conflictPolicy"], "keva_wins");
+    assert_eq!(c["settings"]["importContacts"], true);
+    assert_eq!(c["settings"]["batchSchedule"], "0 3 * * *");
+    let (s, c) = parts(
+        app.patch(&path, json!({"batchSchedule": null}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(c["settings"]["batchSchedule"], serde_json::Value::Null);
+    assert_eq!(
+        c["settings"]["conflictPolicy"], "keva_wins",
+        "absent fields stay"
+    );
+    let (s, e) = parts(
+        app.patch(&path, json!({"conflictPolicy": "loudest_wins"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 422, "{e}");
+}
+
+async fn mappings_are_validated_against_the_portal(app: SyncApp) {
+    let id = app.connector().await;
+    let path = format!("/api/crm/hubspot/mappings?connectorId={id}&object=Contact");
+    let (s, m) = parts(app.get(&path).send().await.unwrap()).await;
+    assert_eq!(s, 200, "{m}");
+    let before = m["mappings"].clone();
+    assert_eq!(before.as_array().unwrap().len(), 7);
+
+    // A label typed instead of the internal name: rejected with the suggestion.
+    let mut bad = before.clone();
+    for mapping in bad.as_array_mut().unwrap() {
+        if mapping["kevaField"] == "jobTitle" {
+            mapping["hubspotProperties"] = json!(["Job Title"]);
+        }
+    }
+    let (s, e) = parts(
+        app.put(&path, json!({"mappings": bad}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 422, "{e}");
+    let msg = e["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("Property doesn't exist"), "{msg}");
+    assert!(msg.contains("use jobtitle, not Job Title"), "{msg}");
+    // Nothing saved.
+    let (_, m) = parts(app.get(&path).send().await.unwrap()).await;
+    assert_eq!(m["mappings"], before);
+
+    // A valid change is saved: location to CRM only → bidirectional, jobtitle dropped.
+    let good: Vec<serde_json::Value> = before
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kevaField"] != "jobTitle")
+        .cloned()
+        .collect();
+    let (s, m) = parts(
+        app.put(&path, json!({"mappings": good}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200, "{m}");
+    assert_eq!(m["mappings"].as_array().unwrap().len(), 6);
+    let (_, m) = parts(app.get(&path).send().await.unwrap()).await;
+    assert_eq!(m["mappings"].as_array().unwrap().len(), 6);
+
+    // Unknown connector → 404.
+    let (s, _) = parts(
+        app.get(&format!(
+            "/api/crm/hubspot/mappings?connectorId={}",
+            uuid::Uuid::now_v7()
+        ))
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 404);
+}
+
+async fn describe_is_cached_until_refresh(app: SyncApp) {
+    app.connector().await;
+    let (s, d) = parts(
+        app.get("/api/crm/hubspot/describe?object=Contact")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200, "{d}");
+    let props = d["properties"].as_array().unwrap();
+    let jobtitle = props
+        .iter()
+        .find(|p| p["name"] == "jobtitle")
+        .expect("jobtitle listed");
+    assert_eq!(jobtitle["label"], "Job Title");
+    assert!(jobtitle["type"].is_string() && jobtitle["fieldType"].is_string());
+    assert!(
+        props.iter().any(|p| p["name"] == "notes"),
+        "the created notes property is cached"
+    );
+
+    // A property added in HubSpot shows only after refresh=true.
+    let (s, v) = app
+        .sandbox(
+            reqwest::Method::POST,
+            "/crm/v3/properties/contacts",
+            Some(
+                json!({"name": "favorite_color", "label": "Favorite color", "type": "string",
+                "fieldType": "text", "groupName": "contactinformation"}),
+            ),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    app.reset_stats();
+    let (_, d) = parts(
+        app.get("/api/crm/hubspot/describe?object=Contact")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(!d.to_string().contains("favorite_color"));
+    assert_eq!(
+        app.calls("GET /crm/v3/properties/{objectType}"),
+        0,
+        "served from the cache"
+    );
+    let (_, d) = parts(
+        app.get("/api/crm/hubspot/describe?object=Contact&refresh=true")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(d.to_string().contains("favorite_color"));
+    assert_eq!(app.calls("GET /crm/v3/properties/{objectType}"), 1);
+
+    let (s, _) = parts(
+        app.get("/api/crm/hubspot/describe?object=Deal")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 422);
+}
+
+async fn missing_property_fails_only_its_mapping(app: SyncApp) {
+    let connector = app.connector().await;
+    // The portal loses `notes` after connecting; the cached list still has it.
+    let (s, v) = app
+        .sandbox(
+            reqwest::Method::DELETE,
+            "/crm/v3/properties/contacts/notes",
+            None,
+        )
+        .await;
+    assert_eq!(s, 204, "{v}");
+    let customer = app
+        .synced_customer(json!({"email": "notes@example.com", "company": "Acme", "notes": "vip"}))
+        .await;
+    let crm = app.crm(&customer).await;
+    assert_eq!(crm["status"], "synced", "{crm}");
+    let p = app.contact(crm["hubspotId"].as_str().unwrap()).await;
+    assert_eq!(p["company"], "Acme", "the other fields sync");
+    assert!(p.get("notes").is_none_or(|n| n.is_null()), "{p}");
+    let warnings = crm["history"][0]["fields"]["warnings"].to_string();
+    assert!(
+        warnings.contains("property_missing") && warnings.contains("notes"),
+        "{warnings}"
+    );
+    // The standing warning is not news: echoes of the write record nothing more.
+    let id = crm["hubspotId"].as_str().unwrap().to_string();
+    let rows = crm["history"].as_array().unwrap().len();
+    app.reset_stats();
+    app.inbound(connector, &id).await;
+    app.inbound(connector, &id).await;
+    assert_eq!(
+        app.crm(&customer).await["history"]
+            .as_array()
+            .unwrap()
+            .len(),
+        rows
+    );
+    assert_eq!(app.calls(crate::sync_harness::UPDATE), 0);
+    // The refused property was learnt: describe no longer lists it.
+    let (_, d) = parts(
+        app.get("/api/crm/hubspot/describe?object=Contact")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(!d["properties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["name"] == "notes"));
+}
+
+async fn uncreatable_property_is_marked_missing_with_the_fix(app: SyncApp) {
+    let connector = app.connector().await;
+    let state = keva_server::AppState::new(
+        app.store.clone(),
+        keva_server::ServerConfig::new("127.0.0.1:9".parse().unwrap(), app.sb.url()),
+    );
+    let c = app
+        .store
+        .get_connector(app.workspace_id, connector)
+        .await
+        .unwrap()
+        .unwrap();
+    let client = state.connections.client(&state, &c).await.unwrap();
+    // HubSpot refuses this name (not a valid internal name).
+    let mut mappings = keva_core::default_contact_mappings();
+    for m in &mut mappings {
+        if m.keva_field == keva_core::KevaField::Notes {
+            m.hubspot_properties = vec!["Keva Notes".into()];
+        }
+    }
+    let (props, issues, created) =
+        keva_server::sync::connect::ensure_properties(&state, &c, &client, &mappings)
+            .await
+            .unwrap();
+    assert!(created.is_empty());
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert_eq!(issues[0]["kind"], "property_missing");
+    assert_eq!(issues[0]["kevaField"], "notes");
+    assert!(issues[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("doesn't exist"));
+    assert!(issues[0]["fix"]
+        .as_str()
+        .unwrap()
+        .contains("Settings > Properties"));
+    assert!(
+        props.iter().any(|p| p.name == "jobtitle"),
+        "the rest of the list is intact"
+    );
+}
+
+crate::both_backends!(sandbox:
+    missing_property_fails_only_its_mapping,
+    uncreatable_property_is_marked_missing_with_the_fix,
+    connect_records_portal_and_creates_notes,
+    rejected_token_is_422,
+    settings_can_be_changed,
+    mappings_are_validated_against_the_portal,
+    describe_is_cached_until_refresh,
+);

@@ -1,0 +1,241 @@
+//! The durable queue under stress: retries on injected 429/5xx/409, coalescing of
+//! bursts, a restart while a job is leased, and two servers sharing one database.
+
+use std::time::{Duration, Instant};
+
+use keva_core::JobState;
+use serde_json::json;
+
+use crate::harness::parts;
+use crate::sync_harness::{SyncApp, CREATE, UPDATE};
+
+/// Starts a ticket's sync under `faults`, waits until it has failed twice, lifts
+/// the faults and expects it to end synced with one contact.
+async fn retried_until_synced(app: &SyncApp, faults: serde_json::Value, email: &str) {
+    app.faults(faults).await;
+    let (s, t) = parts(
+        app.post("/api/tickets", json!({"email": email, "subject": "hi"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 201, "{t}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let jobs = app
+            .store
+            .list_jobs(app.workspace_id, None, 10)
+            .await
+            .unwrap();
+        if jobs
+            .iter()
+            .any(|j| j.attempts >= 2 && j.last_error.is_some())
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no retry seen: {jobs:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let customer = t["customer"]["id"].as_str().unwrap();
+    let crm = app.crm(customer).await;
+    assert_eq!(crm["status"], "pending", "waiting for a retry: {crm}");
+    assert!(
+        crm["reason"].as_str().unwrap().starts_with("retrying"),
+        "{crm}"
+    );
+    app.faults(json!({})).await;
+    app.settle().await;
+    let crm = app.crm(customer).await;
+    assert_eq!(crm["status"], "synced", "{crm}");
+    let (found, _) = app
+        .sb
+        .state()
+        .get_contact_by_email(app.sb.portal_id(), email)
+        .expect("contact created");
+    assert_eq!(crm["hubspotId"], found.to_string());
+}
+
+async fn retries_on_429_5xx_and_409(app: SyncApp) {
+    app.connector().await;
+    retried_until_synced(&app, json!({"rate429": 1.0}), "r429@example.com").await;
+    retried_until_synced(
+        &app,
+        json!({"rate500": 0.5, "rate503": 0.5}),
+        "r5xx@example.com",
+    )
+    .await;
+    retried_until_synced(&app, json!({"rate409": 1.0}), "r409@example.com").await;
+    assert_eq!(app.contact_count(), 3, "no duplicates from the retries");
+}
+
+async fn ten_quick_edits_make_one_update(app: SyncApp) {
+    app.connector().await;
+    let customer = app
+        .synced_customer(json!({"email": "burst@example.com"}))
+        .await;
+    let id = app.contact_id(&customer).await;
+    // Edits arrive through a server whose debounce surely covers the burst, even
+    // on a loaded machine (either server's worker may then run the job).
+    let slow = app
+        .instance_with(keva_server::sync::SyncSettings {
+            debounce: Duration::from_secs(2),
+            ..crate::sync_harness::fast_settings()
+        })
+        .await;
+    app.reset_stats();
+    let started = Instant::now();
+    for i in 0..10 {
+        let r = slow
+            .patch(
+                &format!("/api/customers/{customer}"),
+                json!({"jobTitle": format!("title {i}")}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the burst outlasted the debounce"
+    );
+    app.settle().await;
+    assert_eq!(app.calls(UPDATE), 1);
+    assert_eq!(app.contact(&id).await["jobtitle"], "title 9");
+}
+
+async fn restart_mid_job_loses_and_duplicates_nothing(app: SyncApp) {
+    app.connector().await;
+    // Slow HubSpot down so the job is surely running (leased) when the server dies.
+    app.faults(json!({"latencyMs": 1500})).await;
+    let c = app
+        .create_customer(json!({"email": "crash@example.com", "name": "Crash Test"}))
+        .await;
+    let customer = c["id"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let running = app
+            .store
+            .list_jobs(app.workspace_id, Some(JobState::Running), 10)
+            .await
+            .unwrap();
+        if !running.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the job never started");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let app = app.restart().await;
+    app.faults(json!({})).await;
+    app.settle().await;
+    let crm = app.crm(&customer).await;
+    assert_eq!(crm["status"], "synced", "{crm}");
+    assert_eq!(app.contact_count(), 1, "no duplicate contact");
+    let id = crm["hubspotId"].as_str().unwrap();
+    let p = app.contact(id).await;
+    assert_eq!(
+        (p["firstname"].as_str(), p["lastname"].as_str()),
+        (Some("Crash"), Some("Test"))
+    );
+    assert!(
+        app.calls(CREATE) <= 2,
+        "at most the interrupted create and its rerun"
+    );
+}
+
+async fn two_servers_share_the_queue(app: SyncApp) {
+    app.connector().await;
+    let second = app.instance().await;
+    let mut ids = Vec::new();
+    for i in 0..24 {
+        let server = if i % 2 == 0 { &app.app } else { &second };
+        let r = server
+            .post(
+                "/api/tickets",
+                json!({"email": format!("user{i}@example.com"), "subject": "hi"}),
+            )
+            .send()
+            .await
+            .unwrap();
+        let (s, t) = parts(r).await;
+        assert_eq!(s, 201, "{t}");
+        ids.push(t["customer"]["id"].as_str().unwrap().to_string());
+    }
+    app.settle().await;
+    assert_eq!(
+        app.contact_count(),
+        24,
+        "one contact per customer, none duplicated"
+    );
+    assert_eq!(app.calls(CREATE), 24, "each create sent once");
+    let jobs = app
+        .store
+        .list_jobs(app.workspace_id, None, 100)
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 24);
+    for j in &jobs {
+        assert_eq!(j.state, JobState::Succeeded, "{j:?}");
+        assert_eq!(j.attempts, 1, "each job ran once: {j:?}");
+    }
+    for id in &ids {
+        assert_eq!(app.crm(id).await["status"], "synced");
+    }
+}
+
+async fn dead_after_max_attempts_with_the_reason(app: SyncApp) {
+    let connector = app.connector().await;
+    let c = app
+        .store
+        .insert_customer(
+            app.workspace_id,
+            keva_store::NewCustomer::with_email("doomed@example.com"),
+        )
+        .await
+        .unwrap();
+    app.faults(json!({"rate503": 1.0})).await;
+    let mut job = keva_store::NewJob::new(
+        app.workspace_id,
+        connector,
+        "sync_customer",
+        format!("customer:{connector}:{}", c.id),
+        json!({"customerId": c.id}),
+        keva_core::Trigger::Manual,
+    );
+    job.max_attempts = 2;
+    let queued = app.store.enqueue(&job).await.unwrap();
+    app.settle().await;
+    app.faults(json!({})).await;
+    let job = app
+        .store
+        .get_job(app.workspace_id, queued.job_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(job.state, JobState::Dead, "{job:?}");
+    assert_eq!(job.attempts, 2);
+    let reason = job.last_error.unwrap();
+    assert!(
+        reason.contains("gave up after 2 attempts") && reason.contains("503"),
+        "{reason}"
+    );
+    let crm = app.crm(&c.id.to_string()).await;
+    assert_eq!(crm["status"], "failed", "{crm}");
+    assert_eq!(crm["reason"], reason.as_str());
+    let h = &crm["history"][0];
+    assert_eq!(h["result"], "failed");
+    assert!(
+        h["correlationId"].as_str().is_some_and(|id| id.len() == 36),
+        "{h}"
+    );
+    assert_eq!(app.contact_count(), 0);
+}
+
+crate::both_backends!(sandbox:
+    dead_after_max_attempts_with_the_reason,
+    retries_on_429_5xx_and_409,
+    ten_quick_edits_make_one_update,
+    restart_mid_job_loses_and_duplicates_nothing,
+    two_servers_share_the_queue,
+);
