@@ -48,8 +48,20 @@ ensure_python_client() {
   python3 -m pip install --quiet --disable-pip-version-check 'hubspot-api-client==12.0.0'
 }
 
+# Each PostgreSQL test runs in its own database (keva_test_<uuid>). Drop them when the
+# run ends; databases still in use by another concurrent run are left alone (DROP
+# without FORCE fails on them), and the tests themselves sweep ones older than an hour.
+drop_test_databases() {
+  psql -h 127.0.0.1 -U postgres -d postgres -tAc \
+    "SELECT datname FROM pg_database WHERE datname LIKE 'keva\_test\_%'" 2>/dev/null |
+    while read -r db; do
+      [ -n "$db" ] && psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS \"$db\"" >/dev/null 2>&1 || true
+    done
+}
+
 ensure_postgres
 ensure_python_client
+trap drop_test_databases EXIT
 
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --all-features --no-fail-fast "$@"
