@@ -106,7 +106,7 @@ pub struct ServeArgs {
     pub no_migrate: bool,
     /// Share of each portal's 10-second HubSpot rate window that batch syncs leave
     /// to live (event-driven) syncs, 0.0–0.9.
-    #[arg(long, env = "KEVA_BATCH_RESERVE", default_value_t = keva_server::batch::DEFAULT_RESERVE_SHARE)]
+    #[arg(long, env = "KEVA_BATCH_RESERVE", default_value_t = keva_server::batch::DEFAULT_BATCH_RESERVE)]
     pub batch_reserve: f64,
     #[command(flatten)]
     pub db: DbArgs,

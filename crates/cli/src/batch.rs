@@ -29,7 +29,7 @@ pub struct BatchSyncArgs {
     )]
     pub hubspot_api_base: String,
     /// Share of each 10-second rate window left to live syncs (0.0–0.9).
-    #[arg(long, default_value_t = batch::DEFAULT_RESERVE_SHARE)]
+    #[arg(long, default_value_t = batch::DEFAULT_BATCH_RESERVE)]
     pub reserve: f64,
     #[command(flatten)]
     pub db: DbArgs,

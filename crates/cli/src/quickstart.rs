@@ -104,9 +104,7 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     config.hubspot_client_secret = Some(SecretString::from(sandbox.client_secret()));
     config.hubspot_app_id = Some(sandbox.app_id().to_string());
 
-    let mut state = keva_server::AppState::new(store.clone(), config);
-    state.rate_limiters =
-        keva_server::batch::rate_limiters(keva_server::batch::DEFAULT_RESERVE_SHARE);
+    let state = keva_server::AppState::new(store.clone(), config);
     let connector = connect_sandbox(&state, workspace_id, sandbox.access_token()).await?;
     if args.demo_customers > 0 {
         crate::batch::quickstart_demo(

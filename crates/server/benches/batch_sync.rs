@@ -104,7 +104,7 @@ async fn runner_child(args: &[String]) -> Result<()> {
     let reserve = std::env::var("BENCH_RESERVE")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(batch::DEFAULT_RESERVE_SHARE);
+        .unwrap_or(batch::DEFAULT_BATCH_RESERVE);
     state.rate_limiters = keva_hubspot::RateLimiters::new(RateLimitConfig {
         max: env_num("BENCH_CLIENT_MAX", 100) as u32,
         bulk_reserve_share: reserve,
@@ -380,9 +380,6 @@ async fn seed(db: &Db, sb: &Sandbox, prefix: &str, n: u64) -> Result<f64> {
                     return Ok::<_, anyhow::Error>(());
                 }
                 store.insert_customer(ws, customer(&prefix, i)).await?;
-                if i % 20_000 == 0 {
-                    checkpoint(&store).await?;
-                }
             }
         }));
     }
@@ -390,19 +387,6 @@ async fn seed(db: &Db, sb: &Sandbox, prefix: &str, n: u64) -> Result<f64> {
         t.await??;
     }
     Ok(started.elapsed().as_secs_f64())
-}
-
-/// Checkpoints and truncates SQLite's WAL. Seeding through the store grows the WAL
-/// by ~22 KB per customer without it ever being checkpointed (reported to the
-/// store's owner); a million customers would take ~22 GB of disk, and the WAL
-/// index mapped by every connection would count in the runner's RSS.
-async fn checkpoint(store: &Store) -> Result<()> {
-    if let Store::Sqlite(s) = store {
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(s.write_pool())
-            .await?;
-    }
-    Ok(())
 }
 
 fn run_child(db: &Db, sb: &Sandbox, max_processed: u64, client_max: u64) -> Result<Value> {
@@ -562,9 +546,6 @@ async fn orchestrate() -> Result<()> {
                         return Ok::<_, anyhow::Error>(());
                     }
                     store.insert_customer(ws, customer("m", i)).await?;
-                    if i % 20_000 == 0 {
-                        checkpoint(&store).await?;
-                    }
                 }
             }));
         }
@@ -618,7 +599,7 @@ async fn batch_and_naive(n: u64, sample: u64) -> Result<()> {
         - std::env::var("BENCH_RESERVE")
             .ok()
             .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(batch::DEFAULT_RESERVE_SHARE);
+            .unwrap_or(batch::DEFAULT_BATCH_RESERVE);
     let min_bulk = (calls as f64 - 100.0 * share).max(0.0) / (10.0 * share);
     let (ok, bad) = verify(&db, &sb).await?;
     println!("\n-- batch, {n} customers --");

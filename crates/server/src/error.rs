@@ -113,9 +113,9 @@ impl From<JsonRejection> for ApiError {
                 ApiError::BadRequest(format!("malformed JSON: {}", e.body_text()))
             }
             JsonRejection::JsonDataError(e) => ApiError::Unprocessable(e.body_text()),
-            JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType(
-                "expected Content-Type: application/json".into(),
-            ),
+            JsonRejection::MissingJsonContentType(_) => {
+                ApiError::UnsupportedMediaType("expected Content-Type: application/json".into())
+            }
             JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 ApiError::PayloadTooLarge("request body is too large".into())
             }

@@ -41,12 +41,27 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let router = OpenApiRouter::new()
         .routes(routes!(api::health::healthz))
-        .routes(routes!(api::customers::create_customer, api::customers::list_customers))
-        .routes(routes!(api::customers::get_customer, api::customers::update_customer))
+        .routes(routes!(
+            api::customers::create_customer,
+            api::customers::list_customers
+        ))
+        .routes(routes!(
+            api::customers::get_customer,
+            api::customers::update_customer
+        ))
         .routes(routes!(api::tickets::create_ticket))
-        .routes(routes!(api::crm::connectors::create_connector, api::crm::connectors::list_connectors))
-        .routes(routes!(api::crm::connectors::get_connector, api::crm::connectors::update_connector))
-        .routes(routes!(api::crm::mappings::get_mappings, api::crm::mappings::put_mappings))
+        .routes(routes!(
+            api::crm::connectors::create_connector,
+            api::crm::connectors::list_connectors
+        ))
+        .routes(routes!(
+            api::crm::connectors::get_connector,
+            api::crm::connectors::update_connector
+        ))
+        .routes(routes!(
+            api::crm::mappings::get_mappings,
+            api::crm::mappings::put_mappings
+        ))
         .routes(routes!(api::crm::mappings::describe))
         .routes(routes!(api::crm::sync_now::sync_now))
         .routes(routes!(api::crm::sync_now::test_mapping))

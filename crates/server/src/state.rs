@@ -6,6 +6,7 @@ use keva_hubspot::RateLimiters;
 use keva_store::Store;
 use tokio::sync::Notify;
 
+use crate::batch::{rate_limiters, DEFAULT_BATCH_RESERVE};
 use crate::config::ServerConfig;
 use crate::sync::{Connections, SyncSettings};
 
@@ -17,7 +18,9 @@ pub struct AppState {
     /// at once instead of at the next poll.
     pub jobs_notify: Arc<Notify>,
     /// One rate budget per HubSpot portal, shared by every client this process
-    /// builds for that portal (API handlers, workers, batch).
+    /// builds for that portal (API handlers, workers, batch). Batch calls leave
+    /// [`DEFAULT_BATCH_RESERVE`] of every window to live syncs unless the process
+    /// overrides it (`serve --batch-reserve` / `KEVA_BATCH_RESERVE`).
     pub rate_limiters: Arc<RateLimiters>,
     /// Timing of the sync queue (leases, backoff, debounce).
     pub sync: Arc<SyncSettings>,
@@ -31,7 +34,7 @@ impl AppState {
             store,
             config: Arc::new(config),
             jobs_notify: Arc::new(Notify::new()),
-            rate_limiters: Arc::new(RateLimiters::default()),
+            rate_limiters: rate_limiters(DEFAULT_BATCH_RESERVE),
             sync: Arc::new(SyncSettings::default()),
             connections: Arc::new(Connections::default()),
         }

@@ -6,8 +6,13 @@
 //! waiting for `busy_timeout`; the immediate one waits (also for other processes,
 //! such as `keva-sync api-key create` next to a running server). Reads use a separate
 //! pool and run concurrently with the writer thanks to WAL.
+//!
+//! WAL growth: SQLite's auto-checkpoint never runs for most of our writes, so the
+//! writer checkpoints itself (see [`CHECKPOINT_EVERY`]).
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
@@ -22,6 +27,24 @@ use crate::StoreError;
 pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 
 const READ_CONNECTIONS: u32 = 4;
+
+/// The writer runs `PRAGMA wal_checkpoint(PASSIVE)` after this many uses.
+///
+/// Why the store does it and not `wal_autocheckpoint` (which is on, at 1000 pages):
+/// SQLite runs the auto-checkpoint from the WAL hook, which it calls only when a
+/// statement steps to `SQLITE_DONE` in autocommit mode. Our single-statement writes
+/// are `INSERT/UPDATE ... RETURNING` read with `fetch_one`/`fetch_optional`: sqlx
+/// stops stepping after the row and resets the statement, which commits without
+/// calling the hook. The WAL was then never checkpointed, so it was never restarted
+/// either: ~22 KB per inserted customer, 22 GB for a million. (Multi-statement
+/// writes end with a `COMMIT` that does reach the hook.) A passive checkpoint never
+/// waits for readers; once it has copied every frame, the next write starts the WAL
+/// from its beginning again, so its size stays around this many writes' worth.
+const CHECKPOINT_EVERY: u64 = 250;
+
+/// A restarted WAL file is truncated to this size (SQLite otherwise keeps it at its
+/// largest size ever).
+const JOURNAL_SIZE_LIMIT: u64 = 16 * 1024 * 1024;
 
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
@@ -38,11 +61,25 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true)
-            .synchronous(SqliteSynchronous::Normal);
+            .synchronous(SqliteSynchronous::Normal)
+            .pragma("journal_size_limit", JOURNAL_SIZE_LIMIT.to_string());
         // The writer connects first so the file exists and is in WAL mode before
         // any reader opens it.
+        let uses = Arc::new(AtomicU64::new(0));
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .after_release(move |conn, _| {
+                let due =
+                    uses.fetch_add(1, Ordering::Relaxed) % CHECKPOINT_EVERY == CHECKPOINT_EVERY - 1;
+                Box::pin(async move {
+                    if due {
+                        checkpoint(conn).await;
+                    }
+                    // Keep the connection either way: a failed checkpoint is retried
+                    // after the next CHECKPOINT_EVERY writes.
+                    Ok(true)
+                })
+            })
             .connect_with(options.clone())
             .await?;
         let reader = SqlitePoolOptions::new()
@@ -108,6 +145,25 @@ impl SqliteStore {
     pub async fn close(&self) {
         self.reader.close().await;
         self.writer.close().await;
+    }
+}
+
+/// A passive checkpoint on the writer connection (see [`CHECKPOINT_EVERY`]).
+async fn checkpoint(conn: &mut sqlx::SqliteConnection) {
+    match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)")
+        .fetch_all(conn)
+        .await
+    {
+        Ok(rows) => {
+            if let Some((_, log, done)) = rows.first() {
+                if done < log {
+                    // A reader's snapshot still needs the rest; a later checkpoint
+                    // copies it.
+                    tracing::debug!(log, done, "partial WAL checkpoint");
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
     }
 }
 

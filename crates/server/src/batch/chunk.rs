@@ -20,8 +20,9 @@ use keva_hubspot::{BatchOutcome, BatchReadOptions, HubspotClient, HubspotError};
 use keva_store::{BatchCounters, Connector, CrmLink, CustomerForSync, SyncCommit};
 use uuid::Uuid;
 
-use super::plan::{failure_commit, needs_history, sync_commit, Effect, MergeRules};
+use super::plan::{needs_history, Effect};
 use crate::state::AppState;
+use crate::sync::merge::{failure_commit, sync_commit, MergeRules};
 use crate::sync::{SyncError, SyncWarning};
 
 /// Why a chunk could not be finished (nothing of it is committed).
@@ -383,7 +384,9 @@ pub async fn process(
             prev,
             p.warnings,
             false,
-        ) {
+        )
+        .commit
+        {
             c.work.commits.push(commit);
         }
     }
@@ -547,7 +550,9 @@ async fn create(c: &mut Chunk<'_, '_>, rows: &[usize]) -> Result<Vec<(usize, Str
             c.link(row),
             Vec::new(),
             true,
-        ) {
+        )
+        .commit
+        {
             c.work.commits.push(commit);
         }
     }

@@ -5,38 +5,14 @@
 //! simply pages again.
 
 use futures::TryStreamExt;
-use keva_core::{from_crm, Email, KevaField};
-use keva_hubspot::models::SimplePublicObject;
+use keva_core::Email;
 use keva_hubspot::{HubspotClient, ListOptions, ReadOptions};
-use keva_store::{BatchChunk, BatchCounters, BatchRun, Connector, NewCustomer, StoreError};
+use keva_store::{BatchChunk, BatchCounters, BatchRun, Connector, StoreError};
 
 use super::chunk::ChunkError;
-use super::plan::{sync_commit, MergeRules};
 use crate::state::AppState;
+use crate::sync::merge::{new_customer, sync_commit, MergeRules};
 use crate::sync::SyncWarning;
-
-/// The Keva customer a contact becomes (mapped fields that may flow to Keva).
-fn new_customer(rules: &MergeRules, contact: &SimplePublicObject, email: &Email) -> NewCustomer {
-    let mut new = NewCustomer::with_email(email.as_str());
-    for m in rules.mappings.iter().filter(|m| m.direction.writes_keva()) {
-        let values = m
-            .hubspot_properties
-            .iter()
-            .map(|p| (p.clone(), contact.property(p).map(str::to_string)))
-            .collect();
-        let v = from_crm(m, &values);
-        match m.keva_field {
-            KevaField::Name => new.name = v,
-            KevaField::Phone => new.phone = v,
-            KevaField::Company => new.company = v,
-            KevaField::JobTitle => new.job_title = v,
-            KevaField::Location => new.location = v,
-            KevaField::Notes => new.notes = v,
-            KevaField::Email => {}
-        }
-    }
-    new
-}
 
 /// Imports the contacts no customer is linked to; counted as `linked`.
 pub async fn import_contacts(
@@ -109,7 +85,9 @@ pub async fn import_contacts(
                 None,
                 vec![warning],
                 false,
-            ) {
+            )
+            .commit
+            {
                 commits.push(c);
             }
             counters.linked += 1;

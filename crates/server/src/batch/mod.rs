@@ -3,7 +3,8 @@
 //! 100 customers at a time, with HubSpot's batch APIs.
 //!
 //! - `chunk.rs`: one chunk — reads, reconcile, create, update (≈4 calls / 100).
-//! - `plan.rs`: the merge path shared with the engine (stamped values, commits).
+//! - `plan.rs`: the batch's additions to the merge path it shares with the engine
+//!   (`sync/merge.rs`): when to re-read with history, what a plan counts as.
 //! - `runner.rs`: the run — checkpoint per chunk, pause on the daily limit,
 //!   cancel, retries, heartbeat; `import.rs`: the optional HubSpot → Keva pass.
 //! - `schedule.rs`: the cron schedule per connector and the takeover of runs a
@@ -37,11 +38,12 @@ pub use progress::BatchProgress;
 pub use runner::run;
 
 /// The share of each portal's 10-second window batch calls leave to live syncs.
-pub const DEFAULT_RESERVE_SHARE: f64 = 0.2;
+pub const DEFAULT_BATCH_RESERVE: f64 = 0.2;
 
-/// A process's rate limiters with the batch reserve: build `AppState` with these
-/// (`state.rate_limiters = batch::rate_limiters(share)`) so batch calls, made with
+/// A process's rate limiters with the batch reserve: batch calls, made with
 /// `Priority::Bulk`, leave `share` of every window to interactive calls.
+/// `AppState::new` uses [`DEFAULT_BATCH_RESERVE`]; a process overrides it with
+/// `state.rate_limiters = batch::rate_limiters(share)`.
 pub fn rate_limiters(reserve_share: f64) -> Arc<RateLimiters> {
     RateLimiters::new(RateLimitConfig {
         bulk_reserve_share: reserve_share,

@@ -7,14 +7,14 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Days, NaiveTime, Utc};
-use keva_core::{missing_properties, ObjectKind};
+use keva_core::{missing_properties, ObjectKind, Trigger};
 use keva_hubspot::Priority;
 use keva_store::{BatchChunk, BatchRun, BatchState, Connector, StoreError};
 
 use super::chunk::{self, ChunkEnv, ChunkError};
-use super::plan::MergeRules;
 use super::{import, BatchSettings};
 use crate::state::AppState;
+use crate::sync::merge::{MergeRules, Quiet};
 use crate::sync::{properties, SyncError};
 
 /// Why a run stopped without reaching an end state (the run stays active and is
@@ -57,6 +57,8 @@ async fn rules(
         missing: missing_properties(&mappings, &props),
         mappings,
         policy: connector.conflict_policy,
+        trigger: Trigger::Batch,
+        quiet: Quiet::NothingToReport,
     })
 }
 

@@ -12,22 +12,17 @@
 //! links to that contact. Once linked, the contact id identifies the contact, so an
 //! email change moves with the link.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-use chrono::Utc;
 use keva_core::Bases;
-use keva_core::{
-    from_crm, keva_values, missing_properties, reconcile, Customer, Email, FieldMapping, KevaField,
-    ObjectKind, Plan, ReconcileInput, Resolution, Stamped, SyncDirection, SyncStatus, Trigger,
-};
+use keva_core::{missing_properties, Customer, Email, ObjectKind, Plan, SyncStatus, Trigger};
 use keva_hubspot::models::{ObjectCreate, SimplePublicObject};
 use keva_hubspot::{HubspotClient, ReadOptions};
-use keva_store::{
-    Connector, CrmLink, HistoryResult, LinkUpdate, NewCustomer, NewHistory, StoreError, SyncCommit,
-};
+use keva_store::{Connector, CrmLink, HistoryResult, NewHistory, StoreError};
 use uuid::Uuid;
 
 use crate::state::AppState;
+use crate::sync::merge::{self, stamped, MergeRules, Quiet};
 use crate::sync::{properties, SyncError, SyncOutcome, SyncWarning};
 
 /// The status reason of a customer whose contact was deleted in HubSpot.
@@ -42,9 +37,7 @@ struct Ctx<'a> {
     state: &'a AppState,
     connector: &'a Connector,
     client: HubspotClient,
-    mappings: Vec<FieldMapping>,
-    missing: BTreeSet<String>,
-    trigger: Trigger,
+    rules: MergeRules,
 }
 
 impl<'a> Ctx<'a> {
@@ -56,14 +49,20 @@ impl<'a> Ctx<'a> {
         let client = state.connections.client(state, connector).await?;
         let mappings = properties::mappings(state, connector, ObjectKind::Contact).await?;
         let props = properties::cached(state, connector, &client, ObjectKind::Contact).await?;
-        let missing = missing_properties(&mappings, &props);
+        let rules = MergeRules {
+            workspace_id: connector.workspace_id,
+            connector_id: connector.id,
+            missing: missing_properties(&mappings, &props),
+            mappings,
+            policy: connector.conflict_policy,
+            trigger,
+            quiet: Quiet::LinkShowsIt,
+        };
         Ok(Ctx {
             state,
             connector,
             client,
-            mappings,
-            missing,
-            trigger,
+            rules,
         })
     }
 
@@ -71,22 +70,8 @@ impl<'a> Ctx<'a> {
         self.connector.workspace_id
     }
 
-    /// The mapped properties the portal has: what is read from HubSpot.
-    fn read_properties(&self) -> Vec<String> {
-        let mut props: Vec<String> = self
-            .mappings
-            .iter()
-            .flat_map(|m| m.hubspot_properties.iter().cloned())
-            .filter(|p| !self.missing.contains(p))
-            .collect();
-        props.push("email".into());
-        props.sort();
-        props.dedup();
-        props
-    }
-
     fn read_options(&self) -> ReadOptions {
-        let props = self.read_properties();
+        let props = self.rules.read_properties();
         ReadOptions {
             properties: props.clone(),
             properties_with_history: props,
@@ -107,8 +92,8 @@ impl<'a> Ctx<'a> {
     /// A property HubSpot refused: skip its mapping from now on (and refresh the
     /// cached property list so later jobs know).
     async fn learn_missing(&mut self, names: Vec<String>) -> bool {
-        let before = self.missing.len();
-        self.missing.extend(names);
+        let before = self.rules.missing.len();
+        self.rules.missing.extend(names);
         if let Err(e) = properties::refresh(
             self.state,
             self.connector,
@@ -119,7 +104,7 @@ impl<'a> Ctx<'a> {
         {
             tracing::warn!(error = %e, "could not refresh the property cache");
         }
-        self.missing.len() > before
+        self.rules.missing.len() > before
     }
 
     async fn history(
@@ -136,7 +121,7 @@ impl<'a> Ctx<'a> {
                 connector_id: self.connector.id,
                 customer_id,
                 hubspot_id,
-                trigger: self.trigger,
+                trigger: self.rules.trigger,
                 direction: outcome.direction,
                 fields: outcome.history_fields(),
                 result,
@@ -146,22 +131,6 @@ impl<'a> Ctx<'a> {
             .await?;
         Ok(())
     }
-}
-
-/// HubSpot's side of a reconcile: each property's value with the time it last
-/// changed (from `propertiesWithHistory`).
-fn stamped(contact: &SimplePublicObject, props: &[String]) -> BTreeMap<String, Stamped> {
-    props
-        .iter()
-        .map(|p| {
-            let ts = contact
-                .properties_with_history
-                .as_ref()
-                .and_then(|h| h.get(p))
-                .and_then(|versions| versions.iter().map(|v| v.timestamp).max());
-            (p.clone(), Stamped::new(contact.property(p), ts))
-        })
-        .collect()
 }
 
 /// Syncs one customer with its contact (a Keva-side trigger or Sync Now).
@@ -217,7 +186,7 @@ pub async fn sync_customer(
 
     let email = match Email::parse(&customer.email) {
         Ok(e) => e,
-        Err(e) => return invalid_email(&ctx, &customer, &e.to_string()).await,
+        Err(e) => return invalid_email(&ctx, &customer, link.as_ref(), &e.to_string()).await,
     };
     let found = ctx
         .client
@@ -334,24 +303,7 @@ async fn import_customer(
     contact: &SimplePublicObject,
     email: &Email,
 ) -> Result<Customer, SyncError> {
-    let mut new = NewCustomer::with_email(email.as_str());
-    for m in ctx.mappings.iter().filter(|m| m.direction.writes_keva()) {
-        let values = m
-            .hubspot_properties
-            .iter()
-            .map(|p| (p.clone(), contact.property(p).map(str::to_string)))
-            .collect();
-        let v = from_crm(m, &values);
-        match m.keva_field {
-            KevaField::Name => new.name = v,
-            KevaField::Phone => new.phone = v,
-            KevaField::Company => new.company = v,
-            KevaField::JobTitle => new.job_title = v,
-            KevaField::Location => new.location = v,
-            KevaField::Notes => new.notes = v,
-            KevaField::Email => {}
-        }
-    }
+    let new = merge::new_customer(&ctx.rules, contact, email);
     match ctx.state.store.insert_customer(ctx.workspace(), new).await {
         Ok(c) => Ok(c),
         // Created meanwhile (a ticket from the same address): use that one.
@@ -402,14 +354,7 @@ async fn create(
         .customer_field_times(ctx.workspace(), customer.id)
         .await?;
     for _ in 0..PROPERTY_RETRIES {
-        let plan = reconcile(ReconcileInput {
-            mappings: ctx.mappings.clone(),
-            policy: ctx.connector.conflict_policy,
-            keva: keva_values(customer, &times),
-            hubspot: BTreeMap::new(),
-            bases: None,
-            missing_properties: ctx.missing.clone(),
-        });
+        let plan = ctx.rules.reconcile(customer, &times, BTreeMap::new(), None);
         let props: BTreeMap<String, String> = plan
             .to_hubspot
             .iter()
@@ -474,16 +419,11 @@ async fn apply(
         .store
         .customer_field_times(ctx.workspace(), customer.id)
         .await?;
-    let hubspot = stamped(contact, &ctx.read_properties());
+    let hubspot = stamped(contact, &ctx.rules.read_properties());
     for _ in 0..PROPERTY_RETRIES {
-        let plan = reconcile(ReconcileInput {
-            mappings: ctx.mappings.clone(),
-            policy: ctx.connector.conflict_policy,
-            keva: keva_values(customer, &times),
-            hubspot: hubspot.clone(),
-            bases: bases.clone(),
-            missing_properties: ctx.missing.clone(),
-        });
+        let plan = ctx
+            .rules
+            .reconcile(customer, &times, hubspot.clone(), bases.clone());
         if plan.to_hubspot.is_empty() {
             return commit(ctx, customer, &contact.id, plan, prev, warnings, false).await;
         }
@@ -524,83 +464,22 @@ async fn commit(
     contact_id: &str,
     plan: Plan,
     prev: Option<&CrmLink>,
-    mut warnings: Vec<SyncWarning>,
+    warnings: Vec<SyncWarning>,
     created: bool,
 ) -> Result<SyncOutcome, SyncError> {
-    warnings.extend(plan.warnings.iter().map(SyncWarning::from));
-    let real_conflicts = plan
-        .conflicts
-        .iter()
-        .filter(|c| c.resolution != Resolution::FirstLink)
-        .count();
-    let status = if real_conflicts > 0 {
-        SyncStatus::Conflict
-    } else {
-        SyncStatus::Synced
-    };
-    let reason = if real_conflicts > 0 {
-        Some(format!(
-            "{real_conflicts} field(s) changed on both sides, resolved by the {} policy",
-            ctx.connector.conflict_policy.as_str()
-        ))
-    } else {
-        warnings.first().map(|w| w.message.clone())
-    };
-    let outcome = SyncOutcome {
-        contact_id: Some(contact_id.to_string()),
-        direction: plan.direction(),
-        fields_changed: plan.fields_changed.clone(),
+    let merged = merge::sync_commit(
+        &ctx.rules,
+        customer.id,
+        contact_id,
+        &plan,
+        prev,
         warnings,
-        conflicts: plan.conflicts.clone(),
-        status,
-        reason: reason.clone(),
         created,
-    };
+    );
     // Nothing changed anywhere (e.g. the webhook echo of our own write): no
     // write at all, so an echo can never cause another one.
-    // A standing warning (e.g. a property the portal lacks) that the link already
-    // shows is nothing new either.
-    let unchanged = plan.is_empty()
-        && plan.fields_changed.is_empty()
-        && ctx.trigger != Trigger::Manual
-        && prev.is_some_and(|l| {
-            l.hubspot_id.as_deref() == Some(contact_id)
-                && l.bases.as_ref() == Some(&plan.new_bases)
-                && l.status == status
-                && l.status_reason == outcome.reason
-        });
-    if unchanged {
-        return Ok(outcome);
-    }
-    let result = if status == SyncStatus::Conflict {
-        HistoryResult::Conflict
-    } else {
-        HistoryResult::Synced
-    };
-    let commit = SyncCommit {
-        workspace_id: ctx.workspace(),
-        connector_id: ctx.connector.id,
-        customer_id: customer.id,
-        customer_patch: (!plan.to_keva.is_empty()).then(|| plan.keva_patch()),
-        link: LinkUpdate {
-            hubspot_id: Some(contact_id.to_string()),
-            bases: Some(plan.new_bases.clone()),
-            status,
-            status_reason: reason,
-            synced_at: Some(Utc::now()),
-        },
-        history: NewHistory {
-            workspace_id: ctx.workspace(),
-            connector_id: ctx.connector.id,
-            customer_id: Some(customer.id),
-            hubspot_id: Some(contact_id.to_string()),
-            trigger: ctx.trigger,
-            direction: plan.direction(),
-            fields: outcome.history_fields(),
-            result,
-            error: None,
-            correlation_id: None,
-        },
+    let Some(commit) = merged.commit else {
+        return Ok(merged.outcome);
     };
     if ctx.state.store.commit_sync(&commit).await?.is_none() {
         return Err(SyncError::permanent("customer was deleted during the sync"));
@@ -608,7 +487,7 @@ async fn commit(
     if let Err(e) = ctx.state.store.touch_connector_sync(ctx.connector.id).await {
         tracing::warn!(error = %e, "could not record the connector's last sync");
     }
-    Ok(outcome)
+    Ok(merged.outcome)
 }
 
 /// The linked contact is gone from HubSpot: unlink, keep the customer.
@@ -654,21 +533,17 @@ async fn ignored(ctx: &Ctx<'_>, hubspot_id: &str, reason: &str) -> Result<SyncOu
 async fn invalid_email(
     ctx: &Ctx<'_>,
     customer: &Customer,
+    prev: Option<&CrmLink>,
     why: &str,
 ) -> Result<SyncOutcome, SyncError> {
     let reason = format!("invalid email, not sent to HubSpot: {why}");
-    ctx.state
-        .store
-        .set_link_status(
-            ctx.connector.id,
-            customer.id,
-            SyncStatus::Failed,
-            Some(&reason),
-        )
-        .await?;
-    let mut outcome = SyncOutcome::skipped(None, SyncStatus::Failed, &reason);
-    outcome.direction = SyncDirection::None;
-    ctx.history(Some(customer.id), None, &outcome, HistoryResult::Failed)
-        .await?;
-    Ok(outcome)
+    let commit = merge::failure_commit(&ctx.rules, customer.id, prev, None, &reason, None);
+    if ctx.state.store.commit_sync(&commit).await?.is_none() {
+        return Err(SyncError::permanent("customer was deleted during the sync"));
+    }
+    Ok(SyncOutcome::skipped(
+        commit.link.hubspot_id,
+        SyncStatus::Failed,
+        &reason,
+    ))
 }

@@ -6,12 +6,15 @@
 //! job (`jobs.rs`); the worker (`worker.rs`) claims it and calls the engine
 //! (`engine.rs`), which reads both sides, reconciles, writes HubSpot first and then
 //! commits Keva's side, the link's new bases and the history in one transaction.
+//! The merge itself (what is read, the plan, the commit) is `merge.rs`, shared
+//! with the batch runner so both write exactly the same thing.
 
 pub mod connect;
 pub mod connections;
 pub mod engine;
 pub mod error;
 pub mod jobs;
+pub mod merge;
 pub mod outcome;
 pub mod properties;
 pub mod worker;

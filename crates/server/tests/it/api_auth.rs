@@ -28,7 +28,10 @@ async fn missing_unknown_and_revoked_keys_are_401(app: TestApp) {
     let keys = app.store.list_api_keys(app.workspace_id).await.unwrap();
     assert_eq!(keys.len(), 1);
     assert!(keys[0].last_used_at.is_some(), "use is recorded");
-    assert!(app.key.starts_with(&keys[0].prefix), "prefix is for display");
+    assert!(
+        app.key.starts_with(&keys[0].prefix),
+        "prefix is for display"
+    );
 
     // ...stops working once revoked.
     app.store
@@ -41,7 +44,14 @@ async fn missing_unknown_and_revoked_keys_are_401(app: TestApp) {
 }
 
 async fn health_and_openapi_are_public(app: TestApp) {
-    let (status, body) = parts(app.http.get(format!("{}/healthz", app.url)).send().await.unwrap()).await;
+    let (status, body) = parts(
+        app.http
+            .get(format!("{}/healthz", app.url))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(body["database"], "ok");
 
@@ -55,7 +65,12 @@ async fn health_and_openapi_are_public(app: TestApp) {
     .await;
     assert_eq!(status, 200);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-    for path in ["/api/customers", "/api/customers/{id}", "/api/tickets", "/healthz"] {
+    for path in [
+        "/api/customers",
+        "/api/customers/{id}",
+        "/api/tickets",
+        "/healthz",
+    ] {
         assert!(doc["paths"][path].is_object(), "{path} documented");
     }
     assert!(doc["paths"]["/api/customers/{id}"]["patch"].is_object());

@@ -7,24 +7,50 @@ use crate::harness::{error_code, parts, TestApp};
 
 async fn create_get_and_lookup_case_insensitively(app: TestApp) {
     let c = app
-        .create_customer(json!({"email": "  Jane.Doe@Example.com ", "name": "Jane Doe", "jobTitle": "CTO"}))
+        .create_customer(
+            json!({"email": "  Jane.Doe@Example.com ", "name": "Jane Doe", "jobTitle": "CTO"}),
+        )
         .await;
-    assert_eq!(c["email"], "Jane.Doe@Example.com", "trimmed, case kept for display");
+    assert_eq!(
+        c["email"], "Jane.Doe@Example.com",
+        "trimmed, case kept for display"
+    );
     assert_eq!(c["jobTitle"], "CTO");
     let id = c["id"].as_str().unwrap();
 
-    let (status, got) = parts(app.get(&format!("/api/customers/{id}")).send().await.unwrap()).await;
+    let (status, got) = parts(
+        app.get(&format!("/api/customers/{id}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(got["name"], "Jane Doe");
 
-    for q in ["jane.doe@example.com", "JANE.DOE@EXAMPLE.COM", "%20jane.doe@example.com%20"] {
-        let (status, page) =
-            parts(app.get(&format!("/api/customers?email={q}")).send().await.unwrap()).await;
+    for q in [
+        "jane.doe@example.com",
+        "JANE.DOE@EXAMPLE.COM",
+        "%20jane.doe@example.com%20",
+    ] {
+        let (status, page) = parts(
+            app.get(&format!("/api/customers?email={q}"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
         assert_eq!(status, 200, "{q}");
         assert_eq!(page["data"].as_array().unwrap().len(), 1, "{q}");
         assert_eq!(page["data"][0]["id"], id);
     }
-    let (_, none) = parts(app.get("/api/customers?email=other@example.com").send().await.unwrap()).await;
+    let (_, none) = parts(
+        app.get("/api/customers?email=other@example.com")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(none["data"].as_array().unwrap().len(), 0);
 
     // The same address in another case is the same customer: 409, nothing added.
@@ -37,11 +63,20 @@ async fn create_get_and_lookup_case_insensitively(app: TestApp) {
     .await;
     assert_eq!(status, 409);
     assert_eq!(error_code(&body), "conflict");
-    assert_eq!(app.store.count_customers(app.workspace_id).await.unwrap(), 1);
+    assert_eq!(
+        app.store.count_customers(app.workspace_id).await.unwrap(),
+        1
+    );
 }
 
 async fn invalid_email_is_422_with_reason(app: TestApp) {
-    for bad in ["", "not-an-email", "a@b", "two@@example.com", "sp ace@example.com"] {
+    for bad in [
+        "",
+        "not-an-email",
+        "a@b",
+        "two@@example.com",
+        "sp ace@example.com",
+    ] {
         let (status, body) = parts(
             app.post("/api/customers", json!({"email": bad}))
                 .send()
@@ -51,11 +86,17 @@ async fn invalid_email_is_422_with_reason(app: TestApp) {
         .await;
         assert_eq!(status, 422, "{bad:?}");
         assert_eq!(error_code(&body), "validation_failed");
-        assert!(body["error"]["message"].as_str().unwrap().contains("email"), "{body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains("email"),
+            "{body}"
+        );
     }
     let (status, _) = parts(app.get("/api/customers?email=nope").send().await.unwrap()).await;
     assert_eq!(status, 422);
-    assert_eq!(app.store.count_customers(app.workspace_id).await.unwrap(), 0);
+    assert_eq!(
+        app.store.count_customers(app.workspace_id).await.unwrap(),
+        0
+    );
 }
 
 async fn malformed_input_gets_clear_errors_and_changes_nothing(app: TestApp) {
@@ -93,31 +134,45 @@ async fn malformed_input_gets_clear_errors_and_changes_nothing(app: TestApp) {
 
     // Unknown field / wrong type → 422.
     for body in [json!({"nmae": "typo"}), json!({"name": 42})] {
-        let (status, err) = parts(app.patch(&format!("/api/customers/{id}"), body).send().await.unwrap()).await;
+        let (status, err) = parts(
+            app.patch(&format!("/api/customers/{id}"), body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
         assert_eq!(status, 422);
         assert_eq!(error_code(&err), "validation_failed");
     }
 
     // Invalid email in an update → 422.
     let (status, _) = parts(
-        app.patch(&format!("/api/customers/{id}"), json!({"email": "broken@", "name": "X"}))
-            .send()
-            .await
-            .unwrap(),
+        app.patch(
+            &format!("/api/customers/{id}"),
+            json!({"email": "broken@", "name": "X"}),
+        )
+        .send()
+        .await
+        .unwrap(),
     )
     .await;
     assert_eq!(status, 422);
 
     // Oversized body → 413.
     let huge = "x".repeat(keva_server::MAX_BODY_BYTES + 10);
-    let r = app
-        .patch(&format!("/api/customers/{id}"), json!({"notes": huge}))
-        .send()
-        .await
-        .unwrap();
+    let r = crate::harness::send_refused_body(
+        app.patch(&format!("/api/customers/{id}"), json!({"notes": huge})),
+    )
+    .await;
     assert_eq!(r.status(), 413);
 
-    let (_, after) = parts(app.get(&format!("/api/customers/{id}")).send().await.unwrap()).await;
+    let (_, after) = parts(
+        app.get(&format!("/api/customers/{id}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(after["name"], "Keep Me");
     assert_eq!(after["email"], "keep@example.com");
     assert_eq!(after["notes"], serde_json::Value::Null);
@@ -147,20 +202,31 @@ async fn update_changes_and_clears_fields(app: TestApp) {
     // Taking another customer's email is a conflict and changes nothing.
     app.create_customer(json!({"email": "b@example.com"})).await;
     let (status, _) = parts(
-        app.patch(&format!("/api/customers/{id}"), json!({"email": "B@example.com", "name": "Z"}))
+        app.patch(
+            &format!("/api/customers/{id}"),
+            json!({"email": "B@example.com", "name": "Z"}),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 409);
+    let (_, still) = parts(
+        app.get(&format!("/api/customers/{id}"))
             .send()
             .await
             .unwrap(),
     )
     .await;
-    assert_eq!(status, 409);
-    let (_, still) = parts(app.get(&format!("/api/customers/{id}")).send().await.unwrap()).await;
     assert_eq!(still["name"], "A");
     assert_eq!(still["email"], "New@Example.com");
 }
 
 async fn other_workspaces_ids_are_404(app: TestApp) {
-    let mine = app.create_customer(json!({"email": "mine@example.com"})).await;
+    let mine = app
+        .create_customer(json!({"email": "mine@example.com"}))
+        .await;
     let id = mine["id"].as_str().unwrap();
     let other_key = app.key_for("globex").await;
 
@@ -205,7 +271,13 @@ async fn other_workspaces_ids_are_404(app: TestApp) {
         .unwrap();
     assert_eq!(r.status(), 201);
 
-    let (_, unchanged) = parts(app.get(&format!("/api/customers/{id}")).send().await.unwrap()).await;
+    let (_, unchanged) = parts(
+        app.get(&format!("/api/customers/{id}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(unchanged["name"], serde_json::Value::Null);
 
     // A malformed or unknown id is 404 as well.
@@ -223,7 +295,8 @@ async fn other_workspaces_ids_are_404(app: TestApp) {
 
 async fn list_pages_through_everyone(app: TestApp) {
     for i in 0..7 {
-        app.create_customer(json!({"email": format!("p{i}@example.com")})).await;
+        app.create_customer(json!({"email": format!("p{i}@example.com")}))
+            .await;
     }
     let mut seen = Vec::new();
     let mut after: Option<String> = None;

@@ -23,16 +23,22 @@ async fn ticket_from_unknown_email_creates_the_customer(app: TestApp) {
 
     // Same sender, other case: same customer, no new one.
     let (status, t2) = parts(
-        app.post("/api/tickets", json!({"email": "new.person@example.com", "subject": "Again"}))
-            .send()
-            .await
-            .unwrap(),
+        app.post(
+            "/api/tickets",
+            json!({"email": "new.person@example.com", "subject": "Again"}),
+        )
+        .send()
+        .await
+        .unwrap(),
     )
     .await;
     assert_eq!(status, 201);
     assert_eq!(t2["customerCreated"], false);
     assert_eq!(t2["customer"]["id"], t["customer"]["id"]);
-    assert_eq!(app.store.count_customers(app.workspace_id).await.unwrap(), 1);
+    assert_eq!(
+        app.store.count_customers(app.workspace_id).await.unwrap(),
+        1
+    );
 }
 
 async fn ticket_validation(app: TestApp) {
@@ -41,11 +47,15 @@ async fn ticket_validation(app: TestApp) {
         json!({"email": "ok@example.com", "subject": "  "}),
         json!({"email": "ok@example.com"}),
     ] {
-        let (status, err) = parts(app.post("/api/tickets", body.clone()).send().await.unwrap()).await;
+        let (status, err) =
+            parts(app.post("/api/tickets", body.clone()).send().await.unwrap()).await;
         assert_eq!(status, 422, "{body}");
         assert_eq!(error_code(&err), "validation_failed");
     }
-    assert_eq!(app.store.count_customers(app.workspace_id).await.unwrap(), 0);
+    assert_eq!(
+        app.store.count_customers(app.workspace_id).await.unwrap(),
+        0
+    );
 }
 
 async fn concurrent_tickets_from_one_new_sender_make_one_customer(app: TestApp) {
@@ -55,12 +65,17 @@ async fn concurrent_tickets_from_one_new_sender_make_one_customer(app: TestApp) 
             "/api/tickets",
             json!({"email": "burst@example.com", "subject": format!("ticket {i}")}),
         );
-        tasks.push(tokio::spawn(async move { req.send().await.unwrap().status().as_u16() }));
+        tasks.push(tokio::spawn(async move {
+            req.send().await.unwrap().status().as_u16()
+        }));
     }
     for t in tasks {
         assert_eq!(t.await.unwrap(), 201);
     }
-    assert_eq!(app.store.count_customers(app.workspace_id).await.unwrap(), 1);
+    assert_eq!(
+        app.store.count_customers(app.workspace_id).await.unwrap(),
+        1
+    );
 }
 
 crate::both_backends!(

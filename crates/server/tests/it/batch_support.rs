@@ -80,9 +80,8 @@ impl BatchEnv {
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let mut state = AppState::new(store.clone(), ServerConfig::new(addr, sb.url()))
+        let state = AppState::new(store.clone(), ServerConfig::new(addr, sb.url()))
             .with_sync_settings(fast_settings());
-        state.rate_limiters = batch::rate_limiters(batch::DEFAULT_RESERVE_SHARE);
         let shutdown = CancellationToken::new();
         tokio::spawn(keva_server::serve(
             listener,
@@ -113,7 +112,7 @@ impl BatchEnv {
             sb,
             state,
             connector_id,
-            http: reqwest::Client::new(),
+            http: crate::harness::test_client(),
             _guard: guard,
         }
     }

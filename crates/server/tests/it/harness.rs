@@ -44,7 +44,7 @@ impl TestApp {
             store,
             key: key.plaintext,
             workspace_id,
-            http: Client::new(),
+            http: test_client(),
             shutdown,
             _guard: guard,
         }
@@ -60,7 +60,9 @@ impl TestApp {
     }
 
     pub fn get(&self, path: &str) -> RequestBuilder {
-        self.http.get(format!("{}{path}", self.url)).bearer_auth(&self.key)
+        self.http
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(&self.key)
     }
     pub fn post(&self, path: &str, body: Value) -> RequestBuilder {
         self.http
@@ -94,7 +96,9 @@ pub async fn parts(r: Response) -> (u16, Value) {
 pub fn error_code(body: &Value) -> &str {
     let code = body["error"]["code"].as_str().expect("error.code");
     assert!(
-        body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
         "error.message present: {body}"
     );
     code
@@ -115,7 +119,7 @@ impl TestApp {
             store,
             key,
             workspace_id,
-            http: Client::new(),
+            http: test_client(),
             shutdown,
             _guard: None,
         }
@@ -127,4 +131,31 @@ impl TestApp {
             .bearer_auth(&self.key)
             .json(&body)
     }
+}
+
+/// The HTTP client tests use. No idle-connection reuse: several tests send bodies the
+/// server refuses unread (413), after which the server closes that connection; a
+/// pooled client could pick the closing connection for its next request.
+pub fn test_client() -> Client {
+    Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("reqwest client")
+}
+
+/// Sends a request whose body the server refuses before reading it (413 on the
+/// declared length). The server answers and closes without draining the body, so
+/// the client can hit the closed socket while still writing; that race belongs to
+/// the transport, not to the server's answer, so the send is retried (a few times)
+/// until the answer is read.
+pub async fn send_refused_body(req: RequestBuilder) -> Response {
+    let mut last = None;
+    for _ in 0..5 {
+        let attempt = req.try_clone().expect("a cloneable body");
+        match attempt.send().await {
+            Ok(r) => return r,
+            Err(e) => last = Some(e),
+        }
+    }
+    panic!("no answer to an oversized request: {last:?}");
 }

@@ -133,6 +133,28 @@ async fn settings_can_be_changed(app: SyncApp) {
     )
     .await;
     assert_eq!(s, 422, "{e}");
+    // A cron expression the scheduler cannot parse is refused with the reason.
+    let (s, e) = parts(
+        app.patch(&path, json!({"batchSchedule": "61 * * * *"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 422, "{e}");
+    assert_eq!(error_code(&e), "validation_failed");
+    let message = e["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("invalid batch schedule \"61 * * * *\""),
+        "{message}"
+    );
+    let got = app
+        .store
+        .get_connector(app.workspace_id, id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.batch_schedule, None, "a refused schedule is not saved");
 }
 
 async fn mappings_are_validated_against_the_portal(app: SyncApp) {

@@ -86,7 +86,7 @@ impl TestApp {
         SyncApp {
             app,
             sb,
-            http: reqwest::Client::new(),
+            http: crate::harness::test_client(),
             master,
             _guard: guard,
         }

@@ -230,7 +230,7 @@ async fn bad_input_is_refused_with_the_right_status_and_stores_nothing(app: Test
         if !ctype.is_empty() {
             req = req.header("content-type", ctype);
         }
-        let (got, json) = parts(req.send().await.unwrap()).await;
+        let (got, json) = parts(crate::harness::send_refused_body(req).await).await;
         assert_eq!(got, status, "{name}: {json}");
         assert_eq!(error_code(&json), code, "{name}");
     }

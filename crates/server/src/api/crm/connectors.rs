@@ -201,12 +201,9 @@ pub async fn update_connector(
         let schedule = schedule
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty());
+        // The scheduler parses with the same function, so a saved schedule fires.
         if let Some(s) = &schedule {
-            if s.split_whitespace().count() < 5 {
-                return Err(ApiError::Unprocessable(
-                    "batchSchedule must be a cron expression (5 or 6 fields) or null".into(),
-                ));
-            }
+            crate::batch::schedule::validate(s).map_err(ApiError::Unprocessable)?;
         }
         settings.batch_schedule = schedule;
     }

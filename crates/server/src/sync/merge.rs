@@ -1,0 +1,395 @@
+//! The one merge path of the single-customer engine (`engine.rs`) and the batch
+//! runner (`batch/`): what is read from HubSpot, how a contact becomes
+//! `reconcile`'s HubSpot side, how an applied plan becomes a `SyncCommit` (link,
+//! new bases, history row), how a failure is recorded and how an imported contact
+//! becomes a Keva customer. Pure functions, so a batch writes exactly what a Sync
+//! Now would.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use keva_core::{
+    from_crm, keva_values, reconcile, Bases, ConflictPolicy, Customer, Email, FieldMapping,
+    KevaField, Plan, ReconcileInput, Resolution, Stamped, SyncDirection, SyncStatus, Trigger,
+};
+use keva_hubspot::models::SimplePublicObject;
+use keva_store::{CrmLink, HistoryResult, LinkUpdate, NewCustomer, NewHistory, SyncCommit};
+use uuid::Uuid;
+
+use crate::sync::{SyncOutcome, SyncWarning};
+
+/// When an applied plan that changed nothing is not committed (no history row).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quiet {
+    /// A live sync: the link already shows this contact, bases, status and reason
+    /// (so a webhook echo of our own write writes nothing), except for Sync Now,
+    /// which always leaves a history row the user can see.
+    LinkShowsIt,
+    /// A batch: no warning to report and the link is plainly synced, so a nightly
+    /// run over unchanged customers writes nothing.
+    NothingToReport,
+}
+
+/// The inputs of every reconcile of one job (engine) or one run (batch).
+#[derive(Debug, Clone)]
+pub struct MergeRules {
+    pub workspace_id: Uuid,
+    pub connector_id: Uuid,
+    pub mappings: Vec<FieldMapping>,
+    /// Mapped properties the portal lacks: never read nor written.
+    pub missing: BTreeSet<String>,
+    pub policy: ConflictPolicy,
+    /// Recorded in history rows.
+    pub trigger: Trigger,
+    pub quiet: Quiet,
+}
+
+impl MergeRules {
+    /// The mapped properties the portal has, plus `email`: what is read from HubSpot.
+    pub fn read_properties(&self) -> Vec<String> {
+        let mut props: Vec<String> = self
+            .mappings
+            .iter()
+            .flat_map(|m| m.hubspot_properties.iter().cloned())
+            .filter(|p| !self.missing.contains(p))
+            .collect();
+        props.push("email".into());
+        props.sort();
+        props.dedup();
+        props
+    }
+
+    /// `reconcile` for one customer against HubSpot's stamped values (empty for a
+    /// create).
+    pub fn reconcile(
+        &self,
+        customer: &Customer,
+        times: &BTreeMap<KevaField, DateTime<Utc>>,
+        hubspot: BTreeMap<String, Stamped>,
+        bases: Option<Bases>,
+    ) -> Plan {
+        reconcile(ReconcileInput {
+            mappings: self.mappings.clone(),
+            policy: self.policy,
+            keva: keva_values(customer, times),
+            hubspot,
+            bases,
+            missing_properties: self.missing.clone(),
+        })
+    }
+
+    /// `reconcile` for one customer against one contact (or none, for a create).
+    pub fn plan(
+        &self,
+        customer: &Customer,
+        times: &BTreeMap<KevaField, DateTime<Utc>>,
+        contact: Option<&SimplePublicObject>,
+        bases: Option<Bases>,
+    ) -> Plan {
+        let hubspot = contact
+            .map(|c| stamped(c, &self.read_properties()))
+            .unwrap_or_default();
+        self.reconcile(customer, times, hubspot, bases)
+    }
+}
+
+/// HubSpot's side of a reconcile: each property's value with the time it last
+/// changed (from `propertiesWithHistory`; `None` when read without it).
+pub(crate) fn stamped(contact: &SimplePublicObject, props: &[String]) -> BTreeMap<String, Stamped> {
+    props
+        .iter()
+        .map(|p| {
+            let ts = contact
+                .properties_with_history
+                .as_ref()
+                .and_then(|h| h.get(p))
+                .and_then(|versions| versions.iter().map(|v| v.timestamp).max());
+            (p.clone(), Stamped::new(contact.property(p), ts))
+        })
+        .collect()
+}
+
+/// An applied plan: what the sync reports, and what to commit (`None` when
+/// nothing changed and the link already says so, see [`Quiet`]).
+#[derive(Debug)]
+pub(crate) struct Merged {
+    pub outcome: SyncOutcome,
+    pub commit: Option<SyncCommit>,
+}
+
+/// The outcome and commit of an applied plan: Keva's patch, the link's new bases
+/// and status, the history row.
+pub(crate) fn sync_commit(
+    rules: &MergeRules,
+    customer_id: Uuid,
+    contact_id: &str,
+    plan: &Plan,
+    prev: Option<&CrmLink>,
+    mut warnings: Vec<SyncWarning>,
+    created: bool,
+) -> Merged {
+    warnings.extend(plan.warnings.iter().map(SyncWarning::from));
+    let real_conflicts = plan
+        .conflicts
+        .iter()
+        .filter(|c| c.resolution != Resolution::FirstLink)
+        .count();
+    let status = if real_conflicts > 0 {
+        SyncStatus::Conflict
+    } else {
+        SyncStatus::Synced
+    };
+    let reason = if real_conflicts > 0 {
+        Some(format!(
+            "{real_conflicts} field(s) changed on both sides, resolved by the {} policy",
+            rules.policy.as_str()
+        ))
+    } else {
+        warnings.first().map(|w| w.message.clone())
+    };
+    let outcome = SyncOutcome {
+        contact_id: Some(contact_id.to_string()),
+        direction: plan.direction(),
+        fields_changed: plan.fields_changed.clone(),
+        warnings,
+        conflicts: plan.conflicts.clone(),
+        status,
+        reason: reason.clone(),
+        created,
+    };
+    let same_link = |l: &CrmLink| {
+        l.hubspot_id.as_deref() == Some(contact_id) && l.bases.as_ref() == Some(&plan.new_bases)
+    };
+    let unchanged = plan.is_empty()
+        && plan.fields_changed.is_empty()
+        && match rules.quiet {
+            // A standing warning (e.g. a property the portal lacks) that the link
+            // already shows is nothing new either.
+            Quiet::LinkShowsIt => {
+                rules.trigger != Trigger::Manual
+                    && prev.is_some_and(|l| {
+                        same_link(l) && l.status == status && l.status_reason == outcome.reason
+                    })
+            }
+            Quiet::NothingToReport => {
+                outcome.warnings.is_empty()
+                    && prev.is_some_and(|l| same_link(l) && l.status == SyncStatus::Synced)
+            }
+        };
+    if unchanged {
+        return Merged {
+            outcome,
+            commit: None,
+        };
+    }
+    let result = if status == SyncStatus::Conflict {
+        HistoryResult::Conflict
+    } else {
+        HistoryResult::Synced
+    };
+    let commit = SyncCommit {
+        workspace_id: rules.workspace_id,
+        connector_id: rules.connector_id,
+        customer_id,
+        customer_patch: (!plan.to_keva.is_empty()).then(|| plan.keva_patch()),
+        link: LinkUpdate {
+            hubspot_id: Some(contact_id.to_string()),
+            bases: Some(plan.new_bases.clone()),
+            status,
+            status_reason: reason,
+            synced_at: Some(Utc::now()),
+        },
+        history: NewHistory {
+            workspace_id: rules.workspace_id,
+            connector_id: rules.connector_id,
+            customer_id: Some(customer_id),
+            hubspot_id: Some(contact_id.to_string()),
+            trigger: rules.trigger,
+            direction: plan.direction(),
+            fields: outcome.history_fields(),
+            result,
+            error: None,
+            correlation_id: None,
+        },
+    };
+    Merged {
+        outcome,
+        commit: Some(commit),
+    }
+}
+
+/// A customer that could not be synced: its link keeps what it had (contact id,
+/// bases) and shows the failure; the history row says why.
+pub(crate) fn failure_commit(
+    rules: &MergeRules,
+    customer_id: Uuid,
+    prev: Option<&CrmLink>,
+    contact_id: Option<&str>,
+    reason: &str,
+    correlation_id: Option<String>,
+) -> SyncCommit {
+    let hubspot_id = contact_id
+        .map(str::to_string)
+        .or_else(|| prev.and_then(|l| l.hubspot_id.clone()));
+    let outcome = SyncOutcome::skipped(hubspot_id.clone(), SyncStatus::Failed, reason);
+    SyncCommit {
+        workspace_id: rules.workspace_id,
+        connector_id: rules.connector_id,
+        customer_id,
+        customer_patch: None,
+        link: LinkUpdate {
+            hubspot_id: hubspot_id.clone(),
+            bases: prev.and_then(|l| l.bases.clone()),
+            status: SyncStatus::Failed,
+            status_reason: Some(reason.to_string()),
+            synced_at: None,
+        },
+        history: NewHistory {
+            workspace_id: rules.workspace_id,
+            connector_id: rules.connector_id,
+            customer_id: Some(customer_id),
+            hubspot_id,
+            trigger: rules.trigger,
+            direction: SyncDirection::None,
+            fields: outcome.history_fields(),
+            result: HistoryResult::Failed,
+            error: Some(reason.to_string()),
+            correlation_id,
+        },
+    }
+}
+
+/// The Keva customer a HubSpot contact becomes (import_contacts on): the mapped
+/// fields that may flow to Keva.
+pub(crate) fn new_customer(
+    rules: &MergeRules,
+    contact: &SimplePublicObject,
+    email: &Email,
+) -> NewCustomer {
+    let mut new = NewCustomer::with_email(email.as_str());
+    for m in rules.mappings.iter().filter(|m| m.direction.writes_keva()) {
+        let values = m
+            .hubspot_properties
+            .iter()
+            .map(|p| (p.clone(), contact.property(p).map(str::to_string)))
+            .collect();
+        let v = from_crm(m, &values);
+        match m.keva_field {
+            KevaField::Name => new.name = v,
+            KevaField::Phone => new.phone = v,
+            KevaField::Company => new.company = v,
+            KevaField::JobTitle => new.job_title = v,
+            KevaField::Location => new.location = v,
+            KevaField::Notes => new.notes = v,
+            KevaField::Email => {}
+        }
+    }
+    new
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::plan::needs_history;
+    use keva_core::default_contact_mappings;
+
+    fn rules() -> MergeRules {
+        MergeRules {
+            workspace_id: Uuid::nil(),
+            connector_id: Uuid::nil(),
+            mappings: default_contact_mappings(),
+            missing: BTreeSet::from(["notes".to_string()]),
+            policy: ConflictPolicy::NewestWins,
+            trigger: Trigger::Batch,
+            quiet: Quiet::NothingToReport,
+        }
+    }
+
+    fn customer(email: &str, name: &str) -> Customer {
+        let now = Utc::now();
+        Customer {
+            id: Uuid::now_v7(),
+            workspace_id: Uuid::nil(),
+            email: email.into(),
+            name: Some(name.into()),
+            phone: None,
+            company: None,
+            job_title: None,
+            location: None,
+            notes: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    #[test]
+    fn reads_mapped_properties_the_portal_has() {
+        let props = rules().read_properties();
+        assert!(props.contains(&"firstname".to_string()));
+        assert!(props.contains(&"city".to_string()));
+        assert!(!props.contains(&"notes".to_string()));
+        assert_eq!(props.iter().filter(|p| *p == "email").count(), 1);
+    }
+
+    #[test]
+    fn a_create_plan_writes_the_split_name_and_a_failure_keeps_the_link() {
+        let r = rules();
+        let c = customer("ann@example.com", "Mary Jane Watson");
+        let plan = r.plan(&c, &BTreeMap::new(), None, None);
+        assert_eq!(plan.to_hubspot["firstname"], "Mary Jane");
+        assert_eq!(plan.to_hubspot["lastname"], "Watson");
+        assert!(!needs_history(&plan), "a create never conflicts");
+        let commit = sync_commit(&r, c.id, "42", &plan, None, Vec::new(), true)
+            .commit
+            .expect("a first sync always commits");
+        assert_eq!(commit.link.hubspot_id.as_deref(), Some("42"));
+        assert_eq!(commit.history.trigger, Trigger::Batch);
+        assert_eq!(commit.history.fields["created"], true);
+
+        let failed = failure_commit(&r, c.id, None, Some("7"), "boom", None);
+        assert_eq!(failed.link.status, SyncStatus::Failed);
+        assert_eq!(failed.link.hubspot_id.as_deref(), Some("7"));
+        assert_eq!(failed.history.result, HistoryResult::Failed);
+        assert_eq!(failed.history.error.as_deref(), Some("boom"));
+    }
+
+    #[test]
+    fn an_unchanged_link_commits_nothing() {
+        // (A missing property's warning would be news worth a history row.)
+        let r = MergeRules {
+            missing: BTreeSet::new(),
+            ..rules()
+        };
+        let c = customer("ann@example.com", "Ann Lee");
+        let plan = r.plan(&c, &BTreeMap::new(), None, None);
+        let commit = sync_commit(&r, c.id, "42", &plan, None, Vec::new(), true)
+            .commit
+            .expect("commit");
+        let link = CrmLink {
+            connector_id: Uuid::nil(),
+            workspace_id: Uuid::nil(),
+            customer_id: c.id,
+            hubspot_id: Some("42".into()),
+            bases: commit.link.bases.clone(),
+            status: SyncStatus::Synced,
+            status_reason: None,
+            last_synced_at: None,
+            updated_at: Utc::now(),
+        };
+        let mut contact: SimplePublicObject = serde_json::from_value(serde_json::json!({
+            "id": "42", "properties": {}, "createdAt": "2026-01-01T00:00:00Z",
+            "updatedAt": "2026-01-01T00:00:00Z"
+        }))
+        .expect("contact");
+        let mut hs = keva_core::HubspotValues::new();
+        plan.apply_to_hubspot(&mut hs);
+        contact.properties = hs;
+        let again = r.plan(&c, &BTreeMap::new(), Some(&contact), link.bases.clone());
+        assert!(again.is_empty());
+        assert!(
+            sync_commit(&r, c.id, "42", &again, Some(&link), Vec::new(), false)
+                .commit
+                .is_none()
+        );
+    }
+}
