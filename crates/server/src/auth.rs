@@ -18,6 +18,9 @@ use crate::state::AppState;
 
 pub const KEY_PREFIX: &str = "keva_live_";
 
+/// How stale `last_used_at` may get before a request refreshes it.
+const LAST_USED_RESOLUTION: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
+
 /// A freshly minted key: the plaintext (shown once) and what the store keeps.
 pub struct MintedKey {
     pub plaintext: String,
@@ -88,8 +91,16 @@ impl FromRequestParts<AppState> for Authenticated {
         if key.revoked_at.is_some() {
             return Err(ApiError::Unauthorized);
         }
-        if let Err(e) = state.store.touch_api_key(key.id).await {
-            tracing::warn!(error = %e, "could not record API key use");
+        // "Last used" is for admins spotting stale keys; minute precision is plenty,
+        // and writing it on every request would put a database write (SQLite's single
+        // writer) on the hot path of every API call.
+        let stale = key
+            .last_used_at
+            .is_none_or(|t| chrono::Utc::now() - t > LAST_USED_RESOLUTION);
+        if stale {
+            if let Err(e) = state.store.touch_api_key(key.id).await {
+                tracing::warn!(error = %e, "could not record API key use");
+            }
         }
         Ok(Authenticated {
             workspace_id: key.workspace_id,
