@@ -164,3 +164,52 @@ async fn drop_stale_databases(admin: &mut PgConnection) {
         }
     }
 }
+
+/// The one way a suite runs each case on both backends: declares modules `sqlite`
+/// and `postgres`, each with one `#[tokio::test]` per case.
+///
+/// - `backend_tests!(a, b)`: each case is `async fn a(backend: keva_store::Backend)`.
+/// - `backend_tests!(with = path::to::fixture; a, b)`: `fixture` is
+///   `async fn(Backend) -> F` and each case is `async fn a(f: F)`. Use a path that
+///   resolves from inside the generated modules (`crate::…` or `super::…`).
+///
+/// The calling crate needs `tokio` (with the `macros` and multi-thread runtime).
+#[macro_export]
+macro_rules! backend_tests {
+    (with = $fixture:path; $($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case($fixture($crate::Backend::Sqlite).await).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case($fixture($crate::Backend::Postgres).await).await
+                }
+            )*
+        }
+    };
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case($crate::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case($crate::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
