@@ -34,3 +34,10 @@ pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
     err.as_database_error()
         .is_some_and(|d| d.is_unique_violation())
 }
+
+/// Rows whose decoding cannot fail go through the same `DecodeRows` as the others.
+impl From<std::convert::Infallible> for StoreError {
+    fn from(never: std::convert::Infallible) -> Self {
+        match never {}
+    }
+}

@@ -11,7 +11,8 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 
-use crate::crypto::MasterKey;
+use crate::db::DecodeRows as _;
+use crate::sealing::MasterKey;
 use crate::StoreError;
 
 pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
@@ -65,34 +66,36 @@ impl PgStore {
 
     /// Locks the row so concurrent updates merge their field times instead of
     /// overwriting each other's.
-    const CUSTOMER_FOR_UPDATE: &'static str =
-        "SELECT id, workspace_id, email, name, phone, company, \
-         job_title, location, notes, field_updated_at, created_at, updated_at \
-         FROM customers WHERE workspace_id = $1 AND id = $2 FOR UPDATE";
+    const CUSTOMER_FOR_UPDATE: &'static str = concat!(
+        "SELECT ",
+        crate::customers::customer_columns!(),
+        " FROM customers WHERE workspace_id = $1 AND id = $2 FOR UPDATE"
+    );
 
     /// Claimers in several processes skip each other's locked candidates instead
     /// of waiting for them or taking them twice.
     const CLAIM_JOBS: &'static str =
-        crate::job_queries::claim_jobs_sql!(" = ANY(ARRAY(", " FOR UPDATE SKIP LOCKED))");
+        crate::queue::claim_jobs_sql!(" = ANY(ARRAY(", " FOR UPDATE SKIP LOCKED))");
 
     /// Chunk commits of one run add to its counters one after the other.
     const BATCH_FOR_UPDATE: &'static str = concat!(
         "SELECT ",
-        crate::sync_sql::batch_cols!(),
+        crate::batches::batch_columns!(),
         " FROM batch_runs WHERE id = $1 FOR UPDATE"
     );
 
     /// `$2` is a JSON array of id strings.
-    const CUSTOMERS_BY_IDS: &'static str =
-        "SELECT id, workspace_id, email, name, phone, company, job_title, \
-         location, notes, field_updated_at, created_at, updated_at FROM customers \
-         WHERE workspace_id = $1 AND id IN (SELECT jsonb_array_elements_text($2)::uuid) \
-         ORDER BY id";
+    const CUSTOMERS_BY_IDS: &'static str = concat!(
+        "SELECT ",
+        crate::customers::customer_columns!(),
+        " FROM customers WHERE workspace_id = $1 \
+         AND id IN (SELECT jsonb_array_elements_text($2)::uuid) ORDER BY id"
+    );
 
     /// `$2` is a JSON array of contact ids.
     const LINKS_BY_HUBSPOT_IDS: &'static str = concat!(
         "SELECT ",
-        crate::sync_sql::link_cols!(),
+        crate::links::link_columns!(),
         " FROM crm_links WHERE connector_id = $1 \
          AND hubspot_id IN (SELECT jsonb_array_elements_text($2)) ORDER BY hubspot_id"
     );
@@ -102,6 +105,4 @@ impl PgStore {
     }
 }
 
-crate::queries::impl_queries!(PgStore, Postgres);
-crate::sync_queries::impl_sync_queries!(PgStore, Postgres);
-crate::job_queries::impl_job_queries!(PgStore, Postgres);
+crate::db::impl_store!(PgStore, Postgres);

@@ -21,7 +21,8 @@ use sqlx::sqlite::{
 };
 use sqlx::{Sqlite, Transaction};
 
-use crate::crypto::MasterKey;
+use crate::db::DecodeRows as _;
+use crate::sealing::MasterKey;
 use crate::StoreError;
 
 pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -121,23 +122,25 @@ impl SqliteStore {
     }
 
     /// `BEGIN IMMEDIATE` already serialises writers, so a plain read is enough.
-    const CUSTOMER_FOR_UPDATE: &'static str = crate::sql::CUSTOMER_BY_ID;
+    const CUSTOMER_FOR_UPDATE: &'static str = crate::customers::CUSTOMER_BY_ID;
 
     /// `BEGIN IMMEDIATE` holds the write lock, so claimers are serialised.
-    const CLAIM_JOBS: &'static str = crate::job_queries::claim_jobs_sql!(" IN (", ")");
+    const CLAIM_JOBS: &'static str = crate::queue::claim_jobs_sql!(" IN (", ")");
 
-    const BATCH_FOR_UPDATE: &'static str = crate::sync_sql::BATCH_BY_ID;
+    const BATCH_FOR_UPDATE: &'static str = crate::batches::BATCH_BY_ID;
 
     /// `$2` is a JSON array of id strings.
-    const CUSTOMERS_BY_IDS: &'static str =
-        "SELECT id, workspace_id, email, name, phone, company, job_title, \
-         location, notes, field_updated_at, created_at, updated_at FROM customers \
-         WHERE workspace_id = $1 AND id IN (SELECT value FROM json_each($2)) ORDER BY id";
+    const CUSTOMERS_BY_IDS: &'static str = concat!(
+        "SELECT ",
+        crate::customers::customer_columns!(),
+        " FROM customers WHERE workspace_id = $1 AND id IN (SELECT value FROM json_each($2)) \
+         ORDER BY id"
+    );
 
     /// `$2` is a JSON array of contact ids.
     const LINKS_BY_HUBSPOT_IDS: &'static str = concat!(
         "SELECT ",
-        crate::sync_sql::link_cols!(),
+        crate::links::link_columns!(),
         " FROM crm_links WHERE connector_id = $1 \
          AND hubspot_id IN (SELECT value FROM json_each($2)) ORDER BY hubspot_id"
     );
@@ -167,6 +170,4 @@ async fn checkpoint(conn: &mut sqlx::SqliteConnection) {
     }
 }
 
-crate::queries::impl_queries!(SqliteStore, Sqlite);
-crate::sync_queries::impl_sync_queries!(SqliteStore, Sqlite);
-crate::job_queries::impl_job_queries!(SqliteStore, Sqlite);
+crate::db::impl_store!(SqliteStore, Sqlite);

@@ -101,6 +101,39 @@ pub async fn store_for(backend: Backend) -> (Store, TempGuard) {
     }
 }
 
+/// A migrated store for one test case, with what keeps its database alive. The
+/// fixture of `backend_tests!(with = …)` suites: `Deref`s to the `Store`; end the
+/// case with `finish`, which closes it and drops a PostgreSQL test database.
+pub struct TestStore {
+    store: Store,
+    _guard: TempGuard,
+}
+
+impl TestStore {
+    /// Closes the store and drops its database (PostgreSQL); the SQLite file goes
+    /// with its temporary directory.
+    pub async fn finish(self) {
+        drop_test_database(self.store).await;
+    }
+}
+
+impl std::ops::Deref for TestStore {
+    type Target = Store;
+
+    fn deref(&self) -> &Store {
+        &self.store
+    }
+}
+
+/// A `TestStore` on `backend`.
+pub async fn test_store(backend: Backend) -> TestStore {
+    let (store, guard) = store_for(backend).await;
+    TestStore {
+        store,
+        _guard: guard,
+    }
+}
+
 /// A new store on the same database as `store`, with new pools, as a restarted
 /// process would open it. The caller keeps `store`'s `TempGuard` alive.
 pub async fn reopen(store: &Store, key: MasterKey) -> Store {

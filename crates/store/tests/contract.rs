@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use chrono::{Duration, SubsecRound, Utc};
-use keva_store::testing::{drop_test_database, postgres_store, sqlite_store};
+use keva_store::testing::TestStore;
 use keva_store::{
     AuthKind, ConnectorStatus, ConnectorTokens, CustomerPatch, KevaField, NewConnector,
     NewCustomer, Store, StoreError,
@@ -13,32 +13,8 @@ use keva_store::{
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
-/// Instantiates each `case_x(&Store)` as `sqlite_x` and `postgres_x` tests.
-macro_rules! contract {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    let (store, _guard) = super::sqlite_store().await;
-                    super::$case(&store).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    let store = super::postgres_store().await;
-                    super::$case(&store).await;
-                    super::drop_test_database(store).await;
-                }
-            )*
-        }
-    };
-}
-
-contract!(
+keva_store::backend_tests!(
+    with = keva_store::testing::test_store;
     workspaces,
     ensure_workspace_concurrently,
     api_keys,
@@ -68,7 +44,8 @@ async fn workspace(store: &Store, name: &str) -> Uuid {
 
 // --- workspaces -------------------------------------------------------------
 
-async fn workspaces(store: &Store) {
+async fn workspaces(ts: TestStore) {
+    let store = &*ts;
     let ws = store.create_workspace("acme").await.expect("create");
     assert_eq!(ws.name, "acme");
     assert_eq!(ws.created_at, ws.created_at.trunc_subsecs(3));
@@ -110,9 +87,11 @@ async fn workspaces(store: &Store) {
         store.ensure_workspace("globex").await.expect("again"),
         (fresh, false)
     );
+    ts.finish().await;
 }
 
-async fn ensure_workspace_concurrently(store: &Store) {
+async fn ensure_workspace_concurrently(ts: TestStore) {
+    let store = &*ts;
     let calls = (0..10).map(|_| {
         let store = store.clone();
         tokio::spawn(async move { store.ensure_workspace("racy").await })
@@ -125,11 +104,13 @@ async fn ensure_workspace_concurrently(store: &Store) {
     assert_eq!(results.iter().filter(|(_, created)| *created).count(), 1);
     let ids: HashSet<Uuid> = results.iter().map(|(w, _)| w.id).collect();
     assert_eq!(ids.len(), 1);
+    ts.finish().await;
 }
 
 // --- api keys ---------------------------------------------------------------
 
-async fn api_keys(store: &Store) {
+async fn api_keys(ts: TestStore) {
+    let store = &*ts;
     let ws = workspace(store, "acme").await;
     let other = workspace(store, "globex").await;
     let hash = [7u8; 32];
@@ -217,11 +198,13 @@ async fn api_keys(store: &Store) {
         vec![key.id, second.id]
     );
     assert!(store.list_api_keys(other).await.expect("list").is_empty());
+    ts.finish().await;
 }
 
 // --- customers --------------------------------------------------------------
 
-async fn customer_insert_and_conflicts(store: &Store) {
+async fn customer_insert_and_conflicts(ts: TestStore) {
+    let store = &*ts;
     let ws = workspace(store, "acme").await;
     let other = workspace(store, "globex").await;
 
@@ -292,9 +275,11 @@ async fn customer_insert_and_conflicts(store: &Store) {
         store.customer_field_times(other, ann.id).await,
         Err(StoreError::NotFound)
     ));
+    ts.finish().await;
 }
 
-async fn customer_lookup(store: &Store) {
+async fn customer_lookup(ts: TestStore) {
+    let store = &*ts;
     let ws = workspace(store, "acme").await;
     let other = workspace(store, "globex").await;
     let ann = store
@@ -327,9 +312,11 @@ async fn customer_lookup(store: &Store) {
             .expect("lookup"),
         None
     );
+    ts.finish().await;
 }
 
-async fn customer_update(store: &Store) {
+async fn customer_update(ts: TestStore) {
+    let store = &*ts;
     let ws = workspace(store, "acme").await;
     let other = workspace(store, "globex").await;
     let ann = store
@@ -421,9 +408,11 @@ async fn customer_update(store: &Store) {
             .expect("update"),
         None
     );
+    ts.finish().await;
 }
 
-async fn customer_update_email_clash_changes_nothing(store: &Store) {
+async fn customer_update_email_clash_changes_nothing(ts: TestStore) {
+    let store = &*ts;
     let ws = workspace(store, "acme").await;
     let ann = store
         .insert_customer(ws, customer("ann@example.com"))
@@ -469,9 +458,11 @@ async fn customer_update_email_clash_changes_nothing(store: &Store) {
         .expect("update")
         .expect("found");
     assert_eq!(bob2.name.as_deref(), Some("Bob"));
+    ts.finish().await;
 }
 
-async fn customer_paging(store: &Store) {
+async fn customer_paging(ts: TestStore) {
+    let store = &*ts;
     let ws = workspace(store, "acme").await;
     let other = workspace(store, "globex").await;
     let mut ids = Vec::new();
@@ -520,11 +511,13 @@ async fn customer_paging(store: &Store) {
             .len(),
         1
     );
+    ts.finish().await;
 }
 
 // --- tickets ----------------------------------------------------------------
 
-async fn tickets_create_customer_once(store: &Store) {
+async fn tickets_create_customer_once(ts: TestStore) {
+    let store = &*ts;
     let ws = workspace(store, "acme").await;
     let (t1, c1, created1) = store
         .create_ticket(ws, " New@Example.com ", Some("Nina"), "Cannot log in")
@@ -556,9 +549,11 @@ async fn tickets_create_customer_once(store: &Store) {
     assert!(created3);
     assert_ne!(c3.id, c1.id);
     assert_eq!(c3.name, None);
+    ts.finish().await;
 }
 
-async fn tickets_concurrent_same_new_email(store: &Store) {
+async fn tickets_concurrent_same_new_email(ts: TestStore) {
+    let store = &*ts;
     let ws = workspace(store, "acme").await;
     let calls = (0..20).map(|i| {
         let store = store.clone();
@@ -579,6 +574,7 @@ async fn tickets_concurrent_same_new_email(store: &Store) {
     let tickets: HashSet<Uuid> = results.iter().map(|(t, _, _)| t.id).collect();
     assert_eq!(tickets.len(), 20);
     assert_eq!(store.count_customers(ws).await.expect("count"), 1);
+    ts.finish().await;
 }
 
 // --- connectors -------------------------------------------------------------
@@ -598,7 +594,8 @@ fn new_connector(workspace_id: Uuid, portal_id: i64) -> NewConnector {
     }
 }
 
-async fn connectors(store: &Store) {
+async fn connectors(ts: TestStore) {
+    let store = &*ts;
     let ws = workspace(store, "acme").await;
     let other = workspace(store, "globex").await;
     let new = new_connector(ws, 4242);
@@ -754,6 +751,7 @@ async fn connectors(store: &Store) {
         store.touch_connector_sync(Uuid::now_v7()).await,
         Err(StoreError::NotFound)
     ));
+    ts.finish().await;
 }
 
 /// Reads the raw token columns with plain SQL.
@@ -777,7 +775,8 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-async fn connector_tokens_encrypted_at_rest(store: &Store) {
+async fn connector_tokens_encrypted_at_rest(ts: TestStore) {
+    let store = &*ts;
     let ws = workspace(store, "acme").await;
     let conn = store
         .insert_connector(new_connector(ws, 1))
@@ -838,11 +837,13 @@ async fn connector_tokens_encrypted_at_rest(store: &Store) {
         "{:?}",
         res.map(|_| ())
     );
+    ts.finish().await;
 }
 
 // --- migrations -------------------------------------------------------------
 
-async fn migrate_is_idempotent(store: &Store) {
+async fn migrate_is_idempotent(ts: TestStore) {
+    let store = &*ts;
     let ws = workspace(store, "acme").await;
     store
         .insert_customer(ws, customer("keep@example.com"))
@@ -852,4 +853,5 @@ async fn migrate_is_idempotent(store: &Store) {
     store.migrate().await.expect("third migrate");
     store.ping().await.expect("ping");
     assert_eq!(store.count_customers(ws).await.expect("count"), 1);
+    ts.finish().await;
 }

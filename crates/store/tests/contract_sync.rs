@@ -13,42 +13,19 @@ use keva_core::{
     default_contact_mappings, Bases, ConflictPolicy, FieldMapping, JobState, ObjectKind,
     PropertyInfo, SyncDirection, SyncStatus, Trigger,
 };
-use keva_store::testing::{drop_test_database, postgres_store, reopen, sqlite_store};
+use keva_store::testing::{reopen, TestStore};
 use keva_store::{
     AuthKind, BatchChunk, BatchCounters, BatchState, ConnectorSettings, CustomerPatch,
-    HistoryResult, KevaField, LinkUpdate, MasterKey, NewConnector, NewCustomer, NewHistory, NewJob,
-    NewWebhookEvent, NewWebhookRequest, Store, StoreError, SyncCommit, WebhookIngest,
+    EnqueueResult, HistoryResult, Job, KevaField, LinkUpdate, MasterKey, NewConnector, NewCustomer,
+    NewHistory, NewJob, NewWebhookEvent, NewWebhookRequest, Store, StoreError, SyncCommit,
+    WebhookIngest,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use uuid::Uuid;
 
-/// Instantiates each `case_x(&Store)` as `sqlite::x` and `postgres::x` tests.
-macro_rules! contract {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    let (store, _guard) = super::sqlite_store().await;
-                    super::$case(&store).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    let store = super::postgres_store().await;
-                    super::$case(&store).await;
-                    super::drop_test_database(store).await;
-                }
-            )*
-        }
-    };
-}
-
-contract!(
+keva_store::backend_tests!(
+    with = keva_store::testing::test_store;
     connector_settings,
     webhook_settings_sealed,
     mappings_and_property_cache,
@@ -67,6 +44,7 @@ contract!(
     queue_fencing,
     queue_retry_later,
     queue_retry_later_meets_queued_twin,
+    queue_reaper_coalesces_into_twin,
     queue_admin,
     queue_survives_restart,
     webhook_ingest_idempotent,
@@ -163,6 +141,15 @@ fn commit(
     }
 }
 
+/// Links `customer_id` to `hubspot_id` with a plain commit (`commit`, no patch).
+async fn link(store: &Store, f: &Fixture, customer_id: Uuid, hubspot_id: &str) {
+    store
+        .commit_sync(&commit(f, customer_id, hubspot_id, None))
+        .await
+        .expect("commit")
+        .expect("customer exists");
+}
+
 fn job(f: &Fixture, key: &str) -> NewJob {
     NewJob::new(
         f.ws,
@@ -174,11 +161,26 @@ fn job(f: &Fixture, key: &str) -> NewJob {
     )
 }
 
+/// Enqueues the fixture's job for `key`.
+async fn enqueue(store: &Store, f: &Fixture, key: &str) -> EnqueueResult {
+    store.enqueue(&job(f, key)).await.expect("enqueue")
+}
+
+async fn claim(store: &Store, worker: &str, lease: StdDuration, limit: u32) -> Vec<Job> {
+    store.claim(worker, lease, limit).await.expect("claim")
+}
+
+/// The fixture workspace's job `id`, which must exist.
+async fn job_by_id(store: &Store, f: &Fixture, id: Uuid) -> Job {
+    store.get_job(f.ws, id).await.expect("get").expect("exists")
+}
+
 const LEASE: StdDuration = StdDuration::from_secs(60);
 
 // --- connectors and settings ----------------------------------------------------
 
-async fn connector_settings(store: &Store) {
+async fn connector_settings(ts: TestStore) {
+    let store = &*ts;
     let f = fixture(store).await;
     let other_ws = store.create_workspace("globex").await.expect("ws").id;
     let other = store
@@ -242,9 +244,11 @@ async fn connector_settings(store: &Store) {
         .map(|c| c.id)
         .collect();
     assert_eq!(all, vec![f.conn, other.id, third.id]);
+    ts.finish().await;
 }
 
-async fn webhook_settings_sealed(store: &Store) {
+async fn webhook_settings_sealed(ts: TestStore) {
+    let store = &*ts;
     let f = fixture(store).await;
     let other = store.create_workspace("globex").await.expect("ws").id;
     assert_eq!(store.webhook_settings(f.ws).await.expect("get"), None);
@@ -310,9 +314,11 @@ async fn webhook_settings_sealed(store: &Store) {
         .set_webhook_settings(Uuid::now_v7(), "app", &secret)
         .await;
     assert!(matches!(unknown, Err(StoreError::NotFound)), "{unknown:?}");
+    ts.finish().await;
 }
 
-async fn mappings_and_property_cache(store: &Store) {
+async fn mappings_and_property_cache(ts: TestStore) {
+    let store = &*ts;
     let f = fixture(store).await;
     assert_eq!(
         store
@@ -393,11 +399,13 @@ async fn mappings_and_property_cache(store: &Store) {
         .expect("get")
         .expect("cached");
     assert_eq!(cached, props[..1]);
+    ts.finish().await;
 }
 
 // --- links ------------------------------------------------------------------------
 
-async fn link_status_and_uniqueness(store: &Store) {
+async fn link_status_and_uniqueness(ts: TestStore) {
+    let store = &*ts;
     let f = fixture(store).await;
     let ann = customer(store, f.ws, "ann@example.com").await;
     let bob = customer(store, f.ws, "bob@example.com").await;
@@ -412,10 +420,7 @@ async fn link_status_and_uniqueness(store: &Store) {
     assert_eq!(pending.status, SyncStatus::Pending);
     assert_eq!(pending.workspace_id, f.ws);
 
-    store
-        .commit_sync(&commit(&f, ann, "101", None))
-        .await
-        .expect("link ann");
+    link(store, &f, ann, "101").await;
     let linked = store
         .get_link(f.conn, ann)
         .await
@@ -476,15 +481,14 @@ async fn link_status_and_uniqueness(store: &Store) {
             .await;
         assert!(matches!(r, Err(StoreError::NotFound)), "{r:?}");
     }
+    ts.finish().await;
 }
 
-async fn unlink_on_deletion_keeps_customer(store: &Store) {
+async fn unlink_on_deletion_keeps_customer(ts: TestStore) {
+    let store = &*ts;
     let f = fixture(store).await;
     let ann = customer(store, f.ws, "ann@example.com").await;
-    store
-        .commit_sync(&commit(&f, ann, "101", None))
-        .await
-        .expect("link");
+    link(store, &f, ann, "101").await;
     let unlinked = store
         .unlink_hubspot(
             f.conn,
@@ -516,20 +520,16 @@ async fn unlink_on_deletion_keeps_customer(store: &Store) {
         None
     );
     // Restore: the contact can be linked again.
-    store
-        .commit_sync(&commit(&f, ann, "101", None))
-        .await
-        .expect("relink after restore");
+    link(store, &f, ann, "101").await;
+    ts.finish().await;
 }
 
-async fn relink_on_merge(store: &Store) {
+async fn relink_on_merge(ts: TestStore) {
+    let store = &*ts;
     let f = fixture(store).await;
     let ann = customer(store, f.ws, "ann@example.com").await;
     let bob = customer(store, f.ws, "bob@example.com").await;
-    store
-        .commit_sync(&commit(&f, ann, "101", None))
-        .await
-        .expect("link ann");
+    link(store, &f, ann, "101").await;
 
     let moved = store
         .relink(f.conn, "101", "202")
@@ -549,10 +549,7 @@ async fn relink_on_merge(store: &Store) {
     );
 
     // Bob's contact 303 is merged into 202, which Ann holds: Bob is unlinked.
-    store
-        .commit_sync(&commit(&f, bob, "303", None))
-        .await
-        .expect("link bob");
+    link(store, &f, bob, "303").await;
     let bob_link = store
         .relink(f.conn, "303", "202")
         .await
@@ -572,11 +569,13 @@ async fn relink_on_merge(store: &Store) {
         .expect("get")
         .expect("still linked");
     assert_eq!(survivor.customer_id, ann);
+    ts.finish().await;
 }
 
 // --- sync commits and history ---------------------------------------------------------
 
-async fn commit_sync_applies_everything(store: &Store) {
+async fn commit_sync_applies_everything(ts: TestStore) {
+    let store = &*ts;
     let f = fixture(store).await;
     let ann = store
         .insert_customer(
@@ -671,16 +670,15 @@ async fn commit_sync_applies_everything(store: &Store) {
         store.link_by_hubspot_id(f.conn, "999").await.expect("get"),
         None
     );
+    ts.finish().await;
 }
 
-async fn commit_sync_email_conflict_writes_nothing(store: &Store) {
+async fn commit_sync_email_conflict_writes_nothing(ts: TestStore) {
+    let store = &*ts;
     let f = fixture(store).await;
     let ann = customer(store, f.ws, "ann@example.com").await;
     customer(store, f.ws, "taken@example.com").await;
-    store
-        .commit_sync(&commit(&f, ann, "101", None))
-        .await
-        .expect("first link");
+    link(store, &f, ann, "101").await;
     let customer_before = store.get_customer(f.ws, ann).await.expect("get");
     let link_before = store.get_link(f.conn, ann).await.expect("get");
     let history_before = store.customer_history(f.ws, ann, 10).await.expect("h");
@@ -710,9 +708,11 @@ async fn commit_sync_email_conflict_writes_nothing(store: &Store) {
         store.customer_history(f.ws, ann, 10).await.expect("h"),
         history_before
     );
+    ts.finish().await;
 }
 
-async fn history_paging(store: &Store) {
+async fn history_paging(ts: TestStore) {
+    let store = &*ts;
     let f = fixture(store).await;
     let ann = customer(store, f.ws, "ann@example.com").await;
     let bob = customer(store, f.ws, "bob@example.com").await;
@@ -782,11 +782,13 @@ async fn history_paging(store: &Store) {
         .await
         .expect("other")
         .is_empty());
+    ts.finish().await;
 }
 
 // --- job queue --------------------------------------------------------------------
 
-async fn queue_coalescing(store: &Store) {
+async fn queue_coalescing(ts: TestStore) {
+    let store = &*ts;
     let f = fixture(store).await;
     let later = Utc::now() + Duration::hours(1);
     let first = store
@@ -817,11 +819,7 @@ async fn queue_coalescing(store: &Store) {
         .expect("list");
     assert_eq!(queued.len(), 2);
     assert_eq!(store.count_jobs(JobState::Queued).await.expect("count"), 2);
-    let j = store
-        .get_job(f.ws, first.job_id)
-        .await
-        .expect("get")
-        .expect("exists");
+    let j = job_by_id(store, &f, first.job_id).await;
     // The earlier run time wins; the first payload is kept.
     assert!(j.run_at < later);
     assert_eq!(j.payload, json!({ "key": "customer:1" }));
@@ -841,9 +839,11 @@ async fn queue_coalescing(store: &Store) {
         .await
         .expect("enqueue");
     assert!(!r.coalesced);
+    ts.finish().await;
 }
 
-async fn queue_concurrent_enqueue_coalesces(store: &Store) {
+async fn queue_concurrent_enqueue_coalesces(ts: TestStore) {
+    let store = &*ts;
     let f = fixture(store).await;
     let tasks = (0..10).map(|_| {
         let store = store.clone();
@@ -859,9 +859,11 @@ async fn queue_concurrent_enqueue_coalesces(store: &Store) {
     let ids: HashSet<Uuid> = results.iter().map(|r| r.job_id).collect();
     assert_eq!(ids.len(), 1);
     assert_eq!(store.count_jobs(JobState::Queued).await.expect("count"), 1);
+    ts.finish().await;
 }
 
-async fn queue_no_double_claim(store: &Store) {
+async fn queue_no_double_claim(ts: TestStore) {
+    let store = &*ts;
     let f = fixture(store).await;
     let mut all = HashSet::new();
     for i in 0..50 {
@@ -916,38 +918,27 @@ async fn queue_no_double_claim(store: &Store) {
         50
     );
     assert_eq!(store.count_jobs(JobState::Queued).await.expect("count"), 0);
+    ts.finish().await;
 }
 
-async fn queue_same_key_never_runs_twice(store: &Store) {
+async fn queue_same_key_never_runs_twice(ts: TestStore) {
+    let store = &*ts;
     let f = fixture(store).await;
-    let first = store
-        .enqueue(&job(&f, "customer:1"))
-        .await
-        .expect("enqueue");
+    let first = enqueue(store, &f, "customer:1").await;
     let claimed = store.claim("w1", LEASE, 10).await.expect("claim");
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].id, first.job_id);
 
     // A change arriving while the job runs gets its own queued job...
-    let second = store
-        .enqueue(&job(&f, "customer:1"))
-        .await
-        .expect("enqueue");
+    let second = enqueue(store, &f, "customer:1").await;
     assert!(!second.coalesced);
     assert_ne!(second.job_id, first.job_id);
     // ...that no one may claim while the first runs, but other keys go ahead.
-    store
-        .enqueue(&job(&f, "customer:2"))
-        .await
-        .expect("enqueue");
+    enqueue(store, &f, "customer:2").await;
     let other = store.claim("w2", LEASE, 10).await.expect("claim");
     assert_eq!(other.len(), 1);
     assert_eq!(other[0].coalesce_key, "customer:2");
-    assert!(store
-        .claim("w2", LEASE, 10)
-        .await
-        .expect("claim")
-        .is_empty());
+    assert!(claim(store, "w2", LEASE, 10).await.is_empty());
 
     assert!(store
         .finish(first.job_id, "w1", JobState::Succeeded, None)
@@ -956,19 +947,17 @@ async fn queue_same_key_never_runs_twice(store: &Store) {
     let next = store.claim("w2", LEASE, 10).await.expect("claim");
     assert_eq!(next.len(), 1);
     assert_eq!(next[0].id, second.job_id);
-    let done = store
-        .get_job(f.ws, first.job_id)
-        .await
-        .expect("get")
-        .expect("exists");
+    let done = job_by_id(store, &f, first.job_id).await;
     assert_eq!(done.state, JobState::Succeeded);
     assert!(done.finished_at.is_some());
     assert_eq!(done.lease_owner, None);
+    ts.finish().await;
 }
 
 /// Four workers claim jobs of three keys while every run enqueues a follow-up for
 /// its own key (an edit arriving mid-run): no key is ever held by two runs.
-async fn queue_same_key_exclusive_under_concurrency(store: &Store) {
+async fn queue_same_key_exclusive_under_concurrency(ts: TestStore) {
+    let store = &*ts;
     let f = Arc::new(fixture(store).await);
     for k in 0..3 {
         store
@@ -1041,9 +1030,11 @@ async fn queue_same_key_exclusive_under_concurrency(store: &Store) {
         enqueued as u64
     );
     assert_eq!(store.count_jobs(JobState::Queued).await.expect("count"), 0);
+    ts.finish().await;
 }
 
-async fn queue_lease_expiry_and_dead(store: &Store) {
+async fn queue_lease_expiry_and_dead(ts: TestStore) {
+    let store = &*ts;
     let f = fixture(store).await;
     let id = store
         .enqueue(&NewJob {
@@ -1054,26 +1045,20 @@ async fn queue_lease_expiry_and_dead(store: &Store) {
         .expect("enqueue")
         .job_id;
     // A zero lease is expired as soon as it is granted.
-    let c = store
-        .claim("w1", StdDuration::ZERO, 1)
-        .await
-        .expect("claim");
+    let c = claim(store, "w1", StdDuration::ZERO, 1).await;
     assert_eq!(c.len(), 1);
     assert!(!store.heartbeat(id, "w1", LEASE).await.expect("heartbeat"));
     assert_eq!(store.reap_expired_leases().await.expect("reap"), 1);
-    let j = store.get_job(f.ws, id).await.expect("get").expect("exists");
+    let j = job_by_id(store, &f, id).await;
     assert_eq!(j.state, JobState::Queued);
     assert_eq!(j.attempts, 1);
     assert_eq!(j.lease_owner, None);
     assert_eq!(j.last_error.as_deref(), Some("lease expired"));
 
-    let c = store
-        .claim("w2", StdDuration::ZERO, 1)
-        .await
-        .expect("claim");
+    let c = claim(store, "w2", StdDuration::ZERO, 1).await;
     assert_eq!(c[0].attempts, 2);
     assert_eq!(store.reap_expired_leases().await.expect("reap"), 1);
-    let j = store.get_job(f.ws, id).await.expect("get").expect("exists");
+    let j = job_by_id(store, &f, id).await;
     assert_eq!(j.state, JobState::Dead);
     assert_eq!(j.attempts, 2);
     assert!(j.finished_at.is_some());
@@ -1081,10 +1066,7 @@ async fn queue_lease_expiry_and_dead(store: &Store) {
     assert_eq!(store.reap_expired_leases().await.expect("reap"), 0);
 
     // A live lease is not reaped.
-    store
-        .enqueue(&job(&f, "customer:2"))
-        .await
-        .expect("enqueue");
+    enqueue(store, &f, "customer:2").await;
     let live = store.claim("w4", LEASE, 1).await.expect("claim");
     assert_eq!(live.len(), 1);
     assert_eq!(store.reap_expired_leases().await.expect("reap"), 0);
@@ -1096,19 +1078,14 @@ async fn queue_lease_expiry_and_dead(store: &Store) {
         .heartbeat(live[0].id, "intruder", LEASE)
         .await
         .expect("heartbeat"));
+    ts.finish().await;
 }
 
-async fn queue_fencing(store: &Store) {
+async fn queue_fencing(ts: TestStore) {
+    let store = &*ts;
     let f = fixture(store).await;
-    let id = store
-        .enqueue(&job(&f, "customer:1"))
-        .await
-        .expect("enqueue")
-        .job_id;
-    store
-        .claim("old", StdDuration::ZERO, 1)
-        .await
-        .expect("claim");
+    let id = enqueue(store, &f, "customer:1").await.job_id;
+    claim(store, "old", StdDuration::ZERO, 1).await;
     assert_eq!(store.reap_expired_leases().await.expect("reap"), 1);
     let taken = store.claim("new", LEASE, 1).await.expect("claim");
     assert_eq!(taken[0].id, id);
@@ -1122,7 +1099,7 @@ async fn queue_fencing(store: &Store) {
         .await
         .expect("retry"));
     assert!(!store.heartbeat(id, "old", LEASE).await.expect("heartbeat"));
-    let j = store.get_job(f.ws, id).await.expect("get").expect("exists");
+    let j = job_by_id(store, &f, id).await;
     assert_eq!(j.state, JobState::Running);
     assert_eq!(j.lease_owner.as_deref(), Some("new"));
 
@@ -1130,7 +1107,7 @@ async fn queue_fencing(store: &Store) {
         .finish(id, "new", JobState::Failed, Some("HubSpot 400"))
         .await
         .expect("finish"));
-    let j = store.get_job(f.ws, id).await.expect("get").expect("exists");
+    let j = job_by_id(store, &f, id).await;
     assert_eq!(j.state, JobState::Failed);
     assert_eq!(j.last_error.as_deref(), Some("HubSpot 400"));
     // Finishing twice does nothing.
@@ -1140,22 +1117,20 @@ async fn queue_fencing(store: &Store) {
         .expect("finish"));
     let bad = store.finish(id, "new", JobState::Queued, None).await;
     assert!(matches!(bad, Err(StoreError::Conflict(_))), "{bad:?}");
+    ts.finish().await;
 }
 
-async fn queue_retry_later(store: &Store) {
+async fn queue_retry_later(ts: TestStore) {
+    let store = &*ts;
     let f = fixture(store).await;
-    let id = store
-        .enqueue(&job(&f, "customer:1"))
-        .await
-        .expect("enqueue")
-        .job_id;
+    let id = enqueue(store, &f, "customer:1").await.job_id;
     store.claim("w1", LEASE, 1).await.expect("claim");
     let later = Utc::now() + Duration::hours(1);
     assert!(store
         .retry_later(id, "w1", later, Some("429"))
         .await
         .expect("retry"));
-    let j = store.get_job(f.ws, id).await.expect("get").expect("exists");
+    let j = job_by_id(store, &f, id).await;
     assert_eq!(j.state, JobState::Queued);
     assert_eq!(j.run_at, later.trunc_subsecs(3));
     assert_eq!(j.attempts, 1);
@@ -1164,61 +1139,45 @@ async fn queue_retry_later(store: &Store) {
     // Not due yet.
     assert!(store.claim("w2", LEASE, 1).await.expect("claim").is_empty());
     // A new edit pulls it forward instead of adding a job.
-    let r = store
-        .enqueue(&job(&f, "customer:1"))
-        .await
-        .expect("enqueue");
+    let r = enqueue(store, &f, "customer:1").await;
     assert!(r.coalesced);
     assert_eq!(r.job_id, id);
     let again = store.claim("w2", LEASE, 1).await.expect("claim");
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].attempts, 2);
+    ts.finish().await;
 }
 
-async fn queue_retry_later_meets_queued_twin(store: &Store) {
+async fn queue_retry_later_meets_queued_twin(ts: TestStore) {
+    let store = &*ts;
     let f = fixture(store).await;
-    let id = store
-        .enqueue(&job(&f, "customer:1"))
-        .await
-        .expect("enqueue")
-        .job_id;
+    let id = enqueue(store, &f, "customer:1").await.job_id;
     store.claim("w1", LEASE, 1).await.expect("claim");
-    let twin = store
-        .enqueue(&job(&f, "customer:1"))
-        .await
-        .expect("enqueue");
+    let twin = enqueue(store, &f, "customer:1").await;
     assert!(!twin.coalesced);
 
     assert!(store
         .retry_later(id, "w1", Utc::now() + Duration::hours(1), Some("429"))
         .await
         .expect("retry"));
-    let j = store.get_job(f.ws, id).await.expect("get").expect("exists");
+    let j = job_by_id(store, &f, id).await;
     assert_eq!(j.state, JobState::Succeeded);
     assert_eq!(
         j.last_error,
         Some(format!("coalesced into {}", twin.job_id))
     );
+    assert_eq!(j.coalesced_into, Some(twin.job_id));
     assert_eq!(store.count_jobs(JobState::Queued).await.expect("count"), 1);
 
     // The reaper does the same for an expired job with a queued twin.
-    let t = store
-        .claim("w2", StdDuration::ZERO, 1)
-        .await
-        .expect("claim");
+    let t = claim(store, "w2", StdDuration::ZERO, 1).await;
     assert_eq!(t[0].id, twin.job_id);
-    let third = store
-        .enqueue(&job(&f, "customer:1"))
-        .await
-        .expect("enqueue");
+    let third = enqueue(store, &f, "customer:1").await;
     assert!(!third.coalesced);
     assert_eq!(store.reap_expired_leases().await.expect("reap"), 1);
-    let t = store
-        .get_job(f.ws, twin.job_id)
-        .await
-        .expect("get")
-        .expect("exists");
+    let t = job_by_id(store, &f, twin.job_id).await;
     assert_eq!(t.state, JobState::Succeeded);
+    assert_eq!(t.coalesced_into, Some(third.job_id));
     assert!(t
         .last_error
         .as_deref()
@@ -1231,9 +1190,42 @@ async fn queue_retry_later_meets_queued_twin(store: &Store) {
         q.iter().map(|j| j.id).collect::<Vec<_>>(),
         vec![third.job_id]
     );
+    ts.finish().await;
 }
 
-async fn queue_admin(store: &Store) {
+/// A running job whose lease expired while a job with its key was queued ends
+/// `succeeded`, and names the twin in `coalesced_into` (its `last_error` starts
+/// with "lease expired", so reading the twin back from the text does not work).
+async fn queue_reaper_coalesces_into_twin(ts: TestStore) {
+    let store = &*ts;
+    let f = fixture(store).await;
+    let expired = enqueue(store, &f, "customer:7").await.job_id;
+    let claimed = claim(store, "w1", StdDuration::ZERO, 1).await;
+    assert_eq!(claimed[0].id, expired);
+    let twin = enqueue(store, &f, "customer:7").await;
+    assert!(!twin.coalesced, "a running key gets a queued twin");
+    let other = enqueue(store, &f, "customer:8").await.job_id;
+
+    assert_eq!(store.reap_expired_leases().await.expect("reap"), 1);
+    let j = job_by_id(store, &f, expired).await;
+    assert_eq!(j.state, JobState::Succeeded);
+    assert_eq!(j.coalesced_into, Some(twin.job_id));
+    assert_eq!(j.lease_owner, None);
+    assert!(j.finished_at.is_some());
+    assert_eq!(
+        j.last_error,
+        Some(format!("lease expired; coalesced into {}", twin.job_id))
+    );
+    for id in [twin.job_id, other] {
+        let q = job_by_id(store, &f, id).await;
+        assert_eq!(q.state, JobState::Queued);
+        assert_eq!(q.coalesced_into, None, "only the ended job names a twin");
+    }
+    ts.finish().await;
+}
+
+async fn queue_admin(ts: TestStore) {
+    let store = &*ts;
     let f = fixture(store).await;
     let other = store.create_workspace("globex").await.expect("ws").id;
     let id = store
@@ -1283,34 +1275,22 @@ async fn queue_admin(store: &Store) {
         .job_id;
     store.claim("w", StdDuration::ZERO, 5).await.expect("claim");
     store.reap_expired_leases().await.expect("reap");
-    store
-        .enqueue(&job(&f, "customer:2"))
-        .await
-        .expect("enqueue");
+    enqueue(store, &f, "customer:2").await;
     let r = store.retry_dead(f.ws, a).await;
     assert!(matches!(r, Err(StoreError::Conflict(_))), "{r:?}");
 
     let all = store.list_jobs(f.ws, None, 10).await.expect("list");
     assert!(all.windows(2).all(|w| w[0].id > w[1].id), "newest first");
     assert_eq!(store.list_jobs(f.ws, None, 1).await.expect("list").len(), 1);
+    ts.finish().await;
 }
 
-async fn queue_survives_restart(store: &Store) {
+async fn queue_survives_restart(ts: TestStore) {
+    let store = &*ts;
     let f = fixture(store).await;
-    let id = store
-        .enqueue(&job(&f, "customer:1"))
-        .await
-        .expect("enqueue")
-        .job_id;
-    let running = store
-        .enqueue(&job(&f, "customer:2"))
-        .await
-        .expect("enqueue")
-        .job_id;
-    let claimed = store
-        .claim("before-restart", StdDuration::ZERO, 1)
-        .await
-        .expect("claim");
+    let id = enqueue(store, &f, "customer:1").await.job_id;
+    let running = enqueue(store, &f, "customer:2").await.job_id;
+    let claimed = claim(store, "before-restart", StdDuration::ZERO, 1).await;
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].id, id);
     store.close().await;
@@ -1323,15 +1303,14 @@ async fn queue_survives_restart(store: &Store) {
         .expect("survived");
     assert_eq!(j.state, JobState::Running);
     assert_eq!(restarted.reap_expired_leases().await.expect("reap"), 1);
-    let got: HashSet<Uuid> = restarted
-        .claim("after-restart", LEASE, 10)
+    let got: HashSet<Uuid> = claim(&restarted, "after-restart", LEASE, 10)
         .await
-        .expect("claim")
         .into_iter()
         .map(|j| j.id)
         .collect();
     assert_eq!(got, HashSet::from([id, running]));
     restarted.close().await;
+    ts.finish().await;
 }
 
 // --- webhooks ----------------------------------------------------------------------
@@ -1377,7 +1356,8 @@ fn delivery(f: &Fixture) -> WebhookIngest {
     }
 }
 
-async fn webhook_ingest_idempotent(store: &Store) {
+async fn webhook_ingest_idempotent(ts: TestStore) {
+    let store = &*ts;
     let f = fixture(store).await;
     let first = store.ingest_webhook(&delivery(&f)).await.expect("ingest");
     assert_eq!(
@@ -1441,9 +1421,11 @@ async fn webhook_ingest_idempotent(store: &Store) {
         recent.iter().map(|e| e.event_id).collect::<Vec<_>>(),
         vec![4]
     );
+    ts.finish().await;
 }
 
-async fn webhook_ingest_is_all_or_nothing(store: &Store) {
+async fn webhook_ingest_is_all_or_nothing(ts: TestStore) {
+    let store = &*ts;
     let f = fixture(store).await;
     let mut bad = delivery(&f);
     // The last job names a connector that does not exist: the whole delivery fails.
@@ -1464,9 +1446,11 @@ async fn webhook_ingest_is_all_or_nothing(store: &Store) {
     // The same delivery, fixed, goes in whole.
     let ok = store.ingest_webhook(&delivery(&f)).await.expect("ingest");
     assert_eq!((ok.inserted, ok.jobs_enqueued), (3, 2));
+    ts.finish().await;
 }
 
-async fn webhook_log(store: &Store) {
+async fn webhook_log(ts: TestStore) {
+    let store = &*ts;
     let f = fixture(store).await;
     let mut ids = Vec::new();
     for i in 0..5 {
@@ -1505,11 +1489,13 @@ async fn webhook_log(store: &Store) {
         Some("signature mismatch")
     );
     assert_eq!(page1[0].event_count, 4);
+    ts.finish().await;
 }
 
 // --- batch runs -------------------------------------------------------------------
 
-async fn batch_single_active(store: &Store) {
+async fn batch_single_active(ts: TestStore) {
+    let store = &*ts;
     let f = fixture(store).await;
     let run = store.start_batch(f.ws, f.conn, 10).await.expect("start");
     assert_eq!(run.state, BatchState::Running);
@@ -1576,9 +1562,11 @@ async fn batch_single_active(store: &Store) {
         listed.iter().map(|b| b.id).collect::<Vec<_>>(),
         vec![next.id, run.id]
     );
+    ts.finish().await;
 }
 
-async fn batch_chunk_commit_and_checkpoint(store: &Store) {
+async fn batch_chunk_commit_and_checkpoint(ts: TestStore) {
+    let store = &*ts;
     let f = fixture(store).await;
     let mut ids = Vec::new();
     for i in 0..5 {
@@ -1817,9 +1805,11 @@ async fn batch_chunk_commit_and_checkpoint(store: &Store) {
         })
         .await;
     assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
+    ts.finish().await;
 }
 
-async fn customers_by_ids(store: &Store) {
+async fn customers_by_ids(ts: TestStore) {
+    let store = &*ts;
     let f = fixture(store).await;
     let a = customer(store, f.ws, "a@example.com").await;
     let b = customer(store, f.ws, "b@example.com").await;
@@ -1844,9 +1834,11 @@ async fn customers_by_ids(store: &Store) {
         .map(|c| (c.id, c.email))
         .collect();
     assert_eq!(by_map[&b], "b@example.com");
+    ts.finish().await;
 }
 
-async fn portal_leases(store: &Store) {
+async fn portal_leases(ts: TestStore) {
+    let store = &*ts;
     assert!(store
         .acquire_portal_lease(4242, "proc-a", LEASE)
         .await
@@ -1884,4 +1876,5 @@ async fn portal_leases(store: &Store) {
         .acquire_portal_lease(4242, "proc-b", LEASE)
         .await
         .expect("a holds it"));
+    ts.finish().await;
 }

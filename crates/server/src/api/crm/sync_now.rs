@@ -99,7 +99,7 @@ pub async fn sync_now(
             .ok_or(ApiError::NotFound("job"))?;
         match job.state {
             JobState::Succeeded => {
-                if let Some(twin) = coalesced_into(&job) {
+                if let Some(twin) = job.coalesced_into {
                     job_id = twin;
                     continue;
                 }
@@ -124,14 +124,6 @@ pub async fn sync_now(
 
 fn accepted(job: &Job) -> Response {
     (StatusCode::ACCEPTED, Json(SyncAccepted { job: job.into() })).into_response()
-}
-
-/// "coalesced into <id>": the job's work was handed to a queued twin.
-fn coalesced_into(job: &Job) -> Option<Uuid> {
-    job.last_error
-        .as_deref()?
-        .strip_prefix("coalesced into ")
-        .and_then(|id| Uuid::parse_str(id.trim()).ok())
 }
 
 /// The newest outcome recorded since the request started, else the link's state.

@@ -8,8 +8,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use keva_core::{Customer, CustomerPatch, KevaField};
 use uuid::Uuid;
 
-use crate::model::NewCustomer;
-use crate::rows::FieldTimes;
+use super::{FieldTimes, NewCustomer};
 
 /// The uniqueness and lookup key of an email: trimmed and lower-cased. Matches
 /// `keva_core::Email::normalized` for valid emails.

@@ -1,0 +1,445 @@
+//! Customer ↔ contact links, and the sync commit that writes a customer, its link and a history row in one transaction.
+
+use chrono::{DateTime, Utc};
+use keva_core::{Bases, Customer, CustomerPatch, SyncStatus};
+use serde::{Deserialize, Serialize};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use crate::codec::{DbId, DbTime};
+use crate::db::parse;
+use crate::history::NewHistory;
+use crate::StoreError;
+
+// --- SQL ----------------------------------------------------------------------
+
+/// The columns of `LinkRow`.
+macro_rules! link_columns {
+    () => {
+        "connector_id, workspace_id, customer_id, hubspot_id, bases, status, status_reason, \
+         last_synced_at, updated_at"
+    };
+}
+
+pub(crate) use link_columns;
+
+pub(crate) const GET_LINK: &str = concat!(
+    "SELECT ",
+    link_columns!(),
+    " FROM crm_links WHERE connector_id = $1 AND customer_id = $2"
+);
+
+pub(crate) const LINK_BY_HUBSPOT_ID: &str = concat!(
+    "SELECT ",
+    link_columns!(),
+    " FROM crm_links WHERE connector_id = $1 AND hubspot_id = $2"
+);
+
+/// Creates the link (workspace taken from the connector, which must share it with
+/// the customer) or changes only its status.
+pub(crate) const SET_LINK_STATUS: &str = concat!(
+    "INSERT INTO crm_links (connector_id, workspace_id, customer_id, status, status_reason, \
+     updated_at) SELECT c.id, c.workspace_id, cu.id, $3, $4, $5 \
+     FROM hubspot_connectors c JOIN customers cu ON cu.workspace_id = c.workspace_id \
+     WHERE c.id = $1 AND cu.id = $2 \
+     ON CONFLICT (connector_id, customer_id) DO UPDATE SET status = excluded.status, \
+     status_reason = excluded.status_reason, updated_at = excluded.updated_at RETURNING ",
+    link_columns!()
+);
+
+/// Writes a sync's outcome to the link. `last_synced_at` keeps its value when `$8`
+/// is NULL.
+pub(crate) const UPSERT_LINK: &str = concat!(
+    "INSERT INTO crm_links (connector_id, workspace_id, customer_id, hubspot_id, bases, status, \
+     status_reason, last_synced_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+     ON CONFLICT (connector_id, customer_id) DO UPDATE SET hubspot_id = excluded.hubspot_id, \
+     bases = excluded.bases, status = excluded.status, status_reason = excluded.status_reason, \
+     last_synced_at = COALESCE(excluded.last_synced_at, crm_links.last_synced_at), \
+     updated_at = excluded.updated_at RETURNING ",
+    link_columns!()
+);
+
+/// A refused commit in a batch: keep the contact id (never lose a created contact)
+/// and the old bases, record the failure.
+pub(crate) const FAIL_LINK: &str = concat!(
+    "INSERT INTO crm_links (connector_id, workspace_id, customer_id, hubspot_id, bases, status, \
+     status_reason, last_synced_at, updated_at) VALUES ($1, $2, $3, $4, NULL, 'failed', $5, NULL, $6) \
+     ON CONFLICT (connector_id, customer_id) DO UPDATE SET \
+     hubspot_id = COALESCE(excluded.hubspot_id, crm_links.hubspot_id), status = 'failed', \
+     status_reason = excluded.status_reason, updated_at = excluded.updated_at RETURNING ",
+    link_columns!()
+);
+
+pub(crate) const UNLINK_HUBSPOT: &str = concat!(
+    "UPDATE crm_links SET hubspot_id = NULL, bases = NULL, status = $3, status_reason = $4, \
+     updated_at = $5 WHERE connector_id = $1 AND hubspot_id = $2 RETURNING ",
+    link_columns!()
+);
+
+pub(crate) const MOVE_LINK: &str = concat!(
+    "UPDATE crm_links SET hubspot_id = $3, updated_at = $4 \
+     WHERE connector_id = $1 AND hubspot_id = $2 RETURNING ",
+    link_columns!()
+);
+
+// --- records -----------------------------------------------------------------
+
+/// The link between a Keva customer and a HubSpot contact, for one connector.
+/// There is at most one per (connector, customer), and a contact is linked to at
+/// most one customer per connector.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrmLink {
+    pub connector_id: Uuid,
+    pub workspace_id: Uuid,
+    pub customer_id: Uuid,
+    /// `None` before the first link and after the contact was deleted.
+    pub hubspot_id: Option<String>,
+    /// The values both sides last agreed on (see `docs/sync-contract.md`); `None` before the first sync.
+    pub bases: Option<Bases>,
+    pub status: SyncStatus,
+    pub status_reason: Option<String>,
+    pub last_synced_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What a sync commit writes to the link, as given: `None` for `hubspot_id` or
+/// `bases` clears them (pass the current values to keep them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkUpdate {
+    pub hubspot_id: Option<String>,
+    pub bases: Option<Bases>,
+    pub status: SyncStatus,
+    pub status_reason: Option<String>,
+    /// Becomes `last_synced_at`; `None` keeps the previous value.
+    pub synced_at: Option<DateTime<Utc>>,
+}
+
+/// Everything one applied plan writes on the Keva side, committed together.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncCommit {
+    pub workspace_id: Uuid,
+    pub connector_id: Uuid,
+    pub customer_id: Uuid,
+    /// The Keva side of the plan (`Plan::keva_patch`); `Some("")` clears a field.
+    pub customer_patch: Option<CustomerPatch>,
+    pub link: LinkUpdate,
+    pub history: NewHistory,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct LinkRow {
+    pub connector_id: DbId,
+    pub workspace_id: DbId,
+    pub customer_id: DbId,
+    pub hubspot_id: Option<String>,
+    pub bases: Option<Json<Bases>>,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub last_synced_at: Option<DbTime>,
+    pub updated_at: DbTime,
+}
+
+impl TryFrom<LinkRow> for CrmLink {
+    type Error = sqlx::Error;
+
+    fn try_from(r: LinkRow) -> Result<Self, Self::Error> {
+        Ok(CrmLink {
+            connector_id: r.connector_id.0,
+            workspace_id: r.workspace_id.0,
+            customer_id: r.customer_id.0,
+            hubspot_id: r.hubspot_id,
+            bases: r.bases.map(|b| b.0),
+            status: parse("sync status", &r.status, SyncStatus::parse)?,
+            status_reason: r.status_reason,
+            last_synced_at: r.last_synced_at.map(|t| t.0),
+            updated_at: r.updated_at.0,
+        })
+    }
+}
+
+// --- queries (instantiated per backend) --------------------------------------
+
+macro_rules! queries {
+    ($store:ty, $db:ty) => {
+        impl $store {
+            pub async fn get_link(
+                &self,
+                connector_id: uuid::Uuid,
+                customer_id: uuid::Uuid,
+            ) -> Result<Option<$crate::CrmLink>, $crate::StoreError> {
+                sqlx::query_as::<$db, $crate::links::LinkRow>($crate::links::GET_LINK)
+                    .bind($crate::codec::DbId(connector_id))
+                    .bind($crate::codec::DbId(customer_id))
+                    .fetch_optional(self.reader())
+                    .await?
+                    .decode()
+            }
+
+            pub async fn link_by_hubspot_id(
+                &self,
+                connector_id: uuid::Uuid,
+                hubspot_id: &str,
+            ) -> Result<Option<$crate::CrmLink>, $crate::StoreError> {
+                sqlx::query_as::<$db, $crate::links::LinkRow>($crate::links::LINK_BY_HUBSPOT_ID)
+                    .bind($crate::codec::DbId(connector_id))
+                    .bind(hubspot_id)
+                    .fetch_optional(self.reader())
+                    .await?
+                    .decode()
+            }
+
+            pub async fn links_by_hubspot_ids(
+                &self,
+                connector_id: uuid::Uuid,
+                hubspot_ids: &[String],
+            ) -> Result<Vec<$crate::CrmLink>, $crate::StoreError> {
+                if hubspot_ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                sqlx::query_as::<$db, $crate::links::LinkRow>(Self::LINKS_BY_HUBSPOT_IDS)
+                    .bind($crate::codec::DbId(connector_id))
+                    .bind(sqlx::types::Json(hubspot_ids))
+                    .fetch_all(self.reader())
+                    .await?
+                    .decode()
+            }
+
+            pub async fn set_link_status(
+                &self,
+                connector_id: uuid::Uuid,
+                customer_id: uuid::Uuid,
+                status: keva_core::SyncStatus,
+                reason: Option<&str>,
+            ) -> Result<$crate::CrmLink, $crate::StoreError> {
+                let row =
+                    sqlx::query_as::<$db, $crate::links::LinkRow>($crate::links::SET_LINK_STATUS)
+                        .bind($crate::codec::DbId(connector_id))
+                        .bind($crate::codec::DbId(customer_id))
+                        .bind(status.as_str())
+                        .bind(reason)
+                        .bind($crate::codec::DbTime($crate::codec::now()))
+                        .fetch_optional(self.writer())
+                        .await?
+                        .ok_or($crate::StoreError::NotFound)?;
+                Ok(row.try_into()?)
+            }
+
+            pub async fn unlink_hubspot(
+                &self,
+                connector_id: uuid::Uuid,
+                hubspot_id: &str,
+                status: keva_core::SyncStatus,
+                reason: Option<&str>,
+            ) -> Result<Option<$crate::CrmLink>, $crate::StoreError> {
+                sqlx::query_as::<$db, $crate::links::LinkRow>($crate::links::UNLINK_HUBSPOT)
+                    .bind($crate::codec::DbId(connector_id))
+                    .bind(hubspot_id)
+                    .bind(status.as_str())
+                    .bind(reason)
+                    .bind($crate::codec::DbTime($crate::codec::now()))
+                    .fetch_optional(self.writer())
+                    .await?
+                    .decode()
+            }
+
+            pub async fn relink(
+                &self,
+                connector_id: uuid::Uuid,
+                from_hubspot_id: &str,
+                to_hubspot_id: &str,
+            ) -> Result<Option<$crate::CrmLink>, $crate::StoreError> {
+                let now = $crate::codec::now();
+                let mut tx = self.begin_write().await?;
+                let taken = sqlx::query_as::<$db, $crate::links::LinkRow>(
+                    $crate::links::LINK_BY_HUBSPOT_ID,
+                )
+                .bind($crate::codec::DbId(connector_id))
+                .bind(to_hubspot_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let row = match taken {
+                    // Merged into a contact that another customer is linked to: the
+                    // survivor keeps its customer, the merged one's customer is unlinked.
+                    Some(_) if from_hubspot_id != to_hubspot_id => {
+                        let reason = format!(
+                            "HubSpot contact {from_hubspot_id} was merged into contact \
+                             {to_hubspot_id}, which is linked to another customer"
+                        );
+                        sqlx::query_as::<$db, $crate::links::LinkRow>($crate::links::UNLINK_HUBSPOT)
+                            .bind($crate::codec::DbId(connector_id))
+                            .bind(from_hubspot_id)
+                            .bind(keva_core::SyncStatus::NotLinked.as_str())
+                            .bind(reason)
+                            .bind($crate::codec::DbTime(now))
+                            .fetch_optional(&mut *tx)
+                            .await?
+                    }
+                    _ => sqlx::query_as::<$db, $crate::links::LinkRow>($crate::links::MOVE_LINK)
+                        .bind($crate::codec::DbId(connector_id))
+                        .bind(from_hubspot_id)
+                        .bind(to_hubspot_id)
+                        .bind($crate::codec::DbTime(now))
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(|e| {
+                            $crate::error::conflict_or_db(e, || {
+                                format!("HubSpot contact {to_hubspot_id} is already linked")
+                            })
+                        })?,
+                };
+                tx.commit().await?;
+                row.decode()
+            }
+
+            pub async fn commit_sync(
+                &self,
+                commit: &$crate::SyncCommit,
+            ) -> Result<Option<$crate::Customer>, $crate::StoreError> {
+                let mut tx = self.begin_write().await?;
+                let customer = Self::apply_commit(&mut tx, commit).await?;
+                if customer.is_some() {
+                    tx.commit().await?;
+                }
+                Ok(customer)
+            }
+
+            /// The customer patch, the link and the history row of one commit, on
+            /// `conn` (a transaction or savepoint the caller commits). `None`, with
+            /// nothing written, if the customer does not exist in the workspace.
+            async fn apply_commit(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                c: &$crate::SyncCommit,
+            ) -> Result<Option<$crate::Customer>, $crate::StoreError> {
+                let Some(row) = sqlx::query_as::<$db, $crate::customers::CustomerRow>(
+                    Self::CUSTOMER_FOR_UPDATE,
+                )
+                .bind($crate::codec::DbId(c.workspace_id))
+                .bind($crate::codec::DbId(c.customer_id))
+                .fetch_optional(&mut *conn)
+                .await?
+                else {
+                    return Ok(None);
+                };
+                let (mut customer, times) = row.into_parts();
+                let now = $crate::codec::now();
+                let changed = c.customer_patch.as_ref().and_then(|patch| {
+                    $crate::customers::apply_patch(&customer, &times, patch, now)
+                });
+                if let Some((next, next_times)) = changed {
+                    Self::write_customer(&mut *conn, &next, next_times).await?;
+                    customer = next;
+                }
+                let hubspot_id = c.link.hubspot_id.as_deref();
+                sqlx::query::<$db>($crate::links::UPSERT_LINK)
+                    .bind($crate::codec::DbId(c.connector_id))
+                    .bind($crate::codec::DbId(c.workspace_id))
+                    .bind($crate::codec::DbId(c.customer_id))
+                    .bind(hubspot_id)
+                    .bind(c.link.bases.as_ref().map(sqlx::types::Json))
+                    .bind(c.link.status.as_str())
+                    .bind(c.link.status_reason.as_deref())
+                    .bind(c.link.synced_at.map($crate::codec::DbTime::from))
+                    .bind($crate::codec::DbTime(now))
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(|e| {
+                        $crate::error::conflict_or_db(e, || {
+                            format!(
+                                "HubSpot contact {} is already linked to another customer",
+                                hubspot_id.unwrap_or_default()
+                            )
+                        })
+                    })?;
+                Self::insert_history_on(conn, &c.history).await?;
+                Ok(Some(customer))
+            }
+        }
+    };
+}
+
+pub(crate) use queries;
+
+// --- facade ------------------------------------------------------------------
+
+impl crate::Store {
+    #[tracing::instrument(skip(self))]
+    pub async fn get_link(
+        &self,
+        connector_id: Uuid,
+        customer_id: Uuid,
+    ) -> Result<Option<CrmLink>, StoreError> {
+        dispatch!(self.get_link(connector_id, customer_id))
+    }
+
+    #[tracing::instrument(skip(self))]
+    pub async fn link_by_hubspot_id(
+        &self,
+        connector_id: Uuid,
+        hubspot_id: &str,
+    ) -> Result<Option<CrmLink>, StoreError> {
+        dispatch!(self.link_by_hubspot_id(connector_id, hubspot_id))
+    }
+
+    /// The connector's links to any of `hubspot_ids` (one query, for checking a
+    /// webhook batch's echoes), in contact id order.
+    #[tracing::instrument(skip(self, hubspot_ids), fields(n = hubspot_ids.len()))]
+    pub async fn links_by_hubspot_ids(
+        &self,
+        connector_id: Uuid,
+        hubspot_ids: &[String],
+    ) -> Result<Vec<CrmLink>, StoreError> {
+        dispatch!(self.links_by_hubspot_ids(connector_id, hubspot_ids))
+    }
+
+    /// Sets the link's status, creating the link (no contact yet) if absent.
+    /// `NotFound` unless connector and customer exist in the same workspace.
+    #[tracing::instrument(skip(self))]
+    pub async fn set_link_status(
+        &self,
+        connector_id: Uuid,
+        customer_id: Uuid,
+        status: SyncStatus,
+        reason: Option<&str>,
+    ) -> Result<CrmLink, StoreError> {
+        dispatch!(self.set_link_status(connector_id, customer_id, status, reason))
+    }
+
+    /// The contact was deleted in HubSpot: its link loses the contact id and the
+    /// bases and takes `status` (normally `not_linked`) and `reason`; the customer
+    /// stays. `None` if no customer was linked to it.
+    #[tracing::instrument(skip(self))]
+    pub async fn unlink_hubspot(
+        &self,
+        connector_id: Uuid,
+        hubspot_id: &str,
+        status: SyncStatus,
+        reason: Option<&str>,
+    ) -> Result<Option<CrmLink>, StoreError> {
+        dispatch!(self.unlink_hubspot(connector_id, hubspot_id, status, reason))
+    }
+
+    /// A merge: the link to `from` moves to `to` (bases kept, so the next
+    /// reconcile sees the survivor's differing values as HubSpot changes). If
+    /// another customer is already linked to `to`, that link stays and the merged
+    /// one is unlinked (`not_linked`, with the reason). Returns the changed link,
+    /// `None` if nobody was linked to `from`.
+    #[tracing::instrument(skip(self))]
+    pub async fn relink(
+        &self,
+        connector_id: Uuid,
+        from_hubspot_id: &str,
+        to_hubspot_id: &str,
+    ) -> Result<Option<CrmLink>, StoreError> {
+        dispatch!(self.relink(connector_id, from_hubspot_id, to_hubspot_id))
+    }
+
+    /// In one transaction: applies the Keva side of a plan (same rules and field
+    /// times as `update_customer`), upserts the link and inserts the history row.
+    /// `Conflict` and nothing written if the new email is taken or the contact is
+    /// linked to another customer. `None` (nothing written) if the customer does
+    /// not exist in the workspace; otherwise the customer after the patch.
+    #[tracing::instrument(skip(self, commit), fields(customer_id = %commit.customer_id))]
+    pub async fn commit_sync(&self, commit: &SyncCommit) -> Result<Option<Customer>, StoreError> {
+        dispatch!(self.commit_sync(commit))
+    }
+}
