@@ -80,7 +80,7 @@ pub enum Waited {
     Finished,
     /// Not finished: waiting for a retry, or still queued or running at the
     /// deadline. The job as last read.
-    Pending(Job),
+    Pending(Box<Job>),
     /// The job is not in the store (not this workspace's).
     Gone,
 }
@@ -108,11 +108,11 @@ pub async fn wait_for_outcome(
                 return Ok(Waited::Finished);
             }
             JobState::Failed | JobState::Dead => return Ok(Waited::Finished),
-            JobState::Queued if job.attempts > 0 => return Ok(Waited::Pending(job)),
+            JobState::Queued if job.attempts > 0 => return Ok(Waited::Pending(Box::new(job))),
             _ => {}
         }
         if tokio::time::Instant::now() >= deadline {
-            return Ok(Waited::Pending(job));
+            return Ok(Waited::Pending(Box::new(job)));
         }
         tokio::time::sleep(POLL).await;
     }

@@ -91,7 +91,9 @@ pub async fn sync_now(
             .into_response()),
         Waited::Pending(job) => Ok((
             StatusCode::ACCEPTED,
-            Json(SyncAccepted { job: (&job).into() }),
+            Json(SyncAccepted {
+                job: JobView::from(&*job),
+            }),
         )
             .into_response()),
         Waited::Gone => Err(ApiError::NotFound("job")),
