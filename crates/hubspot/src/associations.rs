@@ -18,6 +18,13 @@ pub struct Associations<'a> {
     client: &'a HubspotClient,
 }
 
+/// `crm/v4/objects/{from}/{id}/associations/` followed by `rest`.
+fn object_associations<'s>(from: ObjectType, id: &'s str, rest: &[&'s str]) -> Vec<&'s str> {
+    let mut segments = vec!["crm", "v4", "objects", from.as_str(), id, "associations"];
+    segments.extend_from_slice(rest);
+    segments
+}
+
 impl<'a> Associations<'a> {
     pub(crate) fn new(client: &'a HubspotClient) -> Self {
         Self { client }
@@ -37,15 +44,7 @@ impl<'a> Associations<'a> {
             let mut call = Call::new(
                 Method::GET,
                 "GET /crm/v4/objects/{from}/{id}/associations/{to}",
-                [
-                    "crm",
-                    "v4",
-                    "objects",
-                    from.as_str(),
-                    id,
-                    "associations",
-                    to.as_str(),
-                ],
+                object_associations(from, id, &[to.as_str()]),
             )
             .query("limit", "500");
             if let Some(a) = &after {
@@ -136,17 +135,7 @@ impl<'a> Associations<'a> {
         let call = Call::new(
             Method::PUT,
             "PUT /crm/v4/objects/{from}/{id}/associations/default/{to}/{toId}",
-            [
-                "crm",
-                "v4",
-                "objects",
-                from.as_str(),
-                id,
-                "associations",
-                "default",
-                to.as_str(),
-                to_id,
-            ],
+            object_associations(from, id, &["default", to.as_str(), to_id]),
         );
         // Idempotent: associating twice leaves one association.
         self.client.execute(&call, RetryPolicy::Idempotent).await?;

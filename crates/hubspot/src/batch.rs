@@ -11,6 +11,7 @@ use std::collections::HashSet;
 
 use reqwest::Method;
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use crate::client::Call;
 use crate::error::{HubspotError, Result};
@@ -143,21 +144,11 @@ impl Objects<'_> {
         &self,
         inputs: &[ObjectUpdate],
     ) -> Result<BatchOutcome<SimplePublicObject>> {
-        self.run_chunks(
+        self.batch_write(
             inputs,
-            BATCH_MAX,
-            RetryPolicy::Update,
+            "update",
+            "POST /crm/v3/objects/{type}/batch/update",
             |i| i.id.clone(),
-            |chunk| {
-                Call::new(
-                    Method::POST,
-                    "POST /crm/v3/objects/{type}/batch/update",
-                    self.path(&["batch", "update"]),
-                )
-                .json(&BatchInput {
-                    inputs: chunk.to_vec(),
-                })
-            },
         )
         .await
     }
@@ -167,22 +158,28 @@ impl Objects<'_> {
         &self,
         inputs: &[ObjectUpsert],
     ) -> Result<BatchOutcome<SimplePublicUpsertObject>> {
-        self.run_chunks(
+        self.batch_write(
             inputs,
-            BATCH_MAX,
-            RetryPolicy::Update,
+            "upsert",
+            "POST /crm/v3/objects/{type}/batch/upsert",
             |i| i.id.clone(),
-            |chunk| {
-                Call::new(
-                    Method::POST,
-                    "POST /crm/v3/objects/{type}/batch/upsert",
-                    self.path(&["batch", "upsert"]),
-                )
-                .json(&BatchInput {
-                    inputs: chunk.to_vec(),
-                })
-            },
         )
+        .await
+    }
+
+    /// `batch/{action}` with the inputs as they are, retried like an update.
+    async fn batch_write<I: Serialize + Clone, T: DeserializeOwned>(
+        &self,
+        inputs: &[I],
+        action: &'static str,
+        endpoint: &'static str,
+        id_of: impl Fn(&I) -> String,
+    ) -> Result<BatchOutcome<T>> {
+        self.run_chunks(inputs, BATCH_MAX, RetryPolicy::Update, id_of, |chunk| {
+            Call::new(Method::POST, endpoint, self.path(&["batch", action])).json(&BatchInput {
+                inputs: chunk.to_vec(),
+            })
+        })
         .await
     }
 

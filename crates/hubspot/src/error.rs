@@ -17,7 +17,7 @@ use serde_json::Value;
 pub enum HubspotError {
     /// HubSpot answered with a non-success status (other than a 429).
     #[error("HubSpot {}: {}", .0.status, .0.message)]
-    Api(Box<ApiError>),
+    Api(Box<HubspotErrorBody>),
     /// 429: a rate limit was hit. `policy` is HubSpot's `policyName`
     /// (`TEN_SECONDLY_ROLLING`, `SECONDLY`, `DAILY`).
     #[error("HubSpot rate limit reached ({})", policy.as_deref().unwrap_or("unknown policy"))]
@@ -50,7 +50,7 @@ pub enum HubspotError {
 
 /// A HubSpot error body plus its HTTP status.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct ApiError {
+pub struct HubspotErrorBody {
     pub status: u16,
     pub category: Option<String>,
     pub sub_category: Option<String>,
@@ -163,7 +163,7 @@ impl HubspotError {
             .and_then(|v| v.as_str().map(str::to_string))
             .or(raw.error_type)
             .or(status_code);
-        HubspotError::Api(Box::new(ApiError {
+        HubspotError::Api(Box::new(HubspotErrorBody {
             status,
             category: raw.category,
             sub_category: raw.sub_category.map(|v| match v {
@@ -187,7 +187,7 @@ impl HubspotError {
         }
     }
 
-    pub fn api(&self) -> Option<&ApiError> {
+    pub fn api(&self) -> Option<&HubspotErrorBody> {
         match self {
             HubspotError::Api(e) => Some(e),
             _ => None,

@@ -29,7 +29,7 @@ pub mod webhooks_api;
 pub use auth::{AsyncRefreshHook, Credentials, OAuthCredentials, RefreshHook, TokenSet};
 pub use batch::{BatchOutcome, BatchReadOptions, ChunkFailure};
 pub use client::{ClientBuilder, HubspotClient, HUBSPOT_API_URL};
-pub use error::{ApiError, HubspotError};
+pub use error::{HubspotError, HubspotErrorBody};
 pub use models::ObjectType;
 pub use objects::{ListOptions, ReadOptions};
 pub use ratelimit::{Priority, RateLimitConfig, RateLimiters};

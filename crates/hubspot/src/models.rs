@@ -181,11 +181,15 @@ pub struct Page<T> {
 impl<T> Page<T> {
     /// The cursor of the next page; `None` on the last page.
     pub fn next_after(&self) -> Option<&str> {
-        self.paging
-            .as_ref()
-            .and_then(|p| p.next.as_ref())
-            .map(|n| n.after.as_str())
+        next_after(self.paging.as_ref())
     }
+}
+
+/// The cursor of the next page in a `paging` object; `None` on the last page.
+fn next_after(paging: Option<&Paging>) -> Option<&str> {
+    paging
+        .and_then(|p| p.next.as_ref())
+        .map(|n| n.after.as_str())
 }
 
 // ---------------------------------------------------------------- writes
@@ -466,11 +470,9 @@ pub struct SearchResponse {
 }
 
 impl SearchResponse {
+    /// The cursor of the next page; `None` on the last page.
     pub fn next_after(&self) -> Option<&str> {
-        self.paging
-            .as_ref()
-            .and_then(|p| p.next.as_ref())
-            .map(|n| n.after.as_str())
+        next_after(self.paging.as_ref())
     }
 }
 

@@ -18,6 +18,10 @@ pub enum ApiError {
     BadRequest(String),
     #[error("missing, unknown or revoked API key")]
     Unauthorized,
+    /// A request that carries no API key was not proven (a webhook whose signature
+    /// did not verify): 401 like `Unauthorized`, with its own message.
+    #[error("{0}")]
+    NotVerified(String),
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{0}")]
@@ -51,7 +55,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized | ApiError::NotVerified(_) => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -65,7 +69,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::BadRequest(_) => "bad_request",
-            ApiError::Unauthorized => "unauthorized",
+            ApiError::Unauthorized | ApiError::NotVerified(_) => "unauthorized",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
             ApiError::PayloadTooLarge(_) => "payload_too_large",

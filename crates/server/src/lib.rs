@@ -1,9 +1,12 @@
-//! The Keva Sync service: HTTP API, (later) webhook intake, admin UI and workers.
+//! The Keva Sync service: the HTTP API (`api`), the HubSpot webhook intake
+//! (`webhooks`), the sync engine and its workers (`sync`), batch sync (`batch`) and
+//! `GET /metrics` (`metrics`). `docs/architecture.md` shows how they fit together.
 //!
 //! `app(state)` builds the whole router and is used by both `serve` and the tests,
 //! so tests exercise exactly what runs in production. Handlers are thin: they
-//! parse input into domain values, call the store (and, later, the sync engine), and
-//! map failures to `ApiError`, the API's single error contract.
+//! parse input into domain values, call the store or the sync module, and map
+//! failures to `ApiError`, the API's single error contract — a panicking handler
+//! included (`panic_response`).
 
 pub mod api;
 pub mod auth;
@@ -11,14 +14,17 @@ pub mod batch;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod metrics;
 pub mod openapi;
 pub mod state;
 pub mod sync;
 pub mod webhooks;
 
+use std::any::Any;
 use std::sync::Arc;
 
 use axum::http::{HeaderName, Request};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use tokio::net::TcpListener;
@@ -68,7 +74,8 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(api::crm::history::history))
         .routes(routes!(api::crm::customer_crm::customer_crm))
         .routes(routes!(api::batch::start_batch))
-        .routes(routes!(api::batch::get_batch, api::batch::cancel_batch));
+        .routes(routes!(api::batch::get_batch, api::batch::cancel_batch))
+        .routes(routes!(metrics::metrics));
     let (router, mut api) = webhooks::routes(router).split_for_parts();
     // The receiver is routed by `app` outside the body-limit layer; documented here.
     api.merge(webhooks::receiver().1);
@@ -77,7 +84,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 
 /// The whole service as one router, state applied.
 pub fn app(state: AppState) -> Router {
-    webhooks::metrics::install();
+    metrics::install();
     let (router, api) = routes();
     let api = Arc::new(api);
     let request_id = HeaderName::from_static("x-request-id");
@@ -93,7 +100,7 @@ pub fn app(state: AppState) -> Router {
         .merge(webhooks::receiver().0)
         .fallback(|| async { ApiError::NotFound("route") })
         .with_state(state)
-        .layer(CatchPanicLayer::new())
+        .layer(CatchPanicLayer::custom(panic_response))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
@@ -107,6 +114,17 @@ pub fn app(state: AppState) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// What a panicking handler answers: a 500 in `ApiError`'s JSON shape. The panic
+/// message is logged, never sent.
+pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".to_owned());
+    ApiError::Internal(anyhow::anyhow!("handler panicked: {message}")).into_response()
 }
 
 /// Serves `app(state)` on `listener` until `shutdown` is cancelled.
@@ -128,4 +146,42 @@ pub async fn serve(
     batches.abort();
     served?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::{to_bytes, Body};
+    use axum::http::{Request, StatusCode};
+    use axum::routing::get;
+    use axum::Router;
+    use tower::ServiceExt;
+    use tower_http::catch_panic::CatchPanicLayer;
+
+    use super::panic_response;
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_in_the_api_error_shape() {
+        async fn boom() -> &'static str {
+            panic!("secret detail")
+        }
+        let app = Router::new()
+            .route("/boom", get(boom))
+            .layer(CatchPanicLayer::custom(panic_response));
+        let res = app
+            .oneshot(Request::get("/boom").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let content_type = res.headers().get("content-type").unwrap().to_str().unwrap();
+        assert!(
+            content_type.starts_with("application/json"),
+            "{content_type}"
+        );
+        let body = to_bytes(res.into_body(), usize::MAX).await.unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"error": {"code": "internal", "message": "internal server error"}})
+        );
+    }
 }

@@ -1,6 +1,6 @@
 //! One HubSpot webhook event, typed, and the kind of change it reports.
 //!
-//! Field names and types follow HubSpot's delivery payload (API-NOTES §7). Reading is
+//! Field names and types follow HubSpot's delivery payload (`docs/hubspot.md`). Reading is
 //! deliberately tolerant: unknown fields are ignored (HubSpot adds fields without
 //! notice), ids may be numbers or decimal strings, optional fields may be absent or
 //! `null`. What the intake cannot act without — the event id (deduplication), portal

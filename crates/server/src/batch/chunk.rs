@@ -1,4 +1,4 @@
-//! One chunk of a batch (DESIGN §6): up to 100 customers, a handful of HubSpot
+//! One chunk of a batch: up to 100 customers, a handful of HubSpot
 //! calls, and the commits that go into the chunk's one store transaction.
 //!
 //! Calls per chunk on a clean run: one batch read by id (linked customers), one by
@@ -6,13 +6,13 @@
 //! Contacts are read *without* `propertiesWithHistory` (which would halve the batch
 //! size to 50 and double the reads); the per-property timestamps only decide real
 //! conflicts, so the few contacts whose plan has one are read again with history
-//! (`plan::needs_history`) and re-planned — the decisions equal the engine's.
+//! (`replan::needs_history`) and re-planned — the decisions equal the engine's.
 //!
 //! Nothing here touches the store's write side: the caller commits `ChunkWork` with
 //! the checkpoint. HubSpot is written first, so a crash before the commit leaves
 //! contacts created but unlinked; the rerun's read by email finds and links them.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, HashSet};
 
 use keva_core::{Email, Plan, SyncStatus, Trigger};
 use keva_hubspot::models::{ObjectCreate, ObjectUpdate, SimplePublicObject, StandardError};
@@ -20,9 +20,11 @@ use keva_hubspot::{BatchOutcome, BatchReadOptions, HubspotClient, HubspotError};
 use keva_store::{BatchCounters, Connector, CrmLink, CustomerForSync, SyncCommit};
 use uuid::Uuid;
 
-use super::plan::{needs_history, Effect};
+use super::replan::{needs_history, Effect};
 use crate::state::AppState;
-use crate::sync::merge::{failure_commit, sync_commit, MergeRules};
+use crate::sync::merge::{
+    create_properties, duplicate_contact_warning, failure_commit, sync_commit, MergeRules,
+};
 use crate::sync::{SyncError, SyncWarning};
 
 /// Why a chunk could not be finished (nothing of it is committed).
@@ -215,7 +217,9 @@ fn lower(s: &str) -> String {
     s.trim().to_lowercase()
 }
 
-/// Processes one chunk of customers (id order) and returns what to commit.
+/// Processes one chunk of customers (id order) and returns what to commit: read
+/// the contacts, plan each customer, create the missing contacts, update the
+/// changed ones, and hand the rare linked contact HubSpot no longer has to the engine.
 pub async fn process(
     env: &ChunkEnv<'_>,
     rows: &[CustomerForSync],
@@ -229,18 +233,42 @@ pub async fn process(
     };
     c.work.counters.processed = rows.len() as u64;
 
-    // Sort the customers: linked, unlinked with a valid email, the rest.
-    let mut linked: Vec<(usize, String)> = Vec::new();
-    let mut unlinked: Vec<(usize, String)> = Vec::new();
-    for (i, (customer, link, _)) in rows.iter().enumerate() {
+    let sorted = sort_rows(&mut c);
+    let found = read_contacts(&c, sorted).await?;
+    let mut pending = plan_found(&mut c, found.pending).await?;
+    pending.extend(create_missing(&mut c, &found.creates, before_create).await?);
+    update_and_commit(&mut c, pending).await?;
+    for row in found.engine_rows {
+        engine_sync(&mut c, row).await?;
+    }
+    Ok(c.work)
+}
+
+/// The chunk's customers by how their contact is found: (row, contact id) of the
+/// linked, (row, normalized email) of the unlinked with a valid email.
+struct Sorted {
+    linked: Vec<(usize, String)>,
+    unlinked: Vec<(usize, String)>,
+}
+
+/// Sorts the customers: linked, unlinked with a valid email, the rest (counted
+/// or failed here).
+fn sort_rows(c: &mut Chunk<'_, '_>) -> Sorted {
+    let mut sorted = Sorted {
+        linked: Vec::new(),
+        unlinked: Vec::new(),
+    };
+    for (i, (customer, link, _)) in c.rows.iter().enumerate() {
         match link {
             Some(l) if l.hubspot_id.is_some() => {
-                linked.push((i, l.hubspot_id.clone().unwrap_or_default()));
+                sorted
+                    .linked
+                    .push((i, l.hubspot_id.clone().unwrap_or_default()));
             }
             // Deleted in HubSpot: automatic triggers leave it unlinked (engine rule).
             Some(l) if l.status == SyncStatus::NotLinked => c.work.counters.unchanged += 1,
             _ => match Email::parse(&customer.email) {
-                Ok(e) => unlinked.push((i, e.normalized())),
+                Ok(e) => sorted.unlinked.push((i, e.normalized())),
                 Err(e) => {
                     let reason = format!("invalid email, not sent to HubSpot: {e}");
                     c.fail(i, None, &reason, None);
@@ -248,153 +276,158 @@ pub async fn process(
             },
         }
     }
+    sorted
+}
 
-    // Reads: one by id, one by email.
+/// What the reads found: customers with a contact (not planned yet), customers
+/// whose contact must be created, linked customers whose contact is gone.
+struct Found {
+    pending: Vec<Pending>,
+    creates: Vec<usize>,
+    engine_rows: Vec<usize>,
+}
+
+fn pending_for(row: usize, contact: &SimplePublicObject, kind: Kind) -> Pending {
+    Pending {
+        row,
+        contact: contact.clone(),
+        kind,
+        plan: Plan::default(),
+        warnings: Vec::new(),
+    }
+}
+
+/// The read step: one batch read by id (linked), one by email (unlinked).
+async fn read_contacts(c: &Chunk<'_, '_>, sorted: Sorted) -> Result<Found, ChunkError> {
+    let ids = sorted.linked.iter().map(|(_, id)| id.clone()).collect();
     let by_id: HashMap<String, SimplePublicObject> = c
-        .read(
-            linked.iter().map(|(_, id)| id.clone()).collect(),
-            false,
-            false,
-        )
+        .read(ids, false, false)
         .await?
         .into_iter()
         .map(|o| (o.id.clone(), o))
         .collect();
+    let emails = sorted.unlinked.iter().map(|(_, e)| e.clone()).collect();
     let by_email: HashMap<String, SimplePublicObject> = c
-        .read(
-            unlinked.iter().map(|(_, e)| e.clone()).collect(),
-            true,
-            false,
-        )
+        .read(emails, true, false)
         .await?
         .into_iter()
         .filter_map(|o| o.property("email").map(lower).map(|e| (e, o)))
         .collect();
-
-    let mut pending: Vec<Pending> = Vec::new();
-    let mut engine_rows: Vec<usize> = Vec::new();
-    for (row, id) in linked {
+    let mut out = Found {
+        pending: Vec::new(),
+        creates: Vec::new(),
+        engine_rows: Vec::new(),
+    };
+    for (row, id) in sorted.linked {
         match by_id.get(&id) {
-            Some(contact) => pending.push(Pending {
-                row,
-                contact: contact.clone(),
-                kind: Kind::Existing,
-                plan: Plan::default(),
-                warnings: Vec::new(),
-            }),
+            Some(contact) => out.pending.push(pending_for(row, contact, Kind::Existing)),
             // Deleted or merged: rare, and the engine knows how to unlink/relink.
-            None => engine_rows.push(row),
+            None => out.engine_rows.push(row),
         }
     }
-    let mut creates: Vec<usize> = Vec::new();
-    for (row, email) in unlinked {
+    for (row, email) in sorted.unlinked {
         match by_email.get(&email) {
-            Some(contact) => pending.push(Pending {
-                row,
-                contact: contact.clone(),
-                kind: Kind::FoundByEmail,
-                plan: Plan::default(),
-                warnings: Vec::new(),
-            }),
-            None => creates.push(row),
+            Some(contact) => out
+                .pending
+                .push(pending_for(row, contact, Kind::FoundByEmail)),
+            None => out.creates.push(row),
         }
     }
-    let mut pending = drop_linked_elsewhere(&mut c, pending).await?;
-    plan_all(&mut c, &mut pending).await?;
+    Ok(out)
+}
 
-    // Creates, with per-item results (objectWriteTraceId = customer id).
+/// The plan step: drops contacts linked to another customer, then plans the rest.
+async fn plan_found(
+    c: &mut Chunk<'_, '_>,
+    pending: Vec<Pending>,
+) -> Result<Vec<Pending>, ChunkError> {
+    let mut pending = drop_linked_elsewhere(c, pending).await?;
+    plan_all(c, &mut pending).await?;
+    Ok(pending)
+}
+
+/// The create step: batch-creates the missing contacts (per-item results,
+/// `objectWriteTraceId` = customer id) and returns the customers whose contact
+/// HubSpot said already exists, read and planned for the update step.
+async fn create_missing(
+    c: &mut Chunk<'_, '_>,
+    creates: &[usize],
+    before_create: Option<&super::CreateHook>,
+) -> Result<Vec<Pending>, ChunkError> {
     if let Some(hook) = before_create {
         let emails = creates
             .iter()
-            .map(|&r| rows[r].0.email.clone())
+            .map(|&r| c.rows[r].0.email.clone())
             .collect::<Vec<_>>();
         hook(emails).await;
     }
-    let duplicates = create(&mut c, &creates).await?;
-    if !duplicates.is_empty() {
-        let found = c
-            .read(
-                duplicates.iter().map(|(_, id)| id.clone()).collect(),
-                false,
-                false,
-            )
-            .await?;
-        let mut dup_pending = Vec::new();
-        for (row, id) in duplicates {
-            match found.iter().find(|o| o.id == id) {
-                Some(contact) => dup_pending.push(Pending {
-                    row,
-                    contact: contact.clone(),
-                    kind: Kind::Duplicate,
-                    plan: Plan::default(),
-                    warnings: vec![SyncWarning {
-                        field: Some("email".into()),
-                        code: "duplicate_contact".into(),
-                        message: format!(
-                            "Duplicate contact: HubSpot already has contact {id} with this \
-                             email; linked to it instead of creating another"
-                        ),
-                    }],
-                }),
-                None => c.fail(
-                    row,
-                    None,
-                    &format!("HubSpot reported contact {id} as existing but it cannot be read"),
-                    None,
-                ),
-            }
-        }
-        let mut dup_pending = drop_linked_elsewhere(&mut c, dup_pending).await?;
-        plan_all(&mut c, &mut dup_pending).await?;
-        pending.extend(dup_pending);
+    let duplicates = create(c, creates).await?;
+    if duplicates.is_empty() {
+        return Ok(Vec::new());
     }
+    let ids = duplicates.iter().map(|(_, id)| id.clone()).collect();
+    let existing = c.read(ids, false, false).await?;
+    let mut dup_pending = Vec::new();
+    for (row, id) in duplicates {
+        match existing.iter().find(|o| o.id == id) {
+            Some(contact) => dup_pending.push(Pending {
+                warnings: vec![duplicate_contact_warning(&id)],
+                ..pending_for(row, contact, Kind::Duplicate)
+            }),
+            None => c.fail(
+                row,
+                None,
+                &format!("HubSpot reported contact {id} as existing but it cannot be read"),
+                None,
+            ),
+        }
+    }
+    plan_found(c, dup_pending).await
+}
 
-    // Updates, then the commits of everything that reached HubSpot.
-    let refused = update(&mut c, &pending).await?;
+/// The update step: writes the changed properties, then commits every customer
+/// whose contact reached HubSpot (or fails the ones HubSpot refused).
+async fn update_and_commit(c: &mut Chunk<'_, '_>, pending: Vec<Pending>) -> Result<(), ChunkError> {
+    let refused = update(c, &pending).await?;
     for p in pending {
-        if let Some((reason, corr)) = refused.get(&p.row) {
-            c.fail(p.row, Some(&p.contact.id), reason, corr.clone());
-            continue;
-        }
-        let customer_id = rows[p.row].0.id;
-        let effect = Effect::of(&p.plan);
-        // `linked` and `unchanged` are exclusive; a first link may also write.
-        if effect.to_crm {
-            c.work.counters.updated_to_crm += 1;
-        }
-        if effect.from_crm {
-            c.work.counters.updated_from_crm += 1;
-        }
-        match p.kind {
-            Kind::FoundByEmail | Kind::Duplicate => c.work.counters.linked += 1,
-            Kind::Existing if !effect.to_crm && !effect.from_crm => {
-                c.work.counters.unchanged += 1;
-            }
-            Kind::Existing => {}
-        }
-        if effect.conflict {
-            c.work.counters.conflicts += 1;
-        }
-        let prev = c.link(p.row);
-        if let Some(commit) = sync_commit(
-            env.rules,
-            customer_id,
-            &p.contact.id,
-            &p.plan,
-            prev,
-            p.warnings,
-            false,
-        )
-        .commit
-        {
-            c.work.commits.push(commit);
+        match refused.get(&p.row) {
+            Some((reason, corr)) => c.fail(p.row, Some(&p.contact.id), reason, corr.clone()),
+            None => commit_applied(c, p),
         }
     }
+    Ok(())
+}
 
-    for row in engine_rows {
-        engine_sync(&mut c, row).await?;
+/// Counts an applied plan and queues its commit.
+fn commit_applied(c: &mut Chunk<'_, '_>, p: Pending) {
+    let effect = Effect::of(&p.plan);
+    let k = &mut c.work.counters;
+    // `linked` and `unchanged` are exclusive; a first link may also write.
+    if effect.to_crm {
+        k.updated_to_crm += 1;
     }
-    Ok(c.work)
+    if effect.from_crm {
+        k.updated_from_crm += 1;
+    }
+    match p.kind {
+        Kind::FoundByEmail | Kind::Duplicate => k.linked += 1,
+        Kind::Existing if !effect.to_crm && !effect.from_crm => k.unchanged += 1,
+        Kind::Existing => {}
+    }
+    if effect.conflict {
+        k.conflicts += 1;
+    }
+    let customer_id = c.rows[p.row].0.id;
+    let applied = sync_commit(
+        c.env.rules,
+        customer_id,
+        &p.contact.id,
+        &p.plan,
+        c.link(p.row),
+        p.warnings,
+        false,
+    );
+    c.work.commits.extend(applied.commit);
 }
 
 /// Contacts found by email (or by a 409) that another customer is linked to are
@@ -465,41 +498,93 @@ async fn plan_all(c: &mut Chunk<'_, '_>, pending: &mut [Pending]) -> Result<(), 
     Ok(())
 }
 
+/// The create calls' inputs and how an answer finds its customer again.
+#[derive(Default)]
+struct Creates {
+    inputs: Vec<ObjectCreate>,
+    plans: HashMap<usize, Plan>,
+    row_of_trace: HashMap<String, usize>,
+    row_of_email: HashMap<String, usize>,
+}
+
+/// Plans each customer without a contact (a first link) and builds its create.
+fn creates_for(c: &Chunk<'_, '_>, rows: &[usize]) -> Creates {
+    let mut out = Creates::default();
+    for &row in rows {
+        let (customer, _, times) = &c.rows[row];
+        let plan = c.env.rules.plan(customer, times, None, None);
+        let props = create_properties(&plan);
+        let trace = customer.id.to_string();
+        out.row_of_trace.insert(trace.clone(), row);
+        if let Some(e) = props.get("email") {
+            out.row_of_email.insert(lower(e), row);
+        }
+        out.inputs.push(ObjectCreate {
+            object_write_trace_id: Some(trace),
+            ..ObjectCreate::new(props)
+        });
+        out.plans.insert(row, plan);
+    }
+    out
+}
+
 /// Batch-creates the contacts of `rows`; returns the customers HubSpot answered
 /// with a 409 "Existing ID" (linked by the caller).
 async fn create(c: &mut Chunk<'_, '_>, rows: &[usize]) -> Result<Vec<(usize, String)>, ChunkError> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let mut plans: HashMap<usize, Plan> = HashMap::new();
-    let mut inputs = Vec::with_capacity(rows.len());
-    let mut row_of_trace: HashMap<String, usize> = HashMap::new();
-    let mut row_of_email: HashMap<String, usize> = HashMap::new();
-    for &row in rows {
-        let (customer, _, times) = &c.rows[row];
-        let plan = c.env.rules.plan(customer, times, None, None);
-        let props: BTreeMap<String, String> = plan
-            .to_hubspot
-            .iter()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let trace = customer.id.to_string();
-        row_of_trace.insert(trace.clone(), row);
-        if let Some(e) = props.get("email") {
-            row_of_email.insert(lower(e), row);
-        }
-        inputs.push(ObjectCreate {
-            object_write_trace_id: Some(trace),
-            ..ObjectCreate::new(props)
-        });
-        plans.insert(row, plan);
-    }
-    let out = c.env.client.contacts().batch_create(&inputs).await?;
+    let mut creates = creates_for(c, rows);
+    let out = c
+        .env
+        .client
+        .contacts()
+        .batch_create(&creates.inputs)
+        .await?;
     whole(&out)?;
+    let mut answered = HashSet::new();
+    let duplicates = refused_creates(c, &out.errors, &creates.row_of_trace, &mut answered);
+    for contact in out.results {
+        let Some(row) = contact
+            .property("email")
+            .map(lower)
+            .and_then(|e| creates.row_of_email.get(&e))
+            .copied()
+        else {
+            continue;
+        };
+        if !answered.insert(row) {
+            continue;
+        }
+        if let Some(plan) = creates.plans.remove(&row) {
+            commit_created(c, row, &contact.id, &plan);
+        }
+    }
+    // A created contact HubSpot neither returned nor refused cannot be linked now;
+    // the next run's read by email will find it.
+    for &row in rows {
+        if !answered.contains(&row) {
+            c.fail(
+                row,
+                None,
+                "HubSpot did not confirm the contact's creation; the next sync links it",
+                None,
+            );
+        }
+    }
+    Ok(duplicates)
+}
+
+/// The per-item errors of a batch create: a 409 "Existing ID" is returned for
+/// linking, anything else fails its customer. Every customer named is `answered`.
+fn refused_creates(
+    c: &mut Chunk<'_, '_>,
+    errors: &[StandardError],
+    row_of_trace: &HashMap<String, usize>,
+    answered: &mut HashSet<usize>,
+) -> Vec<(usize, String)> {
     let mut duplicates = Vec::new();
-    let mut answered = std::collections::HashSet::new();
-    for e in &out.errors {
+    for e in errors {
         let Some(row) = e
             .context
             .get("objectWriteTraceId")
@@ -518,57 +603,26 @@ async fn create(c: &mut Chunk<'_, '_>, rows: &[usize]) -> Result<Vec<(usize, Str
         if err.is_property_missing() {
             c.work.learned_missing.extend(err.missing_properties());
         }
-        c.fail(
-            row,
-            None,
-            &format!("HubSpot refused the contact: {}", e.message),
-            None,
-        );
+        let reason = format!("HubSpot refused the contact: {}", e.message);
+        c.fail(row, None, &reason, None);
     }
-    for contact in out.results {
-        let Some(row) = contact
-            .property("email")
-            .map(lower)
-            .and_then(|e| row_of_email.get(&e))
-            .copied()
-        else {
-            continue;
-        };
-        if !answered.insert(row) {
-            continue;
-        }
-        let Some(plan) = plans.remove(&row) else {
-            continue;
-        };
-        c.work.counters.created += 1;
-        let id = c.rows[row].0.id;
-        if let Some(commit) = sync_commit(
-            c.env.rules,
-            id,
-            &contact.id,
-            &plan,
-            c.link(row),
-            Vec::new(),
-            true,
-        )
-        .commit
-        {
-            c.work.commits.push(commit);
-        }
-    }
-    // A created contact HubSpot neither returned nor refused cannot be linked now;
-    // the next run's read by email will find it.
-    for &row in rows {
-        if !answered.contains(&row) {
-            c.fail(
-                row,
-                None,
-                "HubSpot did not confirm the contact's creation; the next sync links it",
-                None,
-            );
-        }
-    }
-    Ok(duplicates)
+    duplicates
+}
+
+/// Counts a created contact and queues the commit that links it.
+fn commit_created(c: &mut Chunk<'_, '_>, row: usize, contact_id: &str, plan: &Plan) {
+    c.work.counters.created += 1;
+    let id = c.rows[row].0.id;
+    let applied = sync_commit(
+        c.env.rules,
+        id,
+        contact_id,
+        plan,
+        c.link(row),
+        Vec::new(),
+        true,
+    );
+    c.work.commits.extend(applied.commit);
 }
 
 /// Batch-updates the changed properties; returns the customers HubSpot refused,
@@ -611,6 +665,17 @@ async fn update(
     if failure.error.is_retryable() || failure.error.is_ambiguous() {
         return Err(ChunkError::from(clone_err(&failure.error)));
     }
+    update_one_by_one(c, &writes, &mut refused).await?;
+    Ok(refused)
+}
+
+/// A refused batch update again, one contact at a time, so one bad item fails
+/// only its customer (recorded in `refused`).
+async fn update_one_by_one(
+    c: &mut Chunk<'_, '_>,
+    writes: &[&Pending],
+    refused: &mut HashMap<usize, (String, Option<String>)>,
+) -> Result<(), ChunkError> {
     for p in writes {
         match c
             .env
@@ -638,7 +703,7 @@ async fn update(
             }
         }
     }
-    Ok(refused)
+    Ok(())
 }
 
 /// A linked contact missing from the batch read (deleted or merged in HubSpot):

@@ -1,12 +1,13 @@
-//! Batch sync (issue 7, DESIGN §6): every customer of a connector's workspace
+//! Batch sync (`docs/architecture.md`): every customer of a connector's workspace
 //! brought into agreement with HubSpot through the same `reconcile` as live syncs,
 //! 100 customers at a time, with HubSpot's batch APIs.
 //!
 //! - `chunk.rs`: one chunk — reads, reconcile, create, update (≈4 calls / 100).
-//! - `plan.rs`: the batch's additions to the merge path it shares with the engine
+//! - `replan.rs`: the batch's additions to the merge path it shares with the engine
 //!   (`sync/merge.rs`): when to re-read with history, what a plan counts as.
 //! - `runner.rs`: the run — checkpoint per chunk, pause on the daily limit,
 //!   cancel, retries, heartbeat; `import.rs`: the optional HubSpot → Keva pass.
+//! - `progress.rs`: a run as the API and the CLI show it (tally, state, ETA).
 //! - `schedule.rs`: the cron schedule per connector and the takeover of runs a
 //!   crashed process left behind.
 //!
@@ -17,8 +18,8 @@
 
 pub mod chunk;
 pub mod import;
-pub mod plan;
 pub mod progress;
+pub mod replan;
 pub mod runner;
 pub mod schedule;
 

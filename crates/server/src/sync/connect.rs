@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::state::AppState;
-use crate::sync::connections::client_for_token;
+use crate::sync::clients::client_for_token;
 use crate::sync::{properties, SyncError};
 
 /// Why a portal could not be connected.

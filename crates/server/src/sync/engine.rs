@@ -14,15 +14,18 @@
 
 use std::collections::BTreeMap;
 
-use keva_core::Bases;
+use chrono::{DateTime, Utc};
 use keva_core::{missing_properties, Customer, Email, ObjectKind, Plan, SyncStatus, Trigger};
+use keva_core::{Bases, KevaField};
 use keva_hubspot::models::{ObjectCreate, SimplePublicObject};
 use keva_hubspot::{HubspotClient, ReadOptions};
 use keva_store::{Connector, CrmLink, HistoryResult, NewHistory, StoreError};
 use uuid::Uuid;
 
 use crate::state::AppState;
-use crate::sync::merge::{self, stamped, MergeRules, Quiet};
+use crate::sync::merge::{
+    self, create_properties, duplicate_contact_warning, stamped, MergeRules, Quiet,
+};
 use crate::sync::{properties, SyncError, SyncOutcome, SyncWarning};
 
 /// The status reason of a customer whose contact was deleted in HubSpot.
@@ -68,6 +71,18 @@ impl<'a> Ctx<'a> {
 
     fn workspace(&self) -> Uuid {
         self.connector.workspace_id
+    }
+
+    /// When each of the customer's fields last changed in Keva.
+    async fn field_times(
+        &self,
+        customer_id: Uuid,
+    ) -> Result<BTreeMap<KevaField, DateTime<Utc>>, SyncError> {
+        Ok(self
+            .state
+            .store
+            .customer_field_times(self.workspace(), customer_id)
+            .await?)
     }
 
     fn read_options(&self) -> ReadOptions {
@@ -348,23 +363,13 @@ async fn create(
     customer: &Customer,
     prev: Option<&CrmLink>,
 ) -> Result<SyncOutcome, SyncError> {
-    let times = ctx
-        .state
-        .store
-        .customer_field_times(ctx.workspace(), customer.id)
-        .await?;
+    let times = ctx.field_times(customer.id).await?;
     for _ in 0..PROPERTY_RETRIES {
         let plan = ctx.rules.reconcile(customer, &times, BTreeMap::new(), None);
-        let props: BTreeMap<String, String> = plan
-            .to_hubspot
-            .iter()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
         match ctx
             .client
             .contacts()
-            .create(&ObjectCreate::new(props))
+            .create(&ObjectCreate::new(create_properties(&plan)))
             .await
         {
             Ok(contact) => {
@@ -382,14 +387,7 @@ async fn create(
                     });
                 };
                 ensure_not_linked_elsewhere(ctx, &contact.id, customer.id).await?;
-                let warning = SyncWarning {
-                    field: Some("email".into()),
-                    code: "duplicate_contact".into(),
-                    message: format!(
-                        "Duplicate contact: HubSpot already has contact {id} with this email; \
-                         linked to it instead of creating another"
-                    ),
-                };
+                let warning = duplicate_contact_warning(&id);
                 return apply(ctx, customer, None, prev, &contact, vec![warning]).await;
             }
             Err(e) if e.is_property_missing() => {
@@ -414,11 +412,7 @@ async fn apply(
     contact: &SimplePublicObject,
     warnings: Vec<SyncWarning>,
 ) -> Result<SyncOutcome, SyncError> {
-    let times = ctx
-        .state
-        .store
-        .customer_field_times(ctx.workspace(), customer.id)
-        .await?;
+    let times = ctx.field_times(customer.id).await?;
     let hubspot = stamped(contact, &ctx.rules.read_properties());
     for _ in 0..PROPERTY_RETRIES {
         let plan = ctx

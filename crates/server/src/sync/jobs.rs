@@ -1,16 +1,21 @@
-//! The job kinds of the sync queue (SYNC-CONTRACT.md) and the helpers that enqueue
-//! them. Every trigger goes through here, so keys and payloads are built once.
+//! The job kinds of the sync queue (`docs/sync-contract.md`), the helpers that
+//! enqueue them, and the bounded wait for a job's end that Sync Now answers with.
+//! Every trigger goes through here, so keys and payloads are built once.
+
+use std::time::Duration;
 
 use chrono::Utc;
-use keva_core::Trigger;
-use keva_store::{ConnectorStatus, EnqueueResult, NewJob, StoreError};
+use keva_core::{JobState, Trigger};
+use keva_store::{ConnectorStatus, EnqueueResult, Job, NewJob, StoreError};
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::state::AppState;
 
 pub const SYNC_CUSTOMER: &str = "sync_customer";
+/// Re-reads one contact from HubSpot and reconciles it (enqueued by the webhook intake).
 pub const INBOUND_CONTACT: &str = "inbound_contact";
+/// Relinks merged contacts to the survivor, then reconciles it.
 pub const CONTACT_MERGE: &str = "contact_merge";
 
 /// The coalescing key of a customer's sync on one connector.
@@ -64,3 +69,52 @@ pub async fn enqueue_customer_sync(
     }
     Ok(out)
 }
+
+/// How often `wait_for_outcome` re-reads the job.
+const POLL: Duration = Duration::from_millis(25);
+
+/// How a bounded wait for a job ended.
+#[derive(Debug)]
+pub enum Waited {
+    /// The job (or the twin it was coalesced into) succeeded, failed or died.
+    Finished,
+    /// Not finished: waiting for a retry, or still queued or running at the
+    /// deadline. The job as last read.
+    Pending(Box<Job>),
+    /// The job is not in the store (not this workspace's).
+    Gone,
+}
+
+/// Polls job `job_id` until it ends, it waits for a retry (HubSpot rate-limits or
+/// failed retryably) or `wait` has passed. A job coalesced into a queued twin is
+/// followed to that twin.
+pub async fn wait_for_outcome(
+    state: &AppState,
+    workspace_id: Uuid,
+    mut job_id: Uuid,
+    wait: Duration,
+) -> Result<Waited, StoreError> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let Some(job) = state.store.get_job(workspace_id, job_id).await? else {
+            return Ok(Waited::Gone);
+        };
+        match job.state {
+            JobState::Succeeded => {
+                if let Some(twin) = job.coalesced_into {
+                    job_id = twin;
+                    continue;
+                }
+                return Ok(Waited::Finished);
+            }
+            JobState::Failed | JobState::Dead => return Ok(Waited::Finished),
+            JobState::Queued if job.attempts > 0 => return Ok(Waited::Pending(Box::new(job))),
+            _ => {}
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(Waited::Pending(Box::new(job)));
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+

@@ -1,6 +1,6 @@
 //! The one merge path of the single-customer engine (`engine.rs`) and the batch
 //! runner (`batch/`): what is read from HubSpot, how a contact becomes
-//! `reconcile`'s HubSpot side, how an applied plan becomes a `SyncCommit` (link,
+//! `reconcile`'s HubSpot side, which properties a new contact gets, how an applied plan becomes a `SyncCommit` (link,
 //! new bases, history row), how a failure is recorded and how an imported contact
 //! becomes a Keva customer. Pure functions, so a batch writes exactly what a Sync
 //! Now would.
@@ -90,6 +90,29 @@ impl MergeRules {
             .map(|c| stamped(c, &self.read_properties()))
             .unwrap_or_default();
         self.reconcile(customer, times, hubspot, bases)
+    }
+}
+
+/// The properties a new contact is created with: the plan's HubSpot values, less
+/// the empty ones (HubSpot stores an empty string as "no value" anyway).
+pub fn create_properties(plan: &Plan) -> BTreeMap<String, String> {
+    plan.to_hubspot
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// The warning of a customer linked to the contact a create found already there
+/// (HubSpot's 409 "Existing ID").
+pub fn duplicate_contact_warning(existing_id: &str) -> SyncWarning {
+    SyncWarning {
+        field: Some("email".into()),
+        code: "duplicate_contact".into(),
+        message: format!(
+            "Duplicate contact: HubSpot already has contact {existing_id} with this email; \
+             linked to it instead of creating another"
+        ),
     }
 }
 
@@ -290,7 +313,7 @@ pub(crate) fn new_customer(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::batch::plan::needs_history;
+    use crate::batch::replan::needs_history;
     use keva_core::default_contact_mappings;
 
     fn rules() -> MergeRules {

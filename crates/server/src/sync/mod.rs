@@ -1,16 +1,18 @@
-//! The sync engine around `keva_core::reconcile` (DESIGN.md): connecting portals,
-//! one HubSpot client per connector, the per-customer and per-contact job handlers,
-//! and the worker that runs them from the store's durable queue.
+//! The sync engine around `keva_core::reconcile` (`docs/sync-contract.md`):
+//! connecting portals (`connect.rs`), one HubSpot client per connector
+//! (`clients.rs`), the portal's property list (`properties.rs`), the per-customer
+//! and per-contact job handlers, and the worker that runs them from the store's
+//! durable queue.
 //!
 //! Every trigger (customer API, tickets, Sync Now, webhook intake) only enqueues a
-//! job (`jobs.rs`); the worker (`worker.rs`) claims it and calls the engine
+//! job (`jobs.rs`, which also holds Sync Now's bounded wait for it); the worker (`worker.rs`) claims it and calls the engine
 //! (`engine.rs`), which reads both sides, reconciles, writes HubSpot first and then
 //! commits Keva's side, the link's new bases and the history in one transaction.
 //! The merge itself (what is read, the plan, the commit) is `merge.rs`, shared
 //! with the batch runner so both write exactly the same thing.
 
+pub mod clients;
 pub mod connect;
-pub mod connections;
 pub mod engine;
 pub mod error;
 pub mod jobs;
@@ -23,7 +25,9 @@ use std::time::Duration;
 
 use keva_core::RetryPolicy;
 
-pub use connections::Connections;
+pub use clients::ClientCache;
+/// The old name of [`ClientCache`], kept until `state.rs` uses the new one.
+pub use clients::ClientCache as Connections;
 pub use engine::{contact_merge, inbound_contact, sync_customer};
 pub use error::SyncError;
 pub use outcome::{SyncOutcome, SyncWarning};

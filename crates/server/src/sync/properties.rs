@@ -1,10 +1,11 @@
 //! A connector's contact/company property list (the portal's "describe"), cached
 //! per connector in the store: mappings are validated against it and the engine
-//! skips mappings whose property the portal lacks.
+//! skips mappings whose property the portal lacks. A dry run reads it without
+//! filling the cache (`without_caching`).
 
 use keva_core::{default_contact_mappings, FieldMapping, ObjectKind, PropertyInfo};
 use keva_hubspot::{HubspotClient, ObjectType};
-use keva_store::Connector;
+use keva_store::{Connector, StoreError};
 
 use crate::state::AppState;
 use crate::sync::SyncError;
@@ -16,6 +17,17 @@ fn object_type(object: ObjectKind) -> ObjectType {
     }
 }
 
+/// The portal's properties as HubSpot lists them now.
+async fn fetch(client: &HubspotClient, object: ObjectKind) -> Result<Vec<PropertyInfo>, SyncError> {
+    Ok(client
+        .properties(object_type(object))
+        .list()
+        .await?
+        .into_iter()
+        .map(|p| PropertyInfo::new(&p.name, &p.label, &p.kind, &p.field_type))
+        .collect())
+}
+
 /// Fetches the portal's properties and replaces the cache.
 pub async fn refresh(
     state: &AppState,
@@ -23,13 +35,7 @@ pub async fn refresh(
     client: &HubspotClient,
     object: ObjectKind,
 ) -> Result<Vec<PropertyInfo>, SyncError> {
-    let props: Vec<PropertyInfo> = client
-        .properties(object_type(object))
-        .list()
-        .await?
-        .into_iter()
-        .map(|p| PropertyInfo::new(&p.name, &p.label, &p.kind, &p.field_type))
-        .collect();
+    let props = fetch(client, object).await?;
     state
         .store
         .save_property_cache(connector.id, object, &props)
@@ -48,6 +54,23 @@ pub async fn cached(
         Some((props, _)) => Ok(props),
         None => refresh(state, connector, client, object).await,
     }
+}
+
+/// The cached properties, or a read from HubSpot that is deliberately not cached:
+/// a dry run writes nothing, not even the cache. The outer error is the store's
+/// (reading the cache), the inner one HubSpot's.
+pub async fn without_caching(
+    state: &AppState,
+    connector: &Connector,
+    object: ObjectKind,
+) -> Result<Result<Vec<PropertyInfo>, SyncError>, StoreError> {
+    if let Some((props, _)) = state.store.property_cache(connector.id, object).await? {
+        return Ok(Ok(props));
+    }
+    Ok(match state.connections.client(state, connector).await {
+        Ok(client) => fetch(&client, object).await,
+        Err(e) => Err(e),
+    })
 }
 
 /// The connector's saved mappings for `object`; contacts fall back to the defaults.

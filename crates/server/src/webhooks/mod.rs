@@ -1,12 +1,13 @@
 //! HubSpot webhook intake: the public receiver (`receiver`), who may send what
-//! (`verify`, with lookups cached briefly by `directory`), what a verified batch becomes in the store (`plan`), the workspace's
-//! app settings and subscriptions (`settings`), the request log (`log`) and the
-//! intake's metrics with the Prometheus endpoint (`metrics`).
+//! (`verify`, with lookups cached briefly by `directory`), the event rows and jobs
+//! a verified batch becomes in the store (`jobs_from_events`), the workspace's app
+//! settings and subscriptions (`settings`), the request log (`log`) and the
+//! intake's counters (`counters`, rendered by `GET /metrics` in `crate::metrics`).
 
+pub mod counters;
 pub mod directory;
+pub mod jobs_from_events;
 pub mod log;
-pub mod metrics;
-pub mod plan;
 pub mod receiver;
 pub mod settings;
 pub mod verify;
@@ -19,7 +20,7 @@ use utoipa_axum::routes;
 
 use crate::state::AppState;
 
-/// The API-key routes and `/metrics`, added to the service's router.
+/// The API-key routes, added to the service's router.
 pub fn routes(router: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
     router
         .routes(routes!(settings::get_settings, settings::put_settings))
@@ -28,7 +29,6 @@ pub fn routes(router: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
             settings::create_subscriptions
         ))
         .routes(routes!(log::webhook_log))
-        .routes(routes!(metrics::metrics))
 }
 
 /// The receiver, kept apart from the API's body-limit layer: it enforces its own

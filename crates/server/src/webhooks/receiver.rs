@@ -17,17 +17,16 @@ use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
-use axum::Json;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use keva_hubspot::webhook::{parse_batch, public_uri, SignedRequest, WebhookEvent};
 use keva_store::{NewWebhookRequest, WebhookIngest};
 use uuid::Uuid;
 
+use super::counters::{self as m};
 use super::directory::Directory;
-use super::metrics::{self as m};
-use super::plan::{echo_candidates, plan, LinkBases};
+use super::jobs_from_events::{echo_candidates, jobs_from_events, LinkBases};
 use super::verify::verify;
-use crate::error::{ApiError, ErrorBody, ErrorDetail};
+use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
 /// The receiver's path, as registered with HubSpot (after the public base URL).
@@ -36,33 +35,11 @@ pub const PATH: &str = "/api/webhooks/hubspot";
 /// Largest delivery accepted. HubSpot's batches of 100 events are a few tens of KB.
 pub const MAX_WEBHOOK_BODY: usize = 1024 * 1024;
 
-/// A refused request: its status, its log line and its counter.
+/// A refused request: the API error it is answered with (whose code is also the
+/// counter's `result`) and its log line.
 struct Refusal {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-    result: &'static str,
+    error: ApiError,
     log: NewWebhookRequest,
-}
-
-impl Refusal {
-    fn before_parse(status: StatusCode, result: &'static str, message: String) -> Self {
-        let api = match status {
-            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(message.clone()),
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(message.clone()),
-            _ => ApiError::BadRequest(message.clone()),
-        };
-        Self {
-            status,
-            code: api.code(),
-            log: NewWebhookRequest {
-                reject_reason: Some(message.clone()),
-                ..NewWebhookRequest::default()
-            },
-            message,
-            result,
-        }
-    }
 }
 
 /// Receives a HubSpot webhook delivery.
@@ -106,22 +83,16 @@ pub async fn receive(
             StatusCode::NO_CONTENT.into_response()
         }
         Err(Outcome::Refused(r)) => {
-            m::request(r.result);
+            m::request(r.error.code());
             if let Err(e) = state.store.log_webhook_request(&r.log).await {
                 tracing::warn!(error = %e, "could not log a refused webhook request");
             }
             tracing::info!(
-                status = r.status.as_u16(),
+                status = r.error.status().as_u16(),
                 reason = r.log.reject_reason.as_deref().unwrap_or("-"),
                 "webhook request refused"
             );
-            let body = ErrorBody {
-                error: ErrorDetail {
-                    code: r.code,
-                    message: r.message,
-                },
-            };
-            (r.status, Json(body)).into_response()
+            r.error.into_response()
         }
         Err(Outcome::Failed(e)) => {
             // Not acknowledged: HubSpot retries a 5xx, so nothing is lost. The log
@@ -150,12 +121,13 @@ impl From<keva_store::StoreError> for Outcome {
     }
 }
 
-fn refuse(status: StatusCode, result: &'static str, message: impl Into<String>) -> Outcome {
-    Outcome::Refused(Box::new(Refusal::before_parse(
-        status,
-        result,
-        message.into(),
-    )))
+/// A refusal before the events are parsed: logged with the answer's message.
+fn refuse(error: ApiError) -> Outcome {
+    let log = NewWebhookRequest {
+        reject_reason: Some(error.to_string()),
+        ..NewWebhookRequest::default()
+    };
+    Outcome::Refused(Box::new(Refusal { error, log }))
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
@@ -168,11 +140,9 @@ fn is_json(headers: &HeaderMap) -> bool {
 
 async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, Outcome> {
     let too_large = || {
-        refuse(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("body is larger than {MAX_WEBHOOK_BODY} bytes"),
-        )
+        refuse(ApiError::PayloadTooLarge(format!(
+            "body is larger than {MAX_WEBHOOK_BODY} bytes"
+        )))
     };
     let declared = headers
         .get(CONTENT_LENGTH)
@@ -184,11 +154,9 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, Outcome> {
     match Limited::new(body, MAX_WEBHOOK_BODY).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<LengthLimitError>() => Err(too_large()),
-        Err(_) => Err(refuse(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            "could not read the request body",
-        )),
+        Err(_) => Err(refuse(ApiError::BadRequest(
+            "could not read the request body".into(),
+        ))),
     }
 }
 
@@ -200,15 +168,12 @@ async fn intake(
     body: Body,
 ) -> Result<(), Outcome> {
     if !is_json(headers) {
-        return Err(refuse(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "expected Content-Type: application/json",
-        ));
+        return Err(refuse(ApiError::UnsupportedMediaType(
+            "expected Content-Type: application/json".into(),
+        )));
     }
     let body = read_body(headers, body).await?;
-    let events = parse_batch(&body)
-        .map_err(|e| refuse(StatusCode::BAD_REQUEST, "bad_request", e.to_string()))?;
+    let events = parse_batch(&body).map_err(|e| refuse(ApiError::BadRequest(e.to_string())))?;
 
     let uri = public_uri(&state.config.public_url, path_and_query);
     let signed = SignedRequest::from_headers("POST", &uri, &body, headers);
@@ -226,10 +191,9 @@ async fn intake(
         Err(rejection) => {
             m::add(m::EVENTS_REJECTED_TOTAL, events.len() as u64);
             return Err(Outcome::Refused(Box::new(Refusal {
-                status: StatusCode::UNAUTHORIZED,
-                code: ApiError::Unauthorized.code(),
-                message: "webhook request could not be verified (see the webhook log)".into(),
-                result: "unauthorized",
+                error: ApiError::NotVerified(
+                    "webhook request could not be verified (see the webhook log)".into(),
+                ),
                 log: NewWebhookRequest {
                     workspace_id: rejection.workspace_id,
                     portal_id: first_portal,
@@ -244,7 +208,7 @@ async fn intake(
     m::add(m::EVENTS_RECEIVED_TOTAL, events.len() as u64);
 
     let bases = link_bases(state, &events, &verified.targets).await?;
-    let mut planned = plan(&events, &verified.targets, &bases);
+    let mut planned = jobs_from_events(&events, &verified.targets, &bases);
     for job in &mut planned.jobs {
         job.max_attempts = state.sync.retry.max_attempts;
     }
@@ -284,7 +248,7 @@ async fn intake(
 async fn link_bases(
     state: &AppState,
     events: &[WebhookEvent],
-    targets: &std::collections::HashMap<u64, Vec<super::plan::Target>>,
+    targets: &std::collections::HashMap<u64, Vec<super::jobs_from_events::Target>>,
 ) -> Result<LinkBases, Outcome> {
     let wanted: HashSet<(Uuid, String)> = echo_candidates(events, targets);
     let mut out = LinkBases::new();

@@ -17,7 +17,7 @@ use secrecy::ExposeSecret;
 use uuid::Uuid;
 
 use super::directory::{App, Directory};
-use super::plan::Target;
+use super::jobs_from_events::Target;
 use crate::state::AppState;
 
 /// Why a parsed batch is refused (401). `workspace_id` says whose log shows it.

@@ -11,6 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::connector_for;
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, Path};
@@ -159,11 +160,7 @@ pub async fn get_connector(
     auth: Authenticated,
     Path(id): Path<Uuid>,
 ) -> Result<Json<ConnectorView>, ApiError> {
-    let c = state
-        .store
-        .get_connector(auth.workspace_id, id)
-        .await?
-        .ok_or(ApiError::NotFound("connector"))?;
+    let c = connector_for(&state, auth.workspace_id, Some(id)).await?;
     Ok(Json(view(&state, c).await?))
 }
 
@@ -177,11 +174,7 @@ pub async fn update_connector(
     Path(id): Path<Uuid>,
     Json(body): Json<UpdateSettings>,
 ) -> Result<Json<ConnectorView>, ApiError> {
-    let c = state
-        .store
-        .get_connector(auth.workspace_id, id)
-        .await?
-        .ok_or(ApiError::NotFound("connector"))?;
+    let c = connector_for(&state, auth.workspace_id, Some(id)).await?;
     let mut settings = ConnectorSettings {
         conflict_policy: c.conflict_policy,
         import_contacts: c.import_contacts,

@@ -3,14 +3,10 @@
 //! waits for a retry) and `POST /api/crm/hubspot/test-mapping` (a dry run that
 //! writes nothing, neither in Keva nor in HubSpot).
 
-use std::time::Duration;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use keva_core::{
-    missing_properties, preview, JobState, ObjectKind, SyncDirection, SyncStatus, Trigger,
-};
+use keva_core::{missing_properties, preview, ObjectKind, SyncDirection, SyncStatus, Trigger};
 use keva_store::Job;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -21,7 +17,7 @@ use crate::auth::Authenticated;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
 use crate::state::AppState;
-use crate::sync::jobs::customer_job;
+use crate::sync::jobs::{customer_job, wait_for_outcome, Waited};
 use crate::sync::{properties, SyncOutcome};
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -61,8 +57,6 @@ impl From<&Job> for JobView {
     }
 }
 
-const POLL: Duration = Duration::from_millis(25);
-
 #[utoipa::path(post, path = "/api/crm/hubspot/sync", tag = "crm",
     request_body = SyncRequest, security(("api_key" = [])),
     responses(
@@ -88,42 +82,22 @@ pub async fn sync_now(
         body.customer_id,
         Trigger::Manual,
     );
-    let mut job_id = state.store.enqueue(&job).await?.job_id;
+    let job_id = state.store.enqueue(&job).await?.job_id;
     state.wake_workers();
-    let deadline = tokio::time::Instant::now() + state.sync.sync_now_wait;
-    loop {
-        let job = state
-            .store
-            .get_job(auth.workspace_id, job_id)
+    let wait = state.sync.sync_now_wait;
+    match wait_for_outcome(&state, auth.workspace_id, job_id, wait).await? {
+        Waited::Finished => Ok(outcome(&state, &auth, &body, started)
             .await?
-            .ok_or(ApiError::NotFound("job"))?;
-        match job.state {
-            JobState::Succeeded => {
-                if let Some(twin) = job.coalesced_into {
-                    job_id = twin;
-                    continue;
-                }
-                return Ok(outcome(&state, &auth, &body, started)
-                    .await?
-                    .into_response());
-            }
-            JobState::Failed | JobState::Dead => {
-                return Ok(outcome(&state, &auth, &body, started)
-                    .await?
-                    .into_response());
-            }
-            JobState::Queued if job.attempts > 0 => return Ok(accepted(&job)),
-            _ => {}
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Ok(accepted(&job));
-        }
-        tokio::time::sleep(POLL).await;
+            .into_response()),
+        Waited::Pending(job) => Ok((
+            StatusCode::ACCEPTED,
+            Json(SyncAccepted {
+                job: JobView::from(&*job),
+            }),
+        )
+            .into_response()),
+        Waited::Gone => Err(ApiError::NotFound("job")),
     }
-}
-
-fn accepted(job: &Job) -> Response {
-    (StatusCode::ACCEPTED, Json(SyncAccepted { job: job.into() })).into_response()
 }
 
 /// The newest outcome recorded since the request started, else the link's state.
@@ -205,30 +179,9 @@ pub async fn test_mapping(
     let mappings = properties::mappings(&state, &connector, ObjectKind::Contact)
         .await
         .map_err(sync_error)?;
-    // The cached list, or a read from HubSpot that is deliberately not cached:
-    // a dry run writes nothing, not even the cache.
-    let props = match state
-        .store
-        .property_cache(connector.id, ObjectKind::Contact)
+    let props = properties::without_caching(&state, &connector, ObjectKind::Contact)
         .await?
-    {
-        Some((p, _)) => p,
-        None => {
-            let client = state
-                .connections
-                .client(&state, &connector)
-                .await
-                .map_err(sync_error)?;
-            client
-                .properties(keva_hubspot::ObjectType::Contacts)
-                .list()
-                .await
-                .map_err(|e| sync_error(e.into()))?
-                .into_iter()
-                .map(|p| keva_core::PropertyInfo::new(&p.name, &p.label, &p.kind, &p.field_type))
-                .collect()
-        }
-    };
+        .map_err(sync_error)?;
     let missing = missing_properties(&mappings, &props);
     let p = preview(&mappings, &customer, &missing);
     Ok(Json(TestMappingResult {

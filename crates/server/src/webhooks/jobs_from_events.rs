@@ -1,5 +1,5 @@
 //! From verified events to what the store writes in one transaction: the event rows,
-//! the jobs the sync engine runs (kinds and keys per notes SYNC-CONTRACT.md), and the
+//! the jobs the sync engine runs (kinds and keys per `docs/sync-contract.md`), and the
 //! echoes of Keva's own writes, which are stored but enqueue nothing.
 //!
 //! Pure: the links the echo check needs are looked up beforehand (`echo_candidates`),
@@ -14,10 +14,7 @@ use keva_store::{NewJob, NewWebhookEvent};
 use serde_json::json;
 use uuid::Uuid;
 
-/// Re-reads one contact from HubSpot and reconciles it (engine's handler).
-pub const JOB_INBOUND_CONTACT: &str = "inbound_contact";
-/// Relinks merged contacts to the survivor, then reconciles it.
-pub const JOB_CONTACT_MERGE: &str = "contact_merge";
+use crate::sync::jobs::{CONTACT_MERGE, INBOUND_CONTACT};
 
 /// A connector that receives a portal's events, from a workspace whose app secret
 /// verified the request.
@@ -38,7 +35,7 @@ pub type LinkBases = HashMap<(Uuid, String), std::collections::BTreeMap<String, 
 
 /// What a verified batch becomes.
 #[derive(Debug, Default, PartialEq)]
-pub struct Planned {
+pub struct EventWrites {
     pub events: Vec<NewWebhookEvent>,
     pub jobs: Vec<NewJob>,
     /// Events recognised as echoes of our own writes.
@@ -104,12 +101,12 @@ fn occurred_at(e: &WebhookEvent) -> DateTime<Utc> {
 /// Builds the rows and jobs. Every event is stored once (under the portal's first
 /// target); jobs are made per target connector and deduplicated within the batch
 /// (the store coalesces across batches).
-pub fn plan(
+pub fn jobs_from_events(
     events: &[WebhookEvent],
     targets: &HashMap<u64, Vec<Target>>,
     bases: &LinkBases,
-) -> Planned {
-    let mut out = Planned::default();
+) -> EventWrites {
+    let mut out = EventWrites::default();
     let mut seen_jobs: HashSet<(Uuid, String)> = HashSet::new();
     for e in events {
         let portal_targets = targets.get(&e.portal_id).map(Vec::as_slice).unwrap_or(&[]);
@@ -139,7 +136,7 @@ pub fn plan(
                     NewJob::new(
                         t.workspace_id,
                         t.connector_id,
-                        JOB_CONTACT_MERGE,
+                        CONTACT_MERGE,
                         format!("merge:{}:{}:{}", t.connector_id, e.portal_id, e.event_id),
                         json!({"primaryObjectId": primary.to_string(), "mergedObjectIds": merged}),
                         Trigger::Webhook,
@@ -153,7 +150,7 @@ pub fn plan(
                 _ => NewJob::new(
                     t.workspace_id,
                     t.connector_id,
-                    JOB_INBOUND_CONTACT,
+                    INBOUND_CONTACT,
                     format!("contact:{}:{}", t.connector_id, e.object_id),
                     json!({"objectId": e.object_id.to_string()}),
                     Trigger::Webhook,
@@ -209,12 +206,12 @@ mod tests {
             change(2, 10, "userId:1", "B"),
             change(3, 11, "userId:1", "C"),
         ]));
-        let p = plan(&evs, &targets(), &LinkBases::new());
+        let p = jobs_from_events(&evs, &targets(), &LinkBases::new());
         assert_eq!(p.events.len(), 3);
         let keys: Vec<_> = p.jobs.iter().map(|j| j.coalesce_key.as_str()).collect();
         let c = Uuid::from_u128(1);
         assert_eq!(keys, [format!("contact:{c}:10"), format!("contact:{c}:11")]);
-        assert!(p.jobs.iter().all(|j| j.kind == JOB_INBOUND_CONTACT));
+        assert!(p.jobs.iter().all(|j| j.kind == INBOUND_CONTACT));
         assert_eq!(p.jobs[0].payload, json!({"objectId": "10"}));
         assert_eq!(p.events[0].connector_id, Some(c));
     }
@@ -230,7 +227,7 @@ mod tests {
             echo_candidates(&echo, &targets()),
             HashSet::from([(Uuid::from_u128(1), "10".to_owned())])
         );
-        let p = plan(&echo, &targets(), &bases);
+        let p = jobs_from_events(&echo, &targets(), &bases);
         assert_eq!((p.events.len(), p.jobs.len(), p.echoes), (1, 0, 1));
 
         // Same app, another value (a later edit of ours not yet agreed, or a race):
@@ -239,11 +236,11 @@ mod tests {
             change(2, 10, "777", "Bob"),
             change(3, 10, "userId:1", "Ann"),
         ] {
-            let p = plan(&events(json!([e])), &targets(), &bases);
+            let p = jobs_from_events(&events(json!([e])), &targets(), &bases);
             assert_eq!((p.jobs.len(), p.echoes), (1, 0));
         }
         // Unlinked contact: nothing to compare with, so the engine decides.
-        let p = plan(
+        let p = jobs_from_events(
             &events(json!([change(4, 99, "777", "Ann")])),
             &targets(),
             &bases,
@@ -256,7 +253,7 @@ mod tests {
         let mut t = target();
         t.connected = false;
         let evs = events(json!([change(1, 10, "userId:1", "A")]));
-        let p = plan(&evs, &HashMap::from([(62515, vec![t])]), &LinkBases::new());
+        let p = jobs_from_events(&evs, &HashMap::from([(62515, vec![t])]), &LinkBases::new());
         assert_eq!((p.events.len(), p.jobs.len()), (1, 0));
     }
 
@@ -269,10 +266,10 @@ mod tests {
             {"eventId": 6, "subscriptionId": 1, "portalId": 62515, "appId": 777, "occurredAt": 1,
              "subscriptionType": "company.creation", "objectId": 3},
         ]));
-        let p = plan(&evs, &targets(), &LinkBases::new());
+        let p = jobs_from_events(&evs, &targets(), &LinkBases::new());
         assert_eq!(p.events.len(), 2, "unknown kinds are still recorded");
         assert_eq!(p.jobs.len(), 1);
-        assert_eq!(p.jobs[0].kind, JOB_CONTACT_MERGE);
+        assert_eq!(p.jobs[0].kind, CONTACT_MERGE);
         assert_eq!(
             p.jobs[0].payload,
             json!({"primaryObjectId": "10", "mergedObjectIds": ["11", "12"]})

@@ -31,11 +31,11 @@ pub fn request_retries() -> RetryConfig {
 
 /// The per-process client cache.
 #[derive(Default)]
-pub struct Connections {
+pub struct ClientCache {
     clients: Mutex<HashMap<Uuid, HubspotClient>>,
 }
 
-impl Connections {
+impl ClientCache {
     /// The connector's client, built (and cached) from its stored tokens.
     pub async fn client(
         &self,
