@@ -1,4 +1,4 @@
-//! Batch sync benchmark (issue 7) against the sandbox at HubSpot's 100 requests /
+//! Batch sync benchmark against the sandbox at HubSpot's 100 requests /
 //! 10 s: 100,000 customers (50 % already in HubSpot, 20 % of those with a field
 //! changed on one side, 1 % invalid emails), the naive one-customer-at-a-time
 //! baseline on a sample, and peak RSS at 1,000,000 customers.
