@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use keva_server::batch::{self, BatchProgress, BatchSettings};
+use keva_server::config::Settings;
 use keva_server::AppState;
 use keva_store::{BatchRun, NewCustomer, Store, StoreError};
 use uuid::Uuid;
@@ -48,8 +49,10 @@ pub async fn run(args: BatchSyncArgs) -> anyhow::Result<()> {
         "127.0.0.1:0".parse().context("address")?,
         args.hubspot_api_base.clone(),
     );
-    let mut state = AppState::new(store.clone(), config);
-    state.rate_limiters = batch::rate_limiters(args.reserve);
+    let state = AppState::new(
+        store.clone(),
+        Settings::new(config).with_batch_reserve(args.reserve),
+    );
     let settings = Arc::new(BatchSettings::default());
     let run = match store.active_batch(connector.id).await? {
         Some(active) => {

@@ -97,8 +97,9 @@ async fn serve(args: args::ServeArgs) -> anyhow::Result<()> {
         let _ = tokio::signal::ctrl_c().await;
         on_signal.cancel();
     });
-    let mut state = keva_server::AppState::new(store, config);
-    state.rate_limiters = keva_server::batch::rate_limiters(args.batch_reserve);
+    let settings =
+        keva_server::config::Settings::new(config).with_batch_reserve(args.batch_reserve);
+    let state = keva_server::AppState::new(store, settings);
     keva_server::serve(listener, state, shutdown).await
 }
 

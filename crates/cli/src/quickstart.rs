@@ -104,7 +104,8 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     config.hubspot_client_secret = Some(SecretString::from(sandbox.client_secret()));
     config.hubspot_app_id = Some(sandbox.app_id().to_string());
 
-    let state = keva_server::AppState::new(store.clone(), config);
+    let state =
+        keva_server::AppState::new(store.clone(), keva_server::config::Settings::new(config));
     let connector = connect_sandbox(&state, workspace_id, sandbox.access_token()).await?;
     if args.demo_customers > 0 {
         crate::batch::quickstart_demo(

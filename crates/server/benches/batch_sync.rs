@@ -1,4 +1,4 @@
-//! Batch sync benchmark (issue 7) against the sandbox at HubSpot's 100 requests /
+//! Batch sync benchmark against the sandbox at HubSpot's 100 requests /
 //! 10 s: 100,000 customers (50 % already in HubSpot, 20 % of those with a field
 //! changed on one side, 1 % invalid emails), the naive one-customer-at-a-time
 //! baseline on a sample, and peak RSS at 1,000,000 customers.
@@ -26,6 +26,7 @@ use anyhow::{bail, Context, Result};
 use keva_hubspot::models::{Filter, FilterGroup, ObjectCreate, SearchRequest};
 use keva_hubspot::{Credentials, HubspotClient, RateLimitConfig};
 use keva_server::batch::{self, BatchSettings};
+use keva_server::config::Settings;
 use keva_server::{AppState, ServerConfig};
 use keva_store::{BatchState, MasterKey, NewCustomer, Store};
 use secrecy::SecretString;
@@ -97,19 +98,21 @@ async fn runner_child(args: &[String]) -> Result<()> {
     let ws: Uuid = ws.parse()?;
     let connector: Uuid = connector.parse()?;
     let max_processed: u64 = max_processed.parse()?;
-    let mut state = AppState::new(
-        store.clone(),
-        ServerConfig::new("127.0.0.1:0".parse()?, sandbox.clone()),
-    );
     let reserve = std::env::var("BENCH_RESERVE")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(batch::DEFAULT_BATCH_RESERVE);
-    state.rate_limiters = keva_hubspot::RateLimiters::new(RateLimitConfig {
-        max: env_num("BENCH_CLIENT_MAX", 100) as u32,
-        bulk_reserve_share: reserve,
-        ..RateLimitConfig::default()
-    });
+    let state = AppState::new(
+        store.clone(),
+        Settings {
+            rate_limits: RateLimitConfig {
+                max: env_num("BENCH_CLIENT_MAX", 100) as u32,
+                bulk_reserve_share: reserve,
+                ..RateLimitConfig::default()
+            },
+            ..Settings::new(ServerConfig::new("127.0.0.1:0".parse()?, sandbox.clone()))
+        },
+    );
     let rss_start = status_kb("VmRSS:");
     let started = Instant::now();
     let (run, task) =
@@ -308,7 +311,7 @@ async fn new_db(sb: &Sandbox, name: &str) -> Result<Db> {
     let (ws, _) = store.ensure_workspace("bench").await?;
     let state = AppState::new(
         store.clone(),
-        ServerConfig::new("127.0.0.1:0".parse()?, sb.url.clone()),
+        Settings::new(ServerConfig::new("127.0.0.1:0".parse()?, sb.url.clone())),
     );
     let connected = keva_server::sync::connect::connect_private_app(
         &state,

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use keva_hubspot::signature::sign_v3;
+use keva_server::config::Settings;
 use keva_server::{AppState, ServerConfig};
 use keva_store::{AuthKind, Backend, NewConnector, Store};
 use secrecy::SecretString;
@@ -171,7 +172,10 @@ async fn serve(store: Store) -> (Arc<Target>, CancellationToken) {
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let state = AppState::new(store, ServerConfig::new(addr, "http://127.0.0.1:9"));
+    let state = AppState::new(
+        store,
+        Settings::new(ServerConfig::new(addr, "http://127.0.0.1:9")),
+    );
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
     // The router alone, without the sync workers (see the module comment).

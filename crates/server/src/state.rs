@@ -6,10 +6,10 @@ use keva_hubspot::RateLimiters;
 use keva_store::Store;
 use tokio::sync::Notify;
 
-use crate::batch::{rate_limiters, DEFAULT_BATCH_RESERVE};
-use crate::config::ServerConfig;
+use crate::config::{ServerConfig, Settings};
 use crate::sync::{Connections, SyncSettings};
 
+/// Built once from a [`Settings`] by [`AppState::new`]; no field is replaced later.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
@@ -18,9 +18,8 @@ pub struct AppState {
     /// at once instead of at the next poll.
     pub jobs_notify: Arc<Notify>,
     /// One rate budget per HubSpot portal, shared by every client this process
-    /// builds for that portal (API handlers, workers, batch). Batch calls leave
-    /// [`DEFAULT_BATCH_RESERVE`] of every window to live syncs unless the process
-    /// overrides it (`serve --batch-reserve` / `KEVA_BATCH_RESERVE`).
+    /// builds for that portal (API handlers, workers, batch), from
+    /// `Settings::rate_limits` (its batch reserve included).
     pub rate_limiters: Arc<RateLimiters>,
     /// Timing of the sync queue (leases, backoff, debounce).
     pub sync: Arc<SyncSettings>,
@@ -29,21 +28,20 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(store: Store, config: ServerConfig) -> Self {
+    pub fn new(store: Store, settings: Settings) -> Self {
+        let Settings {
+            server,
+            sync,
+            rate_limits,
+        } = settings;
         Self {
             store,
-            config: Arc::new(config),
+            config: Arc::new(server),
             jobs_notify: Arc::new(Notify::new()),
-            rate_limiters: rate_limiters(DEFAULT_BATCH_RESERVE),
-            sync: Arc::new(SyncSettings::default()),
+            rate_limiters: RateLimiters::new(rate_limits),
+            sync: Arc::new(sync),
             connections: Arc::new(Connections::default()),
         }
-    }
-
-    /// The same state with other queue timings (tests shorten them).
-    pub fn with_sync_settings(mut self, settings: SyncSettings) -> Self {
-        self.sync = Arc::new(settings);
-        self
     }
 
     /// Wakes local workers after an enqueue (a stored permit covers a worker that

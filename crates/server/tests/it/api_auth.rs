@@ -83,7 +83,7 @@ async fn unknown_routes_use_the_error_shape(app: TestApp) {
     assert_eq!(error_code(&body), "not_found");
 }
 
-crate::both_backends!(
+keva_store::backend_tests!(with = crate::harness::plain;
     missing_unknown_and_revoked_keys_are_401,
     health_and_openapi_are_public,
     unknown_routes_use_the_error_shape

@@ -322,7 +322,7 @@ async fn list_pages_through_everyone(app: TestApp) {
     assert_eq!(status, 422);
 }
 
-crate::both_backends!(
+keva_store::backend_tests!(with = crate::harness::plain;
     create_get_and_lookup_case_insensitively,
     invalid_email_is_422_with_reason,
     malformed_input_gets_clear_errors_and_changes_nothing,

@@ -78,7 +78,7 @@ async fn concurrent_tickets_from_one_new_sender_make_one_customer(app: TestApp) 
     );
 }
 
-crate::both_backends!(
+keva_store::backend_tests!(with = crate::harness::plain;
     ticket_from_unknown_email_creates_the_customer,
     ticket_validation,
     concurrent_tickets_from_one_new_sender_make_one_customer

@@ -1,57 +1,21 @@
-//! `BatchEnv`: a running service whose HubSpot is an in-process sandbox with
-//! HubSpot's rate limits on, plus the `AppState` the service runs with (so tests
-//! can start runs with test hooks) and helpers to seed both sides and compare them.
+//! Batch sync helpers: a `TestApp` whose sandbox has HubSpot's rate limits on, and
+//! helpers to seed both sides, start and follow runs, and compare the sides.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use keva_sandbox::server::{start, RunningSandbox, SandboxConfig};
+use keva_sandbox::server::SandboxConfig;
 use keva_server::batch::{self, BatchSettings};
-use keva_server::{auth, AppState, ServerConfig};
-use keva_store::testing::TempGuard;
 use keva_store::{Backend, BatchRun, NewCustomer};
+use reqwest::Method;
 use serde_json::{json, Value};
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::harness::{parts, TestApp};
-use crate::sync_harness::fast_settings;
+use crate::harness::{eventually, TestApp};
 
 pub const BATCH_READ: &str = "POST /crm/v3/objects/contacts/batch/read";
 pub const BATCH_CREATE: &str = "POST /crm/v3/objects/contacts/batch/create";
 pub const BATCH_UPDATE: &str = "POST /crm/v3/objects/contacts/batch/update";
-
-pub struct BatchEnv {
-    pub app: TestApp,
-    pub sb: RunningSandbox,
-    pub state: AppState,
-    pub connector_id: Uuid,
-    pub http: reqwest::Client,
-    _guard: Option<TempGuard>,
-}
-
-/// Declares `sqlite` and `postgres` variants of `case(env: BatchEnv)`.
-#[macro_export]
-macro_rules! batch_backends {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case($crate::batch_support::BatchEnv::spawn(keva_store::Backend::Sqlite).await).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case($crate::batch_support::BatchEnv::spawn(keva_store::Backend::Postgres).await).await
-                }
-            )*
-        }
-    };
-}
 
 /// Settings for tests: quick retries and rechecks.
 pub fn test_settings() -> BatchSettings {
@@ -63,94 +27,25 @@ pub fn test_settings() -> BatchSettings {
     }
 }
 
-impl BatchEnv {
-    pub async fn spawn(backend: Backend) -> BatchEnv {
-        let sb = start(SandboxConfig::default())
-            .await
-            .expect("sandbox starts");
-        let (store, guard) = match backend {
-            Backend::Sqlite => {
-                let (s, g) = keva_store::testing::sqlite_store().await;
-                (s, Some(g))
-            }
-            Backend::Postgres => (keva_store::testing::postgres_store().await, None),
-        };
-        let (workspace_id, key) = auth::create_api_key(&store, "acme").await.expect("key");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let state = AppState::new(store.clone(), ServerConfig::new(addr, sb.url()))
-            .with_sync_settings(fast_settings());
-        let shutdown = CancellationToken::new();
-        tokio::spawn(keva_server::serve(
-            listener,
-            state.clone(),
-            shutdown.clone(),
-        ));
-        let app = TestApp::from_parts(
-            format!("http://{addr}"),
-            store,
-            key.plaintext,
-            workspace_id,
-            shutdown,
-        );
-        let (status, body) = parts(
-            app.post(
-                "/api/crm/hubspot/connectors",
-                json!({"accessToken": sb.access_token()}),
-            )
-            .send()
-            .await
-            .expect("connect"),
-        )
-        .await;
-        assert_eq!(status, 201, "connect: {body}");
-        let connector_id = body["id"].as_str().expect("id").parse().expect("uuid");
-        BatchEnv {
-            app,
-            sb,
-            state,
-            connector_id,
-            http: crate::harness::test_client(),
-            _guard: guard,
-        }
-    }
+/// Fixture for `backend_tests!(with = …)`: a service whose sandbox has HubSpot's
+/// rate limits on, with the portal connected.
+pub async fn batch_env(backend: Backend) -> TestApp {
+    TestApp::builder(backend)
+        .sandbox_config(SandboxConfig::default())
+        .connected()
+        .build()
+        .await
+}
 
-    pub async fn sandbox(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.sb.url()))
-            .bearer_auth(self.sb.access_token());
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        parts(req.send().await.expect("sandbox request")).await
-    }
-
-    pub async fn reset_stats(&self) {
-        let (s, _) = self
-            .sandbox(reqwest::Method::POST, "/_sandbox/stats/reset", None)
-            .await;
-        assert_eq!(s, 204);
-    }
-
+/// Batch-specific helpers (seeding both sides, runs, comparing the sides).
+impl TestApp {
     pub async fn stats(&self) -> Value {
-        self.sandbox(reqwest::Method::GET, "/_sandbox/stats", None)
-            .await
-            .1
+        self.sandbox(Method::GET, "/_sandbox/stats", None).await.1
     }
 
     pub async fn set_limits(&self, limits: Value) {
-        let (s, b) = self
-            .sandbox(reqwest::Method::PUT, "/_sandbox/ratelimits", Some(limits))
+        self.sandbox_ok(Method::PUT, "/_sandbox/ratelimits", Some(limits), 200)
             .await;
-        assert_eq!(s, 200, "{b}");
     }
 
     /// `n` customers `{prefix}{i}@example.com` named "Given{i} Family{i}", in
@@ -159,10 +54,9 @@ impl BatchEnv {
         let mut ids = Vec::with_capacity(n);
         for i in 0..n {
             let c = self
-                .app
                 .store
                 .insert_customer(
-                    self.app.workspace_id,
+                    self.workspace_id,
                     NewCustomer {
                         email: format!("{prefix}{i}@example.com"),
                         name: Some(format!("Given{i} Family{i}")),
@@ -183,7 +77,7 @@ impl BatchEnv {
             let inputs: Vec<Value> = chunk.iter().map(|p| json!({"properties": p})).collect();
             let (s, b) = self
                 .sandbox(
-                    reqwest::Method::POST,
+                    Method::POST,
                     "/crm/v3/objects/contacts/batch/create",
                     Some(json!({"inputs": inputs})),
                 )
@@ -196,8 +90,8 @@ impl BatchEnv {
     pub async fn start(&self, settings: BatchSettings) -> (BatchRun, tokio::task::JoinHandle<()>) {
         batch::start(
             &self.state,
-            self.app.workspace_id,
-            self.connector_id,
+            self.workspace_id,
+            self.connector_id(),
             Arc::new(settings),
         )
         .await
@@ -205,29 +99,20 @@ impl BatchEnv {
     }
 
     pub async fn progress(&self, id: Uuid) -> Value {
-        let (s, b) = parts(
-            self.app
-                .get(&format!("/api/crm/hubspot/batch-sync/{id}"))
-                .send()
-                .await
-                .expect("get"),
-        )
-        .await;
-        assert_eq!(s, 200, "{b}");
-        b
+        let path = format!("/api/crm/hubspot/batch-sync/{id}");
+        self.expect(self.get(&path), 200, "batch progress").await
     }
 
     /// Polls until the run is in one of `states` (60 s at most).
     pub async fn wait_state(&self, id: Uuid, states: &[&str]) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
+        let what = format!("batch {id} to be one of {states:?}");
+        eventually(60, &what, || async {
             let p = self.progress(id).await;
-            if states.contains(&p["state"].as_str().unwrap_or_default()) {
-                return p;
-            }
-            assert!(Instant::now() < deadline, "batch stuck: {p}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            states
+                .contains(&p["state"].as_str().unwrap_or_default())
+                .then_some(p)
+        })
+        .await
     }
 
     /// Every live contact of the sandbox portal, by lower-cased email.
@@ -241,7 +126,7 @@ impl BatchEnv {
             if let Some(a) = &after {
                 path.push_str(&format!("&after={a}"));
             }
-            let (s, b) = self.sandbox(reqwest::Method::GET, &path, None).await;
+            let (s, b) = self.sandbox(Method::GET, &path, None).await;
             assert_eq!(s, 200, "{b}");
             for c in b["results"].as_array().expect("results") {
                 let email = c["properties"]["email"]
@@ -267,9 +152,8 @@ impl BatchEnv {
         let mut after = None;
         loop {
             let rows = self
-                .app
                 .store
-                .customers_for_batch(self.app.workspace_id, self.connector_id, after, 500)
+                .customers_for_batch(self.workspace_id, self.connector_id(), after, 500)
                 .await
                 .expect("customers");
             let Some(last) = rows.last() else { return };

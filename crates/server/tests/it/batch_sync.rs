@@ -11,21 +11,18 @@ use keva_store::NewCustomer;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::batch_support::{
-    calls, test_settings, BatchEnv, BATCH_CREATE, BATCH_READ, BATCH_UPDATE,
-};
-use crate::harness::parts;
+use crate::batch_support::{calls, test_settings, BATCH_CREATE, BATCH_READ, BATCH_UPDATE};
+use crate::harness::{eventually, parts, TestApp};
 
-async fn api_start(env: &BatchEnv) -> uuid::Uuid {
+async fn api_start(env: &TestApp) -> uuid::Uuid {
     let (s, b) = parts(
-        env.app
-            .post(
-                "/api/crm/hubspot/batch-sync",
-                json!({"connectorId": env.connector_id}),
-            )
-            .send()
-            .await
-            .expect("post"),
+        env.post(
+            "/api/crm/hubspot/batch-sync",
+            json!({"connectorId": env.connector_id()}),
+        )
+        .send()
+        .await
+        .expect("post"),
     )
     .await;
     assert_eq!(s, 202, "{b}");
@@ -37,7 +34,7 @@ async fn api_start(env: &BatchEnv) -> uuid::Uuid {
         .expect("uuid")
 }
 
-async fn chunking_uses_a_few_batch_calls_per_hundred(env: BatchEnv) {
+async fn chunking_uses_a_few_batch_calls_per_hundred(env: TestApp) {
     let ids = env.seed_customers("c", 250).await;
     // 100 of them already exist in HubSpot, with another company.
     let existing: Vec<_> = (0..250)
@@ -50,7 +47,7 @@ async fn chunking_uses_a_few_batch_calls_per_hundred(env: BatchEnv) {
         .collect();
     assert_eq!(existing.len(), 100);
     env.seed_contacts(existing).await;
-    env.reset_stats().await;
+    env.reset_stats();
 
     let id = api_start(&env).await;
     let p = env.wait_state(id, &["done", "failed"]).await;
@@ -77,11 +74,11 @@ async fn chunking_uses_a_few_batch_calls_per_hundred(env: BatchEnv) {
         "{total} calls for 250 customers: {stats}"
     );
     assert_eq!(stats["rateLimited"], 0);
-    assert_eq!(env.sb.contact_count(), 250);
+    assert_eq!(env.sb().contact_count(), 250);
     env.assert_sides_equal(&[]).await;
 
     // A second run finds everything in agreement: reads only, nothing written.
-    env.reset_stats().await;
+    env.reset_stats();
     let id2 = api_start(&env).await;
     let p = env.wait_state(id2, &["done", "failed"]).await;
     assert_eq!(p["unchanged"], 250, "{p}");
@@ -89,9 +86,8 @@ async fn chunking_uses_a_few_batch_calls_per_hundred(env: BatchEnv) {
     assert_eq!(calls(&stats, BATCH_READ), 3, "{stats}");
     assert_eq!(calls(&stats, BATCH_CREATE) + calls(&stats, BATCH_UPDATE), 0);
     let history = env
-        .app
         .store
-        .customer_history(env.app.workspace_id, ids[0], 10)
+        .customer_history(env.workspace_id, ids[0], 10)
         .await
         .expect("history");
     assert_eq!(
@@ -101,11 +97,10 @@ async fn chunking_uses_a_few_batch_calls_per_hundred(env: BatchEnv) {
     );
 
     // Another workspace cannot see the run.
-    let other = env.app.key_for("other").await;
+    let other = env.key_for("other").await;
     let r = env
-        .app
         .http
-        .get(format!("{}/api/crm/hubspot/batch-sync/{id}", env.app.url))
+        .get(format!("{}/api/crm/hubspot/batch-sync/{id}", env.url))
         .bearer_auth(other)
         .send()
         .await
@@ -113,9 +108,9 @@ async fn chunking_uses_a_few_batch_calls_per_hundred(env: BatchEnv) {
     assert_eq!(r.status(), 404);
 }
 
-async fn per_item_errors_fail_only_their_customer(env: BatchEnv) {
-    let ws = env.app.workspace_id;
-    let store = &env.app.store;
+async fn per_item_errors_fail_only_their_customer(env: TestApp) {
+    let ws = env.workspace_id;
+    let store = &env.store;
     // A mapping to a property the cached list has but the portal lacks.
     let mut mappings = keva_core::default_contact_mappings();
     mappings.push(FieldMapping::new(
@@ -126,17 +121,22 @@ async fn per_item_errors_fail_only_their_customer(env: BatchEnv) {
     mappings
         .retain(|m| !(m.keva_field == KevaField::JobTitle && m.hubspot_properties == ["jobtitle"]));
     store
-        .save_mappings(env.connector_id, ObjectKind::Contact, &mappings, &json!([]))
+        .save_mappings(
+            env.connector_id(),
+            ObjectKind::Contact,
+            &mappings,
+            &json!([]),
+        )
         .await
         .expect("mappings");
     let (mut props, _) = store
-        .property_cache(env.connector_id, ObjectKind::Contact)
+        .property_cache(env.connector_id(), ObjectKind::Contact)
         .await
         .expect("cache")
         .expect("cached at connect");
     props.push(PropertyInfo::new("ghost_title", "Ghost", "string", "text"));
     store
-        .save_property_cache(env.connector_id, ObjectKind::Contact, &props)
+        .save_property_cache(env.connector_id(), ObjectKind::Contact, &props)
         .await
         .expect("cache");
 
@@ -169,8 +169,8 @@ async fn per_item_errors_fail_only_their_customer(env: BatchEnv) {
         .expect("insert");
 
     // Between our read by email and our create, someone creates racer@ in HubSpot.
-    let url = env.sb.url();
-    let token = env.sb.access_token().to_string();
+    let url = env.sb().url();
+    let token = env.sb().access_token().to_string();
     let hook: batch::CreateHook = Arc::new(move |emails: Vec<String>| {
         let (url, token) = (url.clone(), token.clone());
         Box::pin(async move {
@@ -228,7 +228,7 @@ async fn per_item_errors_fail_only_their_customer(env: BatchEnv) {
         "{h:?}"
     );
     let link = store
-        .get_link(env.connector_id, racer.id)
+        .get_link(env.connector_id(), racer.id)
         .await
         .expect("link")
         .expect("linked");
@@ -253,10 +253,10 @@ async fn per_item_errors_fail_only_their_customer(env: BatchEnv) {
     assert_eq!(contacts.len(), 31);
 }
 
-async fn pauses_on_the_daily_limit_and_resumes(env: BatchEnv) {
+async fn pauses_on_the_daily_limit_and_resumes(env: TestApp) {
     env.seed_customers("d", 250).await;
     env.set_limits(json!({"daily": 3})).await;
-    env.reset_stats().await;
+    env.reset_stats();
     let (run, _) = env.start(test_settings()).await;
     let p = env.wait_state(run.id, &["paused", "done", "failed"]).await;
     assert_eq!(p["state"], "paused", "{p}");
@@ -281,11 +281,11 @@ async fn pauses_on_the_daily_limit_and_resumes(env: BatchEnv) {
     assert_eq!(p["processed"], 250);
     assert_eq!(p["created"], 250);
     assert!(p["pauseReason"].is_null());
-    assert_eq!(env.sb.contact_count(), 250, "no contact created twice");
+    assert_eq!(env.sb().contact_count(), 250, "no contact created twice");
     env.assert_sides_equal(&[]).await;
 }
 
-async fn cancel_stops_after_the_current_chunk(env: BatchEnv) {
+async fn cancel_stops_after_the_current_chunk(env: TestApp) {
     env.seed_customers("x", 600).await;
     let (s, _) = env
         .sandbox(
@@ -297,56 +297,49 @@ async fn cancel_stops_after_the_current_chunk(env: BatchEnv) {
     assert_eq!(s, 200);
     let id = api_start(&env).await;
     let (s, b) = parts(
-        env.app
-            .post(
-                "/api/crm/hubspot/batch-sync",
-                json!({"connectorId": env.connector_id}),
-            )
-            .send()
-            .await
-            .expect("post"),
+        env.post(
+            "/api/crm/hubspot/batch-sync",
+            json!({"connectorId": env.connector_id()}),
+        )
+        .send()
+        .await
+        .expect("post"),
     )
     .await;
     assert_eq!(s, 409, "one batch per connector: {b}");
-    loop {
-        let p = env.progress(id).await;
-        if p["processed"].as_u64().unwrap_or(0) >= 100 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(60, "the first chunk is recorded", || async {
+        env.progress(id).await["processed"].as_u64().unwrap_or(0) >= 100
+    })
+    .await;
     let r = env
-        .app
-        .http
-        .delete(format!("{}/api/crm/hubspot/batch-sync/{id}", env.app.url))
-        .bearer_auth(&env.app.key)
+        .delete(&format!("/api/crm/hubspot/batch-sync/{id}"))
         .send()
         .await
         .expect("delete");
     assert_eq!(r.status(), 200);
     let p = env.wait_state(id, &["cancelled"]).await;
-    // Let the chunk in progress finish and be recorded.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The runner finishes and records the chunk in progress, then returns: once
+    // it no longer runs here, nothing more can be written for this run.
+    eventually(30, "the cancelled run's runner returns", || async {
+        !batch::is_running_here(id)
+    })
+    .await;
     let after = env.progress(id).await;
     assert_eq!(after["state"], "cancelled");
     let processed = after["processed"].as_u64().expect("processed");
-    assert!(processed < 600, "{after}");
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(processed < 600, "stopped after the current chunk: {after}");
     assert_eq!(
         env.progress(id).await["processed"],
         processed,
         "nothing after the cancel"
     );
     assert_eq!(
-        env.sb.contact_count() as u64,
+        env.sb().contact_count() as u64,
         processed,
         "every created contact is recorded: {p}"
     );
     let r = env
-        .app
-        .http
-        .delete(format!("{}/api/crm/hubspot/batch-sync/{id}", env.app.url))
-        .bearer_auth(&env.app.key)
+        .delete(&format!("/api/crm/hubspot/batch-sync/{id}"))
         .send()
         .await
         .expect("delete");
@@ -357,10 +350,10 @@ async fn cancel_stops_after_the_current_chunk(env: BatchEnv) {
     let id2 = api_start(&env).await;
     let p = env.wait_state(id2, &["done", "failed"]).await;
     assert_eq!(p["state"], "done", "{p}");
-    assert_eq!(env.sb.contact_count(), 600);
+    assert_eq!(env.sb().contact_count(), 600);
 }
 
-async fn resumes_after_a_kill_without_duplicates(env: BatchEnv) {
+async fn resumes_after_a_kill_without_duplicates(env: TestApp) {
     env.seed_customers("k", 250).await;
     let settings = BatchSettings {
         hooks: BatchHooks {
@@ -376,7 +369,7 @@ async fn resumes_after_a_kill_without_duplicates(env: BatchEnv) {
     assert_eq!(p["state"], "running", "{p}");
     assert_eq!(p["processed"], 100, "only chunk 0 was committed");
     assert_eq!(
-        env.sb.contact_count(),
+        env.sb().contact_count(),
         200,
         "chunk 1 was created in HubSpot"
     );
@@ -390,11 +383,11 @@ async fn resumes_after_a_kill_without_duplicates(env: BatchEnv) {
     assert_eq!(p["processed"], 250);
     assert_eq!(p["created"], 150, "{p}");
     assert_eq!(p["linked"], 100, "chunk 1 found by email and linked: {p}");
-    assert_eq!(env.sb.contact_count(), 250, "no contact created twice");
+    assert_eq!(env.sb().contact_count(), 250, "no contact created twice");
     env.assert_sides_equal(&[]).await;
 }
 
-async fn live_syncs_proceed_during_a_batch(env: BatchEnv) {
+async fn live_syncs_proceed_during_a_batch(env: TestApp) {
     env.seed_customers("l", 1500).await;
     // A small window makes the batch wait on the limiter most of the time.
     env.set_limits(json!({"tenSecond": 10, "intervalMs": 1000}))
@@ -407,20 +400,18 @@ async fn live_syncs_proceed_during_a_batch(env: BatchEnv) {
     .await;
     let id = api_start(&env).await;
     let live = env
-        .app
         .create_customer(json!({"email": "live@example.com", "name": "Live Person"}))
         .await;
     let p = env.progress(id).await;
     assert_eq!(p["state"], "running", "the batch is still running: {p}");
     let (s, b) = parts(
-        env.app
-            .post(
-                "/api/crm/hubspot/sync",
-                json!({"customerId": live["id"], "connectorId": env.connector_id}),
-            )
-            .send()
-            .await
-            .expect("sync now"),
+        env.post(
+            "/api/crm/hubspot/sync",
+            json!({"customerId": live["id"], "connectorId": env.connector_id()}),
+        )
+        .send()
+        .await
+        .expect("sync now"),
     )
     .await;
     assert_eq!(s, 200, "Sync Now completes during the batch: {b}");
@@ -439,22 +430,21 @@ async fn live_syncs_proceed_during_a_batch(env: BatchEnv) {
     env.assert_sides_equal(&[]).await;
 }
 
-async fn patch_connector(env: &BatchEnv, body: serde_json::Value) {
+async fn patch_connector(env: &TestApp, body: serde_json::Value) {
     let (s, b) = parts(
-        env.app
-            .patch(
-                &format!("/api/crm/hubspot/connectors/{}", env.connector_id),
-                body,
-            )
-            .send()
-            .await
-            .expect("patch"),
+        env.patch(
+            &format!("/api/crm/hubspot/connectors/{}", env.connector_id()),
+            body,
+        )
+        .send()
+        .await
+        .expect("patch"),
     )
     .await;
     assert_eq!(s, 200, "{b}");
 }
 
-async fn imports_contacts_missing_in_keva(env: BatchEnv) {
+async fn imports_contacts_missing_in_keva(env: TestApp) {
     patch_connector(&env, json!({"importContacts": true})).await;
     env.seed_customers("keva", 10).await;
     let hubspot_only: Vec<_> = (0..20)
@@ -468,31 +458,29 @@ async fn imports_contacts_missing_in_keva(env: BatchEnv) {
     assert_eq!(p["created"], 9, "{p}");
     assert_eq!(p["linked"], 21, "1 found by email + 20 imported: {p}");
     assert_eq!(
-        env.app
-            .store
-            .count_customers(env.app.workspace_id)
+        env.store
+            .count_customers(env.workspace_id)
             .await
             .expect("count"),
         30
     );
     let c = env
-        .app
         .store
-        .customer_by_email(env.app.workspace_id, "hs7@example.com")
+        .customer_by_email(env.workspace_id, "hs7@example.com")
         .await
         .expect("lookup")
         .expect("imported");
     assert_eq!(c.name.as_deref(), Some("Hub Spot7"));
     assert_eq!(c.company.as_deref(), Some("Imported Inc"));
     assert_eq!(
-        env.sb.contact_count(),
+        env.sb().contact_count(),
         30,
         "importing creates nothing in HubSpot"
     );
     env.assert_sides_equal(&[]).await;
 }
 
-async fn a_schedule_starts_a_run(env: BatchEnv) {
+async fn a_schedule_starts_a_run(env: TestApp) {
     env.seed_customers("s", 5).await;
     // Every second (croner's optional seconds field).
     patch_connector(&env, json!({"batchSchedule": "* * * * * *"})).await;
@@ -502,32 +490,24 @@ async fn a_schedule_starts_a_run(env: BatchEnv) {
     });
     let stop = tokio_util::sync::CancellationToken::new();
     let task = batch::schedule::start_background(env.state.clone(), settings, stop.clone());
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let run = loop {
-        let runs = env
-            .app
-            .store
-            .list_batches(env.app.workspace_id, env.connector_id, 10)
+    let run = eventually(20, "a scheduled run starts", || async {
+        env.store
+            .list_batches(env.workspace_id, env.connector_id(), 10)
             .await
-            .expect("list");
-        if let Some(r) = runs.into_iter().next() {
-            break r;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no scheduled run started"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+            .expect("list")
+            .into_iter()
+            .next()
+    })
+    .await;
     stop.cancel();
     task.await.expect("scheduler");
     let p = env.wait_state(run.id, &["done", "failed"]).await;
     assert_eq!(p["state"], "done", "{p}");
     assert_eq!(p["created"], 5);
-    assert_eq!(env.sb.contact_count(), 5);
+    assert_eq!(env.sb().contact_count(), 5);
 }
 
-crate::batch_backends!(
+keva_store::backend_tests!(with = crate::batch_support::batch_env;
     chunking_uses_a_few_batch_calls_per_hundred,
     per_item_errors_fail_only_their_customer,
     pauses_on_the_daily_limit_and_resumes,

@@ -3,10 +3,9 @@
 
 use serde_json::json;
 
-use crate::harness::{error_code, parts};
-use crate::sync_harness::SyncApp;
+use crate::harness::{error_code, parts, TestApp};
 
-async fn connect_records_portal_and_creates_notes(app: SyncApp) {
+async fn connect_records_portal_and_creates_notes(app: TestApp) {
     // The sandbox, like HubSpot, has no contact property `notes`.
     let (s, _) = app
         .sandbox(
@@ -17,7 +16,7 @@ async fn connect_records_portal_and_creates_notes(app: SyncApp) {
         .await;
     assert_ne!(s, 200);
     let c = app.connect().await;
-    assert_eq!(c["portalId"], app.sb.portal_id());
+    assert_eq!(c["portalId"], app.sb().portal_id());
     assert_eq!(c["status"], "connected");
     assert_eq!(c["createdProperties"], json!(["notes"]));
     assert_eq!(c["mappingIssues"], json!([]));
@@ -26,8 +25,11 @@ async fn connect_records_portal_and_creates_notes(app: SyncApp) {
     // The property now exists in the portal as a textarea.
     let r = app
         .http
-        .get(format!("{}/crm/v3/properties/contacts/notes", app.sb.url()))
-        .bearer_auth(app.sb.access_token())
+        .get(format!(
+            "{}/crm/v3/properties/contacts/notes",
+            app.sb().url()
+        ))
+        .bearer_auth(app.sb().access_token())
         .send()
         .await
         .unwrap();
@@ -40,7 +42,7 @@ async fn connect_records_portal_and_creates_notes(app: SyncApp) {
     let (s, list) = parts(app.get("/api/crm/hubspot/connectors").send().await.unwrap()).await;
     assert_eq!(s, 200);
     assert_eq!(list["data"].as_array().unwrap().len(), 1);
-    assert!(!list.to_string().contains(app.sb.access_token()));
+    assert!(!list.to_string().contains(app.sb().access_token()));
     let (s, one) = parts(
         app.get(&format!("/api/crm/hubspot/connectors/{id}"))
             .send()
@@ -49,13 +51,13 @@ async fn connect_records_portal_and_creates_notes(app: SyncApp) {
     )
     .await;
     assert_eq!(s, 200);
-    assert_eq!(one["portalId"], app.sb.portal_id());
+    assert_eq!(one["portalId"], app.sb().portal_id());
 
     // Connecting the same portal again is a conflict.
     let (s, e) = parts(
         app.post(
             "/api/crm/hubspot/connectors",
-            json!({"accessToken": app.sb.access_token()}),
+            json!({"accessToken": app.sb().access_token()}),
         )
         .send()
         .await
@@ -76,7 +78,7 @@ async fn connect_records_portal_and_creates_notes(app: SyncApp) {
     assert_eq!(r.status(), 404);
 }
 
-async fn rejected_token_is_422(app: SyncApp) {
+async fn rejected_token_is_422(app: TestApp) {
     let (s, e) = parts(
         app.post(
             "/api/crm/hubspot/connectors",
@@ -98,7 +100,7 @@ async fn rejected_token_is_422(app: SyncApp) {
         .is_empty());
 }
 
-async fn settings_can_be_changed(app: SyncApp) {
+async fn settings_can_be_changed(app: TestApp) {
     let id = app.connector().await;
     let path = format!("/api/crm/hubspot/connectors/{id}");
     let (s, c) = parts(
@@ -157,7 +159,7 @@ async fn settings_can_be_changed(app: SyncApp) {
     assert_eq!(got.batch_schedule, None, "a refused schedule is not saved");
 }
 
-async fn mappings_are_validated_against_the_portal(app: SyncApp) {
+async fn mappings_are_validated_against_the_portal(app: TestApp) {
     let id = app.connector().await;
     let path = format!("/api/crm/hubspot/mappings?connectorId={id}&object=Contact");
     let (s, m) = parts(app.get(&path).send().await.unwrap()).await;
@@ -221,7 +223,7 @@ async fn mappings_are_validated_against_the_portal(app: SyncApp) {
     assert_eq!(s, 404);
 }
 
-async fn describe_is_cached_until_refresh(app: SyncApp) {
+async fn describe_is_cached_until_refresh(app: TestApp) {
     app.connector().await;
     let (s, d) = parts(
         app.get("/api/crm/hubspot/describe?object=Contact")
@@ -289,7 +291,7 @@ async fn describe_is_cached_until_refresh(app: SyncApp) {
     assert_eq!(s, 422);
 }
 
-async fn missing_property_fails_only_its_mapping(app: SyncApp) {
+async fn missing_property_fails_only_its_mapping(app: TestApp) {
     let connector = app.connector().await;
     // The portal loses `notes` after connecting; the cached list still has it.
     let (s, v) = app
@@ -326,7 +328,7 @@ async fn missing_property_fails_only_its_mapping(app: SyncApp) {
             .len(),
         rows
     );
-    assert_eq!(app.calls(crate::sync_harness::UPDATE), 0);
+    assert_eq!(app.calls(crate::harness::UPDATE), 0);
     // The refused property was learnt: describe no longer lists it.
     let (_, d) = parts(
         app.get("/api/crm/hubspot/describe?object=Contact")
@@ -342,11 +344,14 @@ async fn missing_property_fails_only_its_mapping(app: SyncApp) {
         .any(|p| p["name"] == "notes"));
 }
 
-async fn uncreatable_property_is_marked_missing_with_the_fix(app: SyncApp) {
+async fn uncreatable_property_is_marked_missing_with_the_fix(app: TestApp) {
     let connector = app.connector().await;
     let state = keva_server::AppState::new(
         app.store.clone(),
-        keva_server::ServerConfig::new("127.0.0.1:9".parse().unwrap(), app.sb.url()),
+        keva_server::config::Settings::new(keva_server::ServerConfig::new(
+            "127.0.0.1:9".parse().unwrap(),
+            app.sb().url(),
+        )),
     );
     let c = app
         .store
@@ -384,7 +389,7 @@ async fn uncreatable_property_is_marked_missing_with_the_fix(app: SyncApp) {
     );
 }
 
-crate::both_backends!(sandbox:
+keva_store::backend_tests!(with = crate::harness::sandboxed;
     missing_property_fails_only_its_mapping,
     uncreatable_property_is_marked_missing_with_the_fix,
     connect_records_portal_and_creates_notes,

@@ -5,10 +5,9 @@
 use keva_sandbox::portal::{now_ms, Actor, ObjectType};
 use serde_json::{json, Value};
 
-use crate::harness::parts;
-use crate::sync_harness::{SyncApp, CREATE, UPDATE};
+use crate::harness::{eventually, parts, TestApp, CREATE, UPDATE};
 
-async fn ticket_from_unknown_email_creates_the_contact(app: SyncApp) {
+async fn ticket_from_unknown_email_creates_the_contact(app: TestApp) {
     app.connector().await;
     let (s, t) = parts(
         app.post(
@@ -28,9 +27,9 @@ async fn ticket_from_unknown_email_creates_the_contact(app: SyncApp) {
     let id = crm["hubspotId"].as_str().unwrap();
     // Found by email, as HubSpot stores it (lower-cased).
     let (found, props) = app
-        .sb
+        .sb()
         .state()
-        .get_contact_by_email(app.sb.portal_id(), "mary.watson@example.com")
+        .get_contact_by_email(app.sb().portal_id(), "mary.watson@example.com")
         .expect("contact created in the sandbox");
     assert_eq!(found.to_string(), id);
     assert_eq!(props["firstname"], "Mary Jane");
@@ -40,7 +39,7 @@ async fn ticket_from_unknown_email_creates_the_contact(app: SyncApp) {
     assert_eq!(crm["history"][0]["direction"], "to_crm");
 }
 
-async fn existing_contact_is_linked_not_duplicated(app: SyncApp) {
+async fn existing_contact_is_linked_not_duplicated(app: TestApp) {
     app.connector().await;
     let id = app
         .hubspot_contact(json!({"email": "jane@example.com", "firstname": "Jane", "lastname": "Doe", "phone": "+1 555 0100"}))
@@ -58,7 +57,7 @@ async fn existing_contact_is_linked_not_duplicated(app: SyncApp) {
     assert_eq!(app.contact(&id).await["company"], "Acme");
 }
 
-async fn conflict_409_links_to_the_existing_contact_with_a_warning(app: SyncApp) {
+async fn conflict_409_links_to_the_existing_contact_with_a_warning(app: TestApp) {
     let connector = app.connector().await;
     let customer = app
         .store
@@ -77,14 +76,10 @@ async fn conflict_409_links_to_the_existing_contact_with_a_warning(app: SyncApp)
         );
         tokio::spawn(async move { parts(req.send().await.unwrap()).await })
     };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while app.calls(CREATE) == 0 {
-        assert!(std::time::Instant::now() < deadline, "create never sent");
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    eventually(20, "the create is sent", || async { app.calls(CREATE) > 0 }).await;
     // The create is in flight (delayed): another integration creates the contact now.
     let existing = {
-        let portal = app.sb.state().default_portal();
+        let portal = app.sb().state().default_portal();
         let mut props = serde_json::Map::new();
         props.insert("email".into(), json!("race@example.com"));
         props.insert("firstname".into(), json!("Racer"));
@@ -120,7 +115,7 @@ async fn conflict_409_links_to_the_existing_contact_with_a_warning(app: SyncApp)
     assert_eq!(c["name"], "Racer", "first link filled Keva's empty name");
 }
 
-async fn names_split_join_and_round_trip_stably(app: SyncApp) {
+async fn names_split_join_and_round_trip_stably(app: TestApp) {
     let connector = app.connector().await;
     let king = app
         .synced_customer(json!({"email": "mlk@example.com", "name": "Martin Luther King Jr."}))
@@ -175,7 +170,7 @@ async fn names_split_join_and_round_trip_stably(app: SyncApp) {
     assert!(p["lastname"].is_null() || p["lastname"] == "", "{p}");
 }
 
-async fn changes_flow_each_way_as_directions_allow(app: SyncApp) {
+async fn changes_flow_each_way_as_directions_allow(app: TestApp) {
     let connector = app.connector().await;
     let customer = app
         .synced_customer(json!({"email": "flow@example.com", "phone": "111", "location": "Paris"}))
@@ -221,7 +216,7 @@ async fn changes_flow_each_way_as_directions_allow(app: SyncApp) {
 }
 
 /// Edits company on both sides (HubSpot first when `hubspot_first`), then syncs.
-async fn conflict_case(app: &SyncApp, policy: &str, hubspot_first: bool) -> (Value, Value) {
+async fn conflict_case(app: &TestApp, policy: &str, hubspot_first: bool) -> (Value, Value) {
     let connector = app.connector().await;
     app.set_policy(connector, policy).await;
     let customer = app
@@ -272,7 +267,7 @@ async fn conflict_case(app: &SyncApp, policy: &str, hubspot_first: bool) -> (Val
     (keva, conflict)
 }
 
-async fn newest_wins_by_timestamps(app: SyncApp) {
+async fn newest_wins_by_timestamps(app: TestApp) {
     let (value, c) = conflict_case(&app, "newest_wins", true).await;
     assert_eq!(value, "Keva Co");
     assert_eq!(
@@ -281,26 +276,26 @@ async fn newest_wins_by_timestamps(app: SyncApp) {
     );
 }
 
-async fn newest_wins_hubspot_newer(app: SyncApp) {
+async fn newest_wins_hubspot_newer(app: TestApp) {
     let (value, c) = conflict_case(&app, "newest_wins", false).await;
     assert_eq!(value, "Hub Co");
     assert_eq!(c["winner"], "hubspot");
     assert!(c["hubspotTs"].is_string() && c["kevaTs"].is_string(), "{c}");
 }
 
-async fn keva_wins_policy(app: SyncApp) {
+async fn keva_wins_policy(app: TestApp) {
     let (value, c) = conflict_case(&app, "keva_wins", false).await;
     assert_eq!(value, "Keva Co");
     assert_eq!(c["resolution"], "keva_wins");
 }
 
-async fn hubspot_wins_policy(app: SyncApp) {
+async fn hubspot_wins_policy(app: TestApp) {
     let (value, c) = conflict_case(&app, "hubspot_wins", true).await;
     assert_eq!(value, "Hub Co");
     assert_eq!(c["resolution"], "hubspot_wins");
 }
 
-async fn one_edit_one_write_and_the_echo_changes_nothing(app: SyncApp) {
+async fn one_edit_one_write_and_the_echo_changes_nothing(app: TestApp) {
     let connector = app.connector().await;
     let customer = app
         .synced_customer(json!({"email": "echo@example.com", "phone": "1"}))
@@ -331,7 +326,7 @@ async fn one_edit_one_write_and_the_echo_changes_nothing(app: SyncApp) {
     );
 }
 
-async fn email_change_moves_the_link(app: SyncApp) {
+async fn email_change_moves_the_link(app: TestApp) {
     app.connector().await;
     let customer = app
         .synced_customer(json!({"email": "old@example.com"}))
@@ -347,7 +342,7 @@ async fn email_change_moves_the_link(app: SyncApp) {
     assert_eq!(app.contact_count(), 1);
 }
 
-async fn deletion_unlinks_restore_and_merge_relink(app: SyncApp) {
+async fn deletion_unlinks_restore_and_merge_relink(app: TestApp) {
     let connector = app.connector().await;
     let customer = app
         .synced_customer(json!({"email": "gone@example.com", "name": "Gone Girl"}))
@@ -413,7 +408,7 @@ async fn deletion_unlinks_restore_and_merge_relink(app: SyncApp) {
             app.workspace_id,
             connector,
             "contact_merge",
-            format!("merge:{connector}:{}:1", app.sb.portal_id()),
+            format!("merge:{connector}:{}:1", app.sb().portal_id()),
             json!({"primaryObjectId": survivor, "mergedObjectIds": [id]}),
             keva_core::Trigger::Webhook,
         ))
@@ -424,7 +419,7 @@ async fn deletion_unlinks_restore_and_merge_relink(app: SyncApp) {
     assert_eq!(app.contact_count(), 1);
 }
 
-async fn invalid_email_never_reaches_hubspot(app: SyncApp) {
+async fn invalid_email_never_reaches_hubspot(app: TestApp) {
     let connector = app.connector().await;
     // Only possible for data that predates validation; the API refuses such emails.
     let c = app
@@ -449,7 +444,7 @@ async fn invalid_email_never_reaches_hubspot(app: SyncApp) {
         crm["reason"].as_str().unwrap().contains("bob at example"),
         "{crm}"
     );
-    let calls = app.sb.control().stats.snapshot();
+    let calls = app.sb().control().stats.snapshot();
     assert!(
         calls
             .requests
@@ -471,7 +466,7 @@ async fn invalid_email_never_reaches_hubspot(app: SyncApp) {
     assert_eq!(h["data"].as_array().unwrap().len(), 1, "{h}");
 }
 
-async fn test_mapping_previews_and_writes_nothing(app: SyncApp) {
+async fn test_mapping_previews_and_writes_nothing(app: TestApp) {
     let connector = app.connector().await;
     let c = app
         .store
@@ -523,7 +518,7 @@ async fn test_mapping_previews_and_writes_nothing(app: SyncApp) {
     assert_eq!(p["errors"], json!([]));
     // Nothing written anywhere.
     assert_eq!(
-        app.sb.control().stats.snapshot().total,
+        app.sb().control().stats.snapshot().total,
         0,
         "no HubSpot call at all"
     );
@@ -566,7 +561,7 @@ async fn test_mapping_previews_and_writes_nothing(app: SyncApp) {
     assert_eq!(s, 404);
 }
 
-async fn sync_now_returns_the_outcome_or_202_while_rate_limited(app: SyncApp) {
+async fn sync_now_returns_the_outcome_or_202_while_rate_limited(app: TestApp) {
     let connector = app.connector().await;
     let c = app
         .store
@@ -633,7 +628,7 @@ async fn sync_now_returns_the_outcome_or_202_while_rate_limited(app: SyncApp) {
     assert_eq!(r.status(), 404);
 }
 
-async fn openapi_lists_the_crm_routes(app: SyncApp) {
+async fn openapi_lists_the_crm_routes(app: TestApp) {
     let (s, doc) = parts(
         app.http
             .get(format!("{}/api/openapi.json", app.url))
@@ -657,7 +652,7 @@ async fn openapi_lists_the_crm_routes(app: SyncApp) {
     }
 }
 
-async fn history_pages_and_the_connector_shows_its_last_sync(app: SyncApp) {
+async fn history_pages_and_the_connector_shows_its_last_sync(app: TestApp) {
     let connector = app.connector().await;
     for i in 0..3 {
         app.synced_customer(json!({"email": format!("h{i}@example.com")}))
@@ -699,7 +694,7 @@ async fn history_pages_and_the_connector_shows_its_last_sync(app: SyncApp) {
     assert!(c["lastSyncAt"].is_string(), "{c}");
 }
 
-crate::both_backends!(sandbox:
+keva_store::backend_tests!(with = crate::harness::sandboxed;
     history_pages_and_the_connector_shows_its_last_sync,
     ticket_from_unknown_email_creates_the_contact,
     existing_contact_is_linked_not_duplicated,

@@ -1,40 +1,39 @@
 //! OAuth connectors: refreshed tokens are persisted (sealed) by the client cache's
 //! refresh hook, and a refused grant marks the connector `needs_reconnection`.
 
-use std::time::{Duration, Instant};
-
 use chrono::Utc;
 use keva_core::Trigger;
+use keva_server::config::Settings;
 use keva_server::sync::{sync_customer, SyncError};
 use keva_server::{AppState, ServerConfig};
 use keva_store::{AuthKind, ConnectorStatus, NewConnector, NewCustomer};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
-use crate::sync_harness::SyncApp;
+use crate::harness::{eventually, TestApp};
 
 /// A service state that knows the sandbox app's OAuth client (no server, no workers).
-fn oauth_state(app: &SyncApp) -> AppState {
-    let mut config = ServerConfig::new("127.0.0.1:9".parse().unwrap(), app.sb.url());
-    config.hubspot_client_id = Some(app.sb.client_id());
-    config.hubspot_client_secret = Some(SecretString::from(app.sb.client_secret()));
-    AppState::new(app.store.clone(), config)
+fn oauth_state(app: &TestApp) -> AppState {
+    let mut config = ServerConfig::new("127.0.0.1:9".parse().unwrap(), app.sb().url());
+    config.hubspot_client_id = Some(app.sb().client_id());
+    config.hubspot_client_secret = Some(SecretString::from(app.sb().client_secret()));
+    AppState::new(app.store.clone(), Settings::new(config))
 }
 
-async fn refreshed_tokens_are_persisted_and_a_revoked_grant_needs_reconnection(app: SyncApp) {
-    let tokens = &app.sb.control().tokens;
+async fn refreshed_tokens_are_persisted_and_a_revoked_grant_needs_reconnection(app: TestApp) {
+    let tokens = &app.sb().control().tokens;
     let code = tokens
         .approve(
-            &app.sb.client_id(),
+            &app.sb().client_id(),
             "http://localhost/callback",
-            app.sb.portal_id(),
+            app.sb().portal_id(),
             Vec::new(),
         )
         .unwrap();
     let issued = tokens
         .exchange_code(
-            &app.sb.client_id(),
-            &app.sb.client_secret(),
+            &app.sb().client_id(),
+            &app.sb().client_secret(),
             "http://localhost/callback",
             &code,
         )
@@ -44,7 +43,7 @@ async fn refreshed_tokens_are_persisted_and_a_revoked_grant_needs_reconnection(a
         .store
         .insert_connector(NewConnector {
             workspace_id: app.workspace_id,
-            portal_id: i64::try_from(app.sb.portal_id()).unwrap(),
+            portal_id: i64::try_from(app.sb().portal_id()).unwrap(),
             auth_kind: AuthKind::OAuth,
             access_token: SecretString::from("expired-access-token"),
             refresh_token: Some(SecretString::from(issued.refresh_token.clone())),
@@ -66,23 +65,19 @@ async fn refreshed_tokens_are_persisted_and_a_revoked_grant_needs_reconnection(a
         .await
         .unwrap();
     assert!(outcome.created, "{outcome:?}");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    let stored = eventually(10, "the refreshed token is persisted", || async {
         let stored = app
             .store
             .connector_tokens(app.workspace_id, connector.id)
             .await
             .unwrap();
-        if stored.access_token.expose_secret() != "expired-access-token" {
-            assert!(
-                stored.expires_at.unwrap() > Utc::now(),
-                "new expiry persisted"
-            );
-            break;
-        }
-        assert!(Instant::now() < deadline, "refreshed token never persisted");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        (stored.access_token.expose_secret() != "expired-access-token").then_some(stored)
+    })
+    .await;
+    assert!(
+        stored.expires_at.unwrap() > Utc::now(),
+        "new expiry persisted"
+    );
 
     // The grant is revoked and the stored access token is no good: reconnect.
     assert!(tokens.revoke_refresh_token(&issued.refresh_token));
@@ -104,13 +99,13 @@ async fn refreshed_tokens_are_persisted_and_a_revoked_grant_needs_reconnection(a
     assert!(matches!(err, SyncError::NeedsReconnection(_)), "{err:?}");
 }
 
-async fn a_connector_that_cannot_authenticate_is_marked_for_reconnection(app: SyncApp) {
+async fn a_connector_that_cannot_authenticate_is_marked_for_reconnection(app: TestApp) {
     // An OAuth connector without a refresh token cannot work.
     let connector = app
         .store
         .insert_connector(NewConnector {
             workspace_id: app.workspace_id,
-            portal_id: i64::try_from(app.sb.portal_id()).unwrap(),
+            portal_id: i64::try_from(app.sb().portal_id()).unwrap(),
             auth_kind: AuthKind::OAuth,
             access_token: SecretString::from("no-good"),
             refresh_token: None,
@@ -146,7 +141,7 @@ async fn a_connector_that_cannot_authenticate_is_marked_for_reconnection(app: Sy
     assert_eq!(app.contact_count(), 0);
 }
 
-crate::both_backends!(sandbox:
+keva_store::backend_tests!(with = crate::harness::sandboxed;
     refreshed_tokens_are_persisted_and_a_revoked_grant_needs_reconnection,
     a_connector_that_cannot_authenticate_is_marked_for_reconnection,
 );

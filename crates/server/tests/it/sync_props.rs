@@ -6,7 +6,6 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 
 use crate::harness::TestApp;
-use crate::sync_harness::SyncApp;
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -46,7 +45,7 @@ fn text(v: &Value) -> String {
     v.as_str().unwrap_or_default().trim().to_string()
 }
 
-async fn run(app: SyncApp, ops: Vec<Op>) {
+async fn run(app: TestApp, ops: Vec<Op>) {
     let connector = app.connector().await;
     let customer = app
         .synced_customer(
@@ -99,7 +98,7 @@ fn check(backend: keva_store::Backend, ops: Vec<Op>) {
         .enable_all()
         .build()
         .expect("runtime");
-    rt.block_on(async move { run(TestApp::spawn_with_sandbox(backend).await, ops).await });
+    rt.block_on(async move { run(crate::harness::sandboxed(backend).await, ops).await });
 }
 
 proptest! {

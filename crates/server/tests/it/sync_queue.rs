@@ -6,12 +6,11 @@ use std::time::{Duration, Instant};
 use keva_core::JobState;
 use serde_json::json;
 
-use crate::harness::parts;
-use crate::sync_harness::{SyncApp, CREATE, UPDATE};
+use crate::harness::{eventually, parts, TestApp, CREATE, UPDATE};
 
 /// Starts a ticket's sync under `faults`, waits until it has failed twice, lifts
 /// the faults and expects it to end synced with one contact.
-async fn retried_until_synced(app: &SyncApp, faults: serde_json::Value, email: &str) {
+async fn retried_until_synced(app: &TestApp, faults: serde_json::Value, email: &str) {
     app.faults(faults).await;
     let (s, t) = parts(
         app.post("/api/tickets", json!({"email": email, "subject": "hi"}))
@@ -21,22 +20,13 @@ async fn retried_until_synced(app: &SyncApp, faults: serde_json::Value, email: &
     )
     .await;
     assert_eq!(s, 201, "{t}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let jobs = app
-            .store
-            .list_jobs(app.workspace_id, None, 10)
+    eventually(20, "a job failed twice and is retried", || async {
+        app.jobs_in(None)
             .await
-            .unwrap();
-        if jobs
             .iter()
             .any(|j| j.attempts >= 2 && j.last_error.is_some())
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no retry seen: {jobs:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await;
     let customer = t["customer"]["id"].as_str().unwrap();
     let crm = app.crm(customer).await;
     assert_eq!(crm["status"], "pending", "waiting for a retry: {crm}");
@@ -49,14 +39,14 @@ async fn retried_until_synced(app: &SyncApp, faults: serde_json::Value, email: &
     let crm = app.crm(customer).await;
     assert_eq!(crm["status"], "synced", "{crm}");
     let (found, _) = app
-        .sb
+        .sb()
         .state()
-        .get_contact_by_email(app.sb.portal_id(), email)
+        .get_contact_by_email(app.sb().portal_id(), email)
         .expect("contact created");
     assert_eq!(crm["hubspotId"], found.to_string());
 }
 
-async fn retries_on_429_5xx_and_409(app: SyncApp) {
+async fn retries_on_429_5xx_and_409(app: TestApp) {
     app.connector().await;
     retried_until_synced(&app, json!({"rate429": 1.0}), "r429@example.com").await;
     retried_until_synced(
@@ -69,7 +59,7 @@ async fn retries_on_429_5xx_and_409(app: SyncApp) {
     assert_eq!(app.contact_count(), 3, "no duplicates from the retries");
 }
 
-async fn ten_quick_edits_make_one_update(app: SyncApp) {
+async fn ten_quick_edits_make_one_update(app: TestApp) {
     app.connector().await;
     let customer = app
         .synced_customer(json!({"email": "burst@example.com"}))
@@ -78,10 +68,7 @@ async fn ten_quick_edits_make_one_update(app: SyncApp) {
     // Edits arrive through a server whose debounce surely covers the burst, even
     // on a loaded machine (either server's worker may then run the job).
     let slow = app
-        .instance_with(keva_server::sync::SyncSettings {
-            debounce: Duration::from_secs(2),
-            ..crate::sync_harness::fast_settings()
-        })
+        .instance_with(|s| s.sync.debounce = Duration::from_secs(2))
         .await;
     app.reset_stats();
     let started = Instant::now();
@@ -105,7 +92,7 @@ async fn ten_quick_edits_make_one_update(app: SyncApp) {
     assert_eq!(app.contact(&id).await["jobtitle"], "title 9");
 }
 
-async fn restart_mid_job_loses_and_duplicates_nothing(app: SyncApp) {
+async fn restart_mid_job_loses_and_duplicates_nothing(app: TestApp) {
     app.connector().await;
     // Slow HubSpot down so the job is surely running (leased) when the server dies.
     app.faults(json!({"latencyMs": 1500})).await;
@@ -113,19 +100,10 @@ async fn restart_mid_job_loses_and_duplicates_nothing(app: SyncApp) {
         .create_customer(json!({"email": "crash@example.com", "name": "Crash Test"}))
         .await;
     let customer = c["id"].as_str().unwrap().to_string();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let running = app
-            .store
-            .list_jobs(app.workspace_id, Some(JobState::Running), 10)
-            .await
-            .unwrap();
-        if !running.is_empty() {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the job never started");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually(20, "the job is running", || async {
+        !app.jobs_in(Some(JobState::Running)).await.is_empty()
+    })
+    .await;
     let app = app.restart().await;
     app.faults(json!({})).await;
     app.settle().await;
@@ -144,12 +122,12 @@ async fn restart_mid_job_loses_and_duplicates_nothing(app: SyncApp) {
     );
 }
 
-async fn two_servers_share_the_queue(app: SyncApp) {
+async fn two_servers_share_the_queue(app: TestApp) {
     app.connector().await;
     let second = app.instance().await;
     let mut ids = Vec::new();
     for i in 0..24 {
-        let server = if i % 2 == 0 { &app.app } else { &second };
+        let server = if i % 2 == 0 { &app } else { &second };
         let r = server
             .post(
                 "/api/tickets",
@@ -184,7 +162,7 @@ async fn two_servers_share_the_queue(app: SyncApp) {
     }
 }
 
-async fn dead_after_max_attempts_with_the_reason(app: SyncApp) {
+async fn dead_after_max_attempts_with_the_reason(app: TestApp) {
     let connector = app.connector().await;
     let c = app
         .store
@@ -232,7 +210,7 @@ async fn dead_after_max_attempts_with_the_reason(app: SyncApp) {
     assert_eq!(app.contact_count(), 0);
 }
 
-crate::both_backends!(sandbox:
+keva_store::backend_tests!(with = crate::harness::sandboxed;
     dead_after_max_attempts_with_the_reason,
     retries_on_429_5xx_and_409,
     ten_quick_edits_make_one_update,

@@ -527,7 +527,7 @@ async fn mixed_portals_verify_per_portal_and_stay_in_their_workspace(app: TestAp
         .contains("portal 5000"));
 }
 
-crate::both_backends!(
+keva_store::backend_tests!(with = crate::harness::plain;
     v3_v2_and_v1_signatures_are_accepted_and_stored,
     every_rejection_is_401_and_stores_nothing_but_the_log_line,
     bad_input_is_refused_with_the_right_status_and_stores_nothing,

@@ -6,12 +6,11 @@
 
 use serde_json::{json, Value};
 
-use crate::harness::parts;
-use crate::sync_harness::SyncApp;
+use crate::harness::{eventually, parts, TestApp};
 use crate::webhook_support::*;
 
 /// A connected customer "Ann Lee" with its HubSpot contact; returns (customer, contact).
-async fn linked_customer(sa: &SyncApp, email: &str) -> (String, String) {
+async fn linked_customer(sa: &TestApp, email: &str) -> (String, String) {
     let c = sa
         .create_customer(json!({"email": email, "name": "Ann Lee", "jobTitle": "Engineer"}))
         .await;
@@ -21,7 +20,7 @@ async fn linked_customer(sa: &SyncApp, email: &str) -> (String, String) {
     (id, contact)
 }
 
-async fn inbound_jobs(sa: &SyncApp, contact: &str) -> usize {
+async fn inbound_jobs(sa: &TestApp, contact: &str) -> usize {
     sa.store
         .list_jobs(sa.workspace_id, None, 1000)
         .await
@@ -31,7 +30,7 @@ async fn inbound_jobs(sa: &SyncApp, contact: &str) -> usize {
         .count()
 }
 
-async fn a_user_edit_in_hubspot_reaches_the_keva_customer(sa: SyncApp) {
+async fn a_user_edit_in_hubspot_reaches_the_keva_customer(sa: TestApp) {
     sa.connector().await;
     deliver_webhooks(&sa, json!({})).await;
     let (customer, contact) = linked_customer(&sa, "ann@example.com").await;
@@ -44,7 +43,7 @@ async fn a_user_edit_in_hubspot_reaches_the_keva_customer(sa: SyncApp) {
         c["jobTitle"] == "CTO" && c["name"] == "Annie Lee"
     })
     .await;
-    let log = log(&sa.app).await;
+    let log = log(&sa).await;
     assert!(log.iter().any(|l| l["valid"] == true), "{log:?}");
     assert!(
         log.iter().all(|l| l["valid"] == true),
@@ -52,7 +51,7 @@ async fn a_user_edit_in_hubspot_reaches_the_keva_customer(sa: SyncApp) {
     );
 }
 
-async fn duplicated_and_reordered_deliveries_converge_to_the_last_edit(sa: SyncApp) {
+async fn duplicated_and_reordered_deliveries_converge_to_the_last_edit(sa: TestApp) {
     let connector = sa.connector().await;
     deliver_webhooks(
         &sa,
@@ -75,7 +74,7 @@ async fn duplicated_and_reordered_deliveries_converge_to_the_last_edit(sa: SyncA
     let c = sa.customer(&customer).await;
     assert_eq!(c["name"], "Edna Lee", "{c}");
     assert_eq!(c["phone"], "+1 555 0100", "{c}");
-    let log = log(&sa.app).await;
+    let log = log(&sa).await;
     let duplicates: u64 = log.iter().map(|l| l["duplicates"].as_u64().unwrap()).sum();
     assert!(
         duplicates > 0,
@@ -99,7 +98,7 @@ async fn duplicated_and_reordered_deliveries_converge_to_the_last_edit(sa: SyncA
     assert_eq!(sa.contact(&contact).await["firstname"], "Edna");
 }
 
-async fn the_echo_of_our_own_write_enqueues_no_inbound_job(sa: SyncApp) {
+async fn the_echo_of_our_own_write_enqueues_no_inbound_job(sa: TestApp) {
     sa.connector().await;
     // Deliveries wait long enough for the engine to commit its bases first.
     deliver_webhooks(&sa, json!({"lingerMs": 400})).await;
@@ -128,7 +127,6 @@ async fn the_echo_of_our_own_write_enqueues_no_inbound_job(sa: SyncApp) {
         "the echo enqueued nothing"
     );
     let r = sa
-        .app
         .http
         .get(format!("{}/metrics", sa.url))
         .send()
@@ -139,19 +137,19 @@ async fn the_echo_of_our_own_write_enqueues_no_inbound_job(sa: SyncApp) {
     assert!(metrics.contains("webhook_events_echo_total"), "{metrics}");
 }
 
-async fn an_acknowledged_delivery_survives_a_crash_before_processing(sa: SyncApp) {
+async fn an_acknowledged_delivery_survives_a_crash_before_processing(sa: TestApp) {
     sa.connector().await;
     deliver_webhooks(&sa, json!({})).await;
     let (customer, contact) = linked_customer(&sa, "ann@example.com").await;
     sa.settle().await;
-    let accepted = log(&sa.app).await.len();
+    let accepted = log(&sa).await.len();
 
     // HubSpot's API now fails, so the worker cannot process what the intake acknowledged.
     sa.faults(json!({"rate503": 1.0})).await;
     sa.edit_contact(&contact, json!({"jobtitle": "Survivor"}))
         .await;
     eventually(10, "the delivery is acknowledged", || async {
-        log(&sa.app).await.len() > accepted && sandbox_webhooks(&sa).await["pending"] == 0
+        log(&sa).await.len() > accepted && sandbox_webhooks(&sa).await["pending"] == 0
     })
     .await;
     assert_ne!(sa.customer(&customer).await["jobTitle"], "Survivor");
@@ -167,7 +165,7 @@ async fn an_acknowledged_delivery_survives_a_crash_before_processing(sa: SyncApp
     .await;
 }
 
-async fn a_new_hubspot_contact_is_imported_when_the_connector_imports(sa: SyncApp) {
+async fn a_new_hubspot_contact_is_imported_when_the_connector_imports(sa: TestApp) {
     let connector = sa.connector().await;
     let (s, v) = parts(
         sa.patch(
@@ -206,7 +204,7 @@ async fn a_new_hubspot_contact_is_imported_when_the_connector_imports(sa: SyncAp
     assert_eq!(c["name"], "Nia Obi");
 }
 
-crate::both_backends!(sandbox:
+keva_store::backend_tests!(with = crate::harness::sandboxed;
     a_user_edit_in_hubspot_reaches_the_keva_customer,
     duplicated_and_reordered_deliveries_converge_to_the_last_edit,
     the_echo_of_our_own_write_enqueues_no_inbound_job,

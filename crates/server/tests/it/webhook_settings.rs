@@ -7,7 +7,6 @@ use keva_store::Backend;
 use serde_json::json;
 
 use crate::harness::{error_code, parts, TestApp};
-use crate::sync_harness::SyncApp;
 use crate::webhook_support::*;
 
 async fn settings_show_the_secret_only_as_set_and_keep_it_when_omitted(app: TestApp) {
@@ -154,8 +153,8 @@ async fn openapi_documents_the_webhook_routes(app: TestApp) {
     );
 }
 
-async fn the_subscriptions_helper_creates_and_activates_every_contact_subscription(sa: SyncApp) {
-    let app_id = sa.sb.app_id();
+async fn the_subscriptions_helper_creates_and_activates_every_contact_subscription(sa: TestApp) {
+    let app_id = sa.sb().app_id();
     let (s, _) = parts(
         sa.put(
             "/api/crm/hubspot/webhooks",
@@ -247,10 +246,10 @@ async fn the_subscriptions_helper_creates_and_activates_every_contact_subscripti
 /// Behind a proxy: HubSpot signs the public URL (another host, a path prefix the
 /// proxy strips, the query string), not the address the service listens on.
 async fn verification_uses_the_public_url(backend: Backend) {
-    let app = spawn_configured(backend, |c| {
-        c.public_url = "https://keva.example.com/sync/".into();
-    })
-    .await;
+    let app = TestApp::builder(backend)
+        .settings(|s| s.server.public_url = "https://keva.example.com/sync/".into())
+        .build()
+        .await;
     let c = connect(&app, PORTAL).await;
     let body = json!([change(1, 3, "firstname", "A")]).to_string();
     let ts = now_ms().to_string();
@@ -283,10 +282,12 @@ async fn verification_uses_the_public_url(backend: Backend) {
 
 /// No app set for the workspace: the service-wide HUBSPOT_CLIENT_SECRET verifies.
 async fn the_service_wide_secret_is_the_fallback(backend: Backend) {
-    let app = spawn_configured(backend, |c| {
-        c.hubspot_client_secret = Some(secrecy::SecretString::from("service-secret"));
-    })
-    .await;
+    let app = TestApp::builder(backend)
+        .settings(|s| {
+            s.server.hubspot_client_secret = Some(secrecy::SecretString::from("service-secret"));
+        })
+        .build()
+        .await;
     let c = app
         .store
         .insert_connector(keva_store::NewConnector {
@@ -361,33 +362,17 @@ async fn a_new_connector_or_secret_applies_to_the_next_delivery(app: TestApp) {
     assert_eq!(stored_events(&app.store, c.id, 9).await, [1, 2]);
 }
 
-macro_rules! per_backend {
-    ($($case:ident),* $(,)?) => {
-        mod configured {
-            $(
-                mod $case {
-                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                    async fn sqlite() {
-                        super::super::$case(keva_store::Backend::Sqlite).await
-                    }
-                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                    async fn postgres() {
-                        super::super::$case(keva_store::Backend::Postgres).await
-                    }
-                }
-            )*
-        }
-    };
+mod configured {
+    use super::*;
+    keva_store::backend_tests!(
+        verification_uses_the_public_url,
+        the_service_wide_secret_is_the_fallback
+    );
 }
-
-per_backend!(
-    verification_uses_the_public_url,
-    the_service_wide_secret_is_the_fallback
-);
 
 mod plain {
     use super::*;
-    crate::both_backends!(
+    keva_store::backend_tests!(with = crate::harness::plain;
         settings_show_the_secret_only_as_set_and_keep_it_when_omitted,
         metrics_are_exposed_in_prometheus_text,
         openapi_documents_the_webhook_routes,
@@ -397,5 +382,5 @@ mod plain {
 
 mod with_sandbox {
     use super::*;
-    crate::both_backends!(sandbox: the_subscriptions_helper_creates_and_activates_every_contact_subscription);
+    keva_store::backend_tests!(with = crate::harness::sandboxed; the_subscriptions_helper_creates_and_activates_every_contact_subscription);
 }

@@ -156,19 +156,15 @@ pub async fn log(app: &TestApp) -> Vec<Value> {
 
 /// Points the sandbox's app at the service's receiver and gives the workspace the
 /// app's id and secret; `options` adds sandbox delivery settings (duplicateRate, …).
-pub async fn deliver_webhooks(sa: &crate::sync_harness::SyncApp, options: Value) {
-    let (s, v) = crate::harness::parts(
-        sa.app
-            .http
-            .put(format!("{}/api/crm/hubspot/webhooks", sa.url))
-            .bearer_auth(&sa.key)
-            .json(&json!({"appId": sa.sb.app_id().to_string(), "clientSecret": sa.sb.client_secret()}))
-            .send()
-            .await
-            .expect("put webhook settings"),
+pub async fn deliver_webhooks(sa: &TestApp, options: Value) {
+    let app =
+        json!({"appId": sa.sb().app_id().to_string(), "clientSecret": sa.sb().client_secret()});
+    sa.expect(
+        sa.put("/api/crm/hubspot/webhooks", app),
+        200,
+        "put webhook settings",
     )
     .await;
-    assert_eq!(s, 200, "{v}");
     let mut body = json!({
         "targetUrl": format!("{}{PATH}", sa.url),
         "retryBaseMs": 50, "retryMaxMs": 500, "lingerMs": 20,
@@ -176,82 +172,12 @@ pub async fn deliver_webhooks(sa: &crate::sync_harness::SyncApp, options: Value)
     if let (Some(b), Some(o)) = (body.as_object_mut(), options.as_object()) {
         b.extend(o.clone());
     }
-    let (s, v) = sa
-        .sandbox(reqwest::Method::PUT, "/_sandbox/webhooks", Some(body))
+    sa.sandbox_ok(reqwest::Method::PUT, "/_sandbox/webhooks", Some(body), 200)
         .await;
-    assert_eq!(s, 200, "sandbox webhooks: {v}");
 }
 
 /// The sandbox's webhook counters (`delivered`, `duplicates`, `pending`, …).
-pub async fn sandbox_webhooks(sa: &crate::sync_harness::SyncApp) -> Value {
-    let (s, v) = sa
-        .sandbox(reqwest::Method::GET, "/_sandbox/webhooks", None)
-        .await;
-    assert_eq!(s, 200);
-    v
-}
-
-/// Polls `check` every 50 ms until it returns true or `secs` pass.
-pub async fn eventually<F, Fut>(secs: u64, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-    while !check().await {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for: {what}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-}
-
-/// A `TestApp` whose service configuration the test chose (public URL behind a
-/// proxy, a service-wide client secret); keeps the SQLite file alive.
-pub struct ConfiguredApp {
-    pub app: TestApp,
-    _guard: Option<keva_store::testing::TempGuard>,
-}
-
-impl std::ops::Deref for ConfiguredApp {
-    type Target = TestApp;
-    fn deref(&self) -> &TestApp {
-        &self.app
-    }
-}
-
-pub async fn spawn_configured(
-    backend: keva_store::Backend,
-    configure: impl FnOnce(&mut keva_server::ServerConfig),
-) -> ConfiguredApp {
-    let (store, guard) = match backend {
-        keva_store::Backend::Sqlite => {
-            let (s, g) = keva_store::testing::sqlite_store().await;
-            (s, Some(g))
-        }
-        keva_store::Backend::Postgres => (keva_store::testing::postgres_store().await, None),
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+pub async fn sandbox_webhooks(sa: &TestApp) -> Value {
+    sa.sandbox_ok(reqwest::Method::GET, "/_sandbox/webhooks", None, 200)
         .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let mut config = keva_server::ServerConfig::new(addr, "http://127.0.0.1:9");
-    configure(&mut config);
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    let state = keva_server::AppState::new(store.clone(), config);
-    tokio::spawn(keva_server::serve(listener, state, shutdown.clone()));
-    let (workspace_id, key) = keva_server::auth::create_api_key(&store, "acme")
-        .await
-        .expect("api key");
-    ConfiguredApp {
-        app: TestApp::from_parts(
-            format!("http://{addr}"),
-            store,
-            key.plaintext,
-            workspace_id,
-            shutdown,
-        ),
-        _guard: guard,
-    }
 }
