@@ -1,5 +1,6 @@
-//! HubSpot OAuth v1: the authorize URL, code exchange, refresh, and token info
-//! (which tells the portal id an access token belongs to).
+//! HubSpot OAuth v1: the authorize URL, code exchange, refresh, token info (which
+//! tells the portal id, user and scopes a token belongs to), and refresh-token
+//! revocation.
 //!
 //! Token calls are not CRM calls: they use no bearer token and no portal budget.
 //! Redirects are not followed (SSRF hygiene for a URL that receives secrets).
@@ -91,15 +92,14 @@ impl TokenEndpoint {
         .await
     }
 
-    /// `GET /oauth/v1/access-tokens/{token}`: the portal (hub_id) and scopes of a token.
-    pub async fn access_token_info(&self, access_token: &SecretString) -> Result<AccessTokenInfo> {
-        let url = self.url(&["oauth", "v1", "access-tokens", access_token.expose_secret()])?;
-        let resp = self.http.get(url).send().await?;
+    /// Sends a token-path request; a non-2xx answer becomes the parsed HubSpot error.
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<Vec<u8>> {
+        let resp = req.send().await?;
         let status = resp.status().as_u16();
         let correlation = crate::client::header_str(resp.headers(), "x-hubspot-correlation-id");
         let body = resp.bytes().await?;
         if (200..300).contains(&status) {
-            serde_json::from_slice(&body).map_err(HubspotError::decode)
+            Ok(body.to_vec())
         } else {
             Err(HubspotError::from_response(
                 status,
@@ -109,6 +109,79 @@ impl TokenEndpoint {
             ))
         }
     }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, segments: &[&str]) -> Result<T> {
+        let body = self.send(self.http.get(self.url(segments)?)).await?;
+        serde_json::from_slice(&body).map_err(HubspotError::decode)
+    }
+
+    /// `GET /oauth/v1/access-tokens/{token}`: the portal (hub_id), user, app and
+    /// scopes of a token.
+    pub async fn access_token_info(&self, access_token: &SecretString) -> Result<AccessTokenInfo> {
+        self.get_json(&["oauth", "v1", "access-tokens", access_token.expose_secret()])
+            .await
+    }
+
+    /// `GET /oauth/v1/refresh-tokens/{token}`: the portal, user, client and scopes of
+    /// a refresh token (404 once it is revoked).
+    pub async fn refresh_token_info(
+        &self,
+        refresh_token: &SecretString,
+    ) -> Result<RefreshTokenInfo> {
+        self.get_json(&[
+            "oauth",
+            "v1",
+            "refresh-tokens",
+            refresh_token.expose_secret(),
+        ])
+        .await
+    }
+
+    /// `DELETE /oauth/v1/refresh-tokens/{token}` (204): later refreshes with it get
+    /// `BAD_REFRESH_TOKEN`; access tokens already issued live until they expire.
+    pub async fn revoke_refresh_token(&self, refresh_token: &SecretString) -> Result<()> {
+        let url = self.url(&[
+            "oauth",
+            "v1",
+            "refresh-tokens",
+            refresh_token.expose_secret(),
+        ])?;
+        self.send(self.http.delete(url)).await.map(|_| ())
+    }
+}
+
+/// `GET /oauth/v1/refresh-tokens/{token}` response (the token itself is not kept).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct RefreshTokenInfo {
+    pub hub_id: u64,
+    #[serde(default)]
+    pub hub_domain: Option<String>,
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub user_id: Option<u64>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    #[serde(default)]
+    pub token_type: Option<String>,
+}
+
+/// A finished install: the tokens from the code exchange and who granted what,
+/// from the access token's info.
+#[derive(Debug, Clone)]
+pub struct Installation {
+    pub tokens: TokenSet,
+    /// The portal the user chose.
+    pub hub_id: u64,
+    pub hub_domain: Option<String>,
+    /// The installing user's email and id.
+    pub user: Option<String>,
+    pub user_id: Option<u64>,
+    pub app_id: Option<u64>,
+    /// The granted scopes: the required ones plus the optional ones the portal has.
+    pub scopes: Vec<String>,
 }
 
 /// A HubSpot public app, for the install flow.
@@ -193,9 +266,38 @@ impl OAuthApp {
         Ok(set)
     }
 
-    /// The portal id and scopes of an access token.
+    /// The portal id, user, app and scopes of an access token.
     pub async fn access_token_info(&self, access_token: &SecretString) -> Result<AccessTokenInfo> {
         self.endpoint.access_token_info(access_token).await
+    }
+
+    /// The portal id, user and scopes of a refresh token.
+    pub async fn refresh_token_info(
+        &self,
+        refresh_token: &SecretString,
+    ) -> Result<RefreshTokenInfo> {
+        self.endpoint.refresh_token_info(refresh_token).await
+    }
+
+    /// Revokes a refresh token (disconnect): HubSpot refuses it from then on.
+    pub async fn revoke_refresh_token(&self, refresh_token: &SecretString) -> Result<()> {
+        self.endpoint.revoke_refresh_token(refresh_token).await
+    }
+
+    /// The callback's work: exchanges the code, then reads the portal, user, app
+    /// and granted scopes from the new access token's info.
+    pub async fn install(&self, code: &str) -> Result<Installation> {
+        let (tokens, resp) = self.exchange_code(code).await?;
+        let info = self.access_token_info(&tokens.access_token).await?;
+        Ok(Installation {
+            hub_id: resp.hub_id.unwrap_or(info.hub_id),
+            hub_domain: info.hub_domain,
+            user: info.user,
+            user_id: info.user_id,
+            app_id: info.app_id,
+            scopes: resp.scopes.unwrap_or(info.scopes),
+            tokens,
+        })
     }
 }
 

@@ -16,7 +16,7 @@ use serde_json::{json, Map, Value};
 use crate::api::objects::{id_value, written_opts, MergeInput};
 use crate::api::{json, object_type, HsJson, Query};
 use crate::control::Control;
-use crate::error::HubspotError;
+use crate::error::ErrorResponse;
 use crate::portal::store::{not_found, ReadOpts};
 use crate::portal::{now_ms, Actor, ObjectType, Portal, Sandbox};
 
@@ -43,14 +43,14 @@ pub fn router(state: AdminState) -> Router {
         .with_state(state)
 }
 
-fn portal_of(state: &AdminState, q: &Query) -> Result<Arc<Portal>, HubspotError> {
+fn portal_of(state: &AdminState, q: &Query) -> Result<Arc<Portal>, ErrorResponse> {
     match q.get("portalId") {
         None | Some("") => Ok(state.sandbox.default_portal()),
         Some(p) => p
             .parse::<u64>()
             .ok()
             .and_then(|id| state.sandbox.portal(id))
-            .ok_or_else(|| HubspotError::not_found(format!("No portal {p} in this sandbox"))),
+            .ok_or_else(|| ErrorResponse::not_found(format!("No portal {p} in this sandbox"))),
     }
 }
 
@@ -70,12 +70,12 @@ struct SeedBody {
 async fn seed(
     State(state): State<AdminState>,
     HsJson(body): HsJson<SeedBody>,
-) -> Result<Response, HubspotError> {
+) -> Result<Response, ErrorResponse> {
     let portal = match body.portal_id {
         Some(id) => state
             .sandbox
             .portal(id)
-            .ok_or_else(|| HubspotError::not_found(format!("No portal {id} in this sandbox")))?,
+            .ok_or_else(|| ErrorResponse::not_found(format!("No portal {id} in this sandbox")))?,
         None => state.sandbox.default_portal(),
     };
     let report = tokio::task::spawn_blocking(move || {
@@ -85,7 +85,7 @@ async fn seed(
     })
     .await
     .map_err(|e| {
-        HubspotError::new(
+        ErrorResponse::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "INTERNAL_ERROR",
             e.to_string(),
@@ -139,7 +139,7 @@ async fn dump(
     State(state): State<AdminState>,
     Path(ty): Path<String>,
     q: Query,
-) -> Result<Response, HubspotError> {
+) -> Result<Response, ErrorResponse> {
     let ty = object_type(&ty)?;
     let portal = portal_of(&state, &q)?;
     let limit = q
@@ -174,7 +174,7 @@ async fn get_one(
     State(state): State<AdminState>,
     Path((ty, id)): Path<(String, String)>,
     q: Query,
-) -> Result<Response, HubspotError> {
+) -> Result<Response, ErrorResponse> {
     let ty = object_type(&ty)?;
     let portal = portal_of(&state, &q)?;
     let id = id_value(ty, &Value::String(id))?;
@@ -203,7 +203,7 @@ async fn edit(
     Path((ty, id)): Path<(String, String)>,
     q: Query,
     HsJson(body): HsJson<EditBody>,
-) -> Result<Response, HubspotError> {
+) -> Result<Response, ErrorResponse> {
     let ty = object_type(&ty)?;
     let portal = portal_of(&state, &q)?;
     let id = id_value(ty, &Value::String(id))?;
@@ -231,7 +231,7 @@ async fn delete(
     State(state): State<AdminState>,
     Path((ty, id)): Path<(String, String)>,
     q: Query,
-) -> Result<Response, HubspotError> {
+) -> Result<Response, ErrorResponse> {
     let ty = object_type(&ty)?;
     let portal = portal_of(&state, &q)?;
     let id = id_value(ty, &Value::String(id))?;
@@ -251,7 +251,7 @@ async fn restore(
     State(state): State<AdminState>,
     Path((ty, id)): Path<(String, String)>,
     q: Query,
-) -> Result<Response, HubspotError> {
+) -> Result<Response, ErrorResponse> {
     let ty = object_type(&ty)?;
     let portal = portal_of(&state, &q)?;
     let id = id_value(ty, &Value::String(id))?;
@@ -273,7 +273,7 @@ async fn merge(
     Path(ty): Path<String>,
     q: Query,
     HsJson(body): HsJson<MergeInput>,
-) -> Result<Response, HubspotError> {
+) -> Result<Response, ErrorResponse> {
     let ty = object_type(&ty)?;
     let portal = portal_of(&state, &q)?;
     let primary = id_value(ty, &body.primary_object_id)?;

@@ -1,7 +1,7 @@
 //! `keva-sync sandbox`: flags, start-up, and the one JSON line scripts read.
 //!
 //! stdout carries exactly one line, `{"url","portalId","accessToken","clientId",
-//! "clientSecret","appId"}`, so `keva-sync sandbox | head -1 | jq` works; everything
+//! "clientSecret","appId","portals"}`, so `keva-sync sandbox | head -1 | jq` works; everything
 //! meant for people goes to stderr.
 
 use std::net::SocketAddr;
@@ -53,6 +53,10 @@ pub struct SandboxArgs {
     /// The default portal's id (HubSpot's `hub_id`/`portalId`).
     #[arg(long)]
     pub portal_id: Option<u64>,
+    /// Another portal to create at start (repeatable), so the OAuth authorize page
+    /// offers a choice of portals.
+    #[arg(long = "extra-portal")]
+    pub extra_portals: Vec<u64>,
 }
 
 /// A parsed `--rate-limit`: `None` means off.
@@ -123,6 +127,7 @@ impl SandboxArgs {
             seed_contacts: self.seed_contacts,
             seed_companies: self.seed_companies,
             seed_deals: self.seed_deals,
+            extra_portals: self.extra_portals.clone(),
             control,
         }
     }
@@ -151,6 +156,7 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<()> {
         "clientId": sandbox.client_id(),
         "clientSecret": sandbox.client_secret(),
         "appId": sandbox.app_id(),
+        "portals": sandbox.portal_ids(),
     });
     println!("{line}");
     eprintln!("HubSpot sandbox listening on {}", sandbox.url());
@@ -240,9 +246,12 @@ mod tests {
             "10",
             "--portal-id",
             "777",
+            "--extra-portal",
+            "778",
         ]);
         let c = cli.args.config();
         assert_eq!(c.portal_id, 777);
+        assert_eq!(c.extra_portals, vec![778]);
         assert_eq!(c.seed_contacts, 10);
         assert_eq!(c.control.rate_limits.ten_second, 190);
         assert!(c.control.rate_limits.enabled);

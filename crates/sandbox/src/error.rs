@@ -9,10 +9,10 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
-/// A HubSpot error body with its HTTP status. The rarely used parts are boxed so
-/// that `Result<_, HubspotError>` stays small on the happy path.
+/// A HubSpot-shaped error response: the body and its HTTP status. The rarely used parts are boxed so
+/// that `Result<_, ErrorResponse>` stays small on the happy path.
 #[derive(Debug, Clone)]
-pub struct HubspotError {
+pub struct ErrorResponse {
     pub status: StatusCode,
     pub category: String,
     pub message: String,
@@ -29,7 +29,7 @@ pub struct ErrorDetails {
     pub extra: Map<String, Value>,
 }
 
-impl HubspotError {
+impl ErrorResponse {
     pub fn new(status: StatusCode, category: &str, message: impl Into<String>) -> Self {
         Self {
             status,
@@ -100,7 +100,7 @@ impl HubspotError {
     }
 }
 
-impl std::fmt::Display for HubspotError {
+impl std::fmt::Display for ErrorResponse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
@@ -112,9 +112,9 @@ impl std::fmt::Display for HubspotError {
     }
 }
 
-impl std::error::Error for HubspotError {}
+impl std::error::Error for ErrorResponse {}
 
-impl IntoResponse for HubspotError {
+impl IntoResponse for ErrorResponse {
     fn into_response(self) -> Response {
         let body = self.body();
         let correlation = body
@@ -134,8 +134,8 @@ impl IntoResponse for HubspotError {
 }
 
 /// A plain HubSpot error response: `{"status":"error","message","correlationId","category"}`.
-pub fn hubspot_error(status: StatusCode, category: &str, message: impl Into<String>) -> Response {
-    HubspotError::new(status, category, message).into_response()
+pub fn error_response(status: StatusCode, category: &str, message: impl Into<String>) -> Response {
+    ErrorResponse::new(status, category, message).into_response()
 }
 
 #[cfg(test)]
@@ -144,7 +144,7 @@ mod tests {
 
     #[test]
     fn body_carries_hubspot_fields_and_extras() {
-        let err = HubspotError::new(
+        let err = ErrorResponse::new(
             StatusCode::CONFLICT,
             "CONFLICT",
             "Contact already exists. Existing ID: 7",
@@ -163,7 +163,9 @@ mod tests {
 
     #[test]
     fn extras_never_override_core_fields() {
-        let body = HubspotError::validation("bad").extra("status", "ok").body();
+        let body = ErrorResponse::validation("bad")
+            .extra("status", "ok")
+            .body();
         assert_eq!(body["status"], "error");
     }
 }

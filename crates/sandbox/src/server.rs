@@ -11,6 +11,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::admin::{self, AdminState};
+use crate::control::auth::AppCredentials;
 use crate::control::{self, Control, ControlConfig};
 use crate::portal::{ObjectType, Sandbox};
 
@@ -23,6 +24,9 @@ pub struct SandboxConfig {
     pub seed_contacts: usize,
     pub seed_companies: usize,
     pub seed_deals: usize,
+    /// More portals to create at start (besides `portal_id`), each with the default
+    /// app installed, so the authorize page offers a choice.
+    pub extra_portals: Vec<u64>,
     pub control: ControlConfig,
 }
 
@@ -34,6 +38,7 @@ impl Default for SandboxConfig {
             seed_contacts: 0,
             seed_companies: 0,
             seed_deals: 0,
+            extra_portals: Vec::new(),
             control: ControlConfig::default(),
         }
     }
@@ -79,6 +84,19 @@ impl RunningSandbox {
 
     pub fn app_id(&self) -> u64 {
         self.control.tokens.default_app_id()
+    }
+
+    /// Registers another OAuth app that accepts exactly `redirect_uris` (empty: any);
+    /// the same as `POST /_sandbox/apps`.
+    pub fn register_app(&self, name: &str, redirect_uris: Vec<String>) -> AppCredentials {
+        self.control
+            .tokens
+            .register_app(name.to_string(), redirect_uris)
+    }
+
+    /// Every portal of the sandbox, the default one included.
+    pub fn portal_ids(&self) -> Vec<u64> {
+        self.sandbox.portal_ids()
     }
 
     /// The portals, to inspect or change directly from tests.
@@ -142,6 +160,10 @@ pub async fn start(config: SandboxConfig) -> anyhow::Result<RunningSandbox> {
     }
     control.tokens.install_default_app(config.portal_id);
     let access_token = control.tokens.issue_private_app_token(config.portal_id);
+    for id in &config.extra_portals {
+        sandbox.create_portal(Some(*id));
+        control.tokens.install_default_app(*id);
+    }
     if config.seed_contacts + config.seed_companies + config.seed_deals > 0 {
         let portal = sandbox.default_portal();
         let (c, co, d) = (

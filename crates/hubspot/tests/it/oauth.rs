@@ -1,4 +1,4 @@
-//! OAuth: authorize URL, code exchange, token info, refresh (proactive, single-flight
+//! OAuth: authorize URL, code exchange and install, token info, revocation, refresh (proactive, single-flight
 //! under load, hook called), and a revoked grant surfacing as `NeedsReconnection`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -253,4 +253,76 @@ async fn two_second_tokens_under_concurrent_load() {
         );
     }
     assert!(ok.load(Ordering::Relaxed) > 100);
+}
+
+#[tokio::test]
+async fn install_reads_portal_user_app_and_granted_scopes() {
+    let env = unlimited().await;
+    let code = env
+        .sandbox
+        .control()
+        .tokens
+        .approve(
+            &env.sandbox.client_id(),
+            REDIRECT,
+            env.sandbox.portal_id(),
+            vec!["oauth".into(), "crm.objects.contacts.read".into()],
+        )
+        .expect("approve");
+    let installed = app(&env).install(&code).await.unwrap();
+    assert_eq!(installed.hub_id, env.sandbox.portal_id());
+    assert_eq!(installed.app_id, Some(env.sandbox.app_id()));
+    assert!(installed.user.as_deref().is_some_and(|u| u.contains('@')));
+    assert!(installed.user_id.is_some());
+    assert!(installed.hub_domain.is_some());
+    assert_eq!(installed.scopes, vec!["oauth", "crm.objects.contacts.read"]);
+    // The code was spent.
+    assert!(app(&env).install(&code).await.is_err());
+}
+
+#[tokio::test]
+async fn refresh_token_info_and_revocation() {
+    let env = unlimited().await;
+    let tokens = install(&env).await;
+    let app = app(&env);
+    let info = app.refresh_token_info(&tokens.refresh_token).await.unwrap();
+    assert_eq!(info.hub_id, env.sandbox.portal_id());
+    assert_eq!(info.client_id, Some(env.sandbox.client_id()));
+    assert_eq!(info.token_type.as_deref(), Some("refresh"));
+    assert!(info.user.is_some() && info.user_id.is_some());
+    assert!(info
+        .scopes
+        .contains(&"crm.objects.contacts.write".to_string()));
+
+    app.revoke_refresh_token(&tokens.refresh_token)
+        .await
+        .unwrap();
+    let err = app.refresh(&tokens.refresh_token).await.unwrap_err();
+    assert!(err.needs_reconnection(), "{err:?}");
+    let gone = app
+        .refresh_token_info(&tokens.refresh_token)
+        .await
+        .unwrap_err();
+    assert_eq!(gone.api().map(|a| a.status), Some(404), "{gone:?}");
+    // Revoking twice is an error (the token is unknown), not a silent success.
+    assert!(app
+        .revoke_refresh_token(&tokens.refresh_token)
+        .await
+        .is_err());
+}
+
+#[tokio::test]
+async fn uninstall_at_hubspot_makes_refresh_need_reconnection() {
+    let env = unlimited().await;
+    let tokens = install(&env).await;
+    let url = format!(
+        "{}/_sandbox/apps/{}/installs/{}",
+        env.url(),
+        env.sandbox.app_id(),
+        env.sandbox.portal_id()
+    );
+    let resp = env.http.delete(url).send().await.unwrap();
+    assert!(resp.status().is_success(), "{}", resp.status());
+    let err = app(&env).refresh(&tokens.refresh_token).await.unwrap_err();
+    assert!(err.needs_reconnection(), "{err:?}");
 }

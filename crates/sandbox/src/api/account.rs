@@ -7,10 +7,10 @@ use axum::response::Response;
 use serde_json::json;
 
 use super::{json, Caller};
-use crate::error::HubspotError;
+use crate::error::ErrorResponse;
 
 /// HubSpot's `AccountDetails` for the caller's portal (fixed, plausible settings).
-pub async fn details(c: Caller) -> Result<Response, HubspotError> {
+pub async fn details(c: Caller) -> Result<Response, ErrorResponse> {
     Ok(json(
         StatusCode::OK,
         json!({

@@ -10,13 +10,13 @@ use serde_json::{json, Value};
 use super::batch::{batch_response, item_error};
 use super::objects::AssocType;
 use super::{json, now_iso, object_type, scalar_text, Caller, HsJson, Query};
-use crate::error::HubspotError;
+use crate::error::ErrorResponse;
 use crate::portal::store::{default_type_id, not_found, type_category, type_label};
 use crate::portal::{now_ms, ObjectType, PortalData};
 
 const MAX_PAGE: usize = 500;
 
-fn parse_id(ty: ObjectType, s: &str) -> Result<u64, HubspotError> {
+fn parse_id(ty: ObjectType, s: &str) -> Result<u64, ErrorResponse> {
     s.trim().parse::<u64>().map_err(|_| not_found(ty, s))
 }
 
@@ -45,7 +45,7 @@ pub async fn list(
     c: Caller,
     Path((ty, id, to_ty)): Path<(String, String, String)>,
     q: Query,
-) -> Result<Response, HubspotError> {
+) -> Result<Response, ErrorResponse> {
     let ty = object_type(&ty)?;
     let to_ty = object_type(&to_ty)?;
     let id = parse_id(ty, &id)?;
@@ -78,14 +78,14 @@ pub async fn list(
 pub async fn put_default(
     c: Caller,
     Path((ty, id, to_ty, to_id)): Path<(String, String, String, String)>,
-) -> Result<Response, HubspotError> {
+) -> Result<Response, ErrorResponse> {
     let started = now_iso();
     let ty = object_type(&ty)?;
     let to_ty = object_type(&to_ty)?;
     let id = parse_id(ty, &id)?;
     let to_id = parse_id(to_ty, &to_id)?;
     let type_id = default_type_id(ty, to_ty).ok_or_else(|| {
-        HubspotError::validation(format!(
+        ErrorResponse::validation(format!(
             "No default association between {} and {}",
             ty.plural(),
             to_ty.plural()
@@ -123,13 +123,13 @@ pub async fn put_labelled(
     c: Caller,
     Path((ty, id, to_ty, to_id)): Path<(String, String, String, String)>,
     HsJson(types): HsJson<Vec<AssocType>>,
-) -> Result<Response, HubspotError> {
+) -> Result<Response, ErrorResponse> {
     let ty = object_type(&ty)?;
     let to_ty = object_type(&to_ty)?;
     let id = parse_id(ty, &id)?;
     let to_id = parse_id(to_ty, &to_id)?;
     if types.is_empty() {
-        return Err(HubspotError::validation(
+        return Err(ErrorResponse::validation(
             "At least one association type is required",
         ));
     }
@@ -144,7 +144,7 @@ pub async fn put_labelled(
             if category == "HUBSPOT_DEFINED"
                 && super::objects::association_target(ty, t.association_type_id) != Some(to_ty)
             {
-                return Err(HubspotError::validation(format!(
+                return Err(ErrorResponse::validation(format!(
                     "HUBSPOT_DEFINED association type {} is not valid between {} and {}",
                     t.association_type_id,
                     ty.plural(),
@@ -185,7 +185,7 @@ pub async fn put_labelled(
 pub async fn remove(
     c: Caller,
     Path((ty, id, to_ty, to_id)): Path<(String, String, String, String)>,
-) -> Result<Response, HubspotError> {
+) -> Result<Response, ErrorResponse> {
     let ty = object_type(&ty)?;
     let to_ty = object_type(&to_ty)?;
     let id = parse_id(ty, &id)?;
@@ -216,12 +216,12 @@ pub async fn batch_read(
     c: Caller,
     Path((from, to)): Path<(String, String)>,
     HsJson(body): HsJson<FetchBody>,
-) -> Result<Response, HubspotError> {
+) -> Result<Response, ErrorResponse> {
     let started = now_iso();
     let from_ty = object_type(&from)?;
     let to_ty = object_type(&to)?;
     if body.inputs.len() > 1000 {
-        return Err(HubspotError::validation(
+        return Err(ErrorResponse::validation(
             "Too many inputs: the maximum is 1000",
         ));
     }
@@ -244,7 +244,7 @@ pub async fn batch_read(
             })
             .unwrap_or_default();
         if to.is_empty() {
-            let err = HubspotError::not_found(format!(
+            let err = ErrorResponse::not_found(format!(
                 "No {} is associated with {} {id_text}.",
                 to_ty.singular(),
                 from_ty.singular()
@@ -280,12 +280,12 @@ pub async fn batch_associate_default(
     c: Caller,
     Path((from, to)): Path<(String, String)>,
     HsJson(body): HsJson<PairBody>,
-) -> Result<Response, HubspotError> {
+) -> Result<Response, ErrorResponse> {
     let started = now_iso();
     let from_ty = object_type(&from)?;
     let to_ty = object_type(&to)?;
     let type_id = default_type_id(from_ty, to_ty).ok_or_else(|| {
-        HubspotError::validation(format!("No default association between {from} and {to}"))
+        ErrorResponse::validation(format!("No default association between {from} and {to}"))
     })?;
     let mut events = Vec::new();
     let mut results = Vec::new();
@@ -339,7 +339,7 @@ pub async fn batch_archive(
     c: Caller,
     Path((from, to)): Path<(String, String)>,
     HsJson(body): HsJson<ArchiveBody>,
-) -> Result<Response, HubspotError> {
+) -> Result<Response, ErrorResponse> {
     let from_ty = object_type(&from)?;
     let to_ty = object_type(&to)?;
     let mut events = Vec::new();
@@ -362,7 +362,7 @@ pub async fn batch_archive(
 
 /// `GET /crm/v4/associations/{from}/{to}/labels`: the association types between two
 /// object types (HubSpot's defaults; the sandbox has no custom labels).
-pub async fn labels(Path((from, to)): Path<(String, String)>) -> Result<Response, HubspotError> {
+pub async fn labels(Path((from, to)): Path<(String, String)>) -> Result<Response, ErrorResponse> {
     let from_ty = object_type(&from)?;
     let to_ty = object_type(&to)?;
     let results: Vec<Value> = [1, 2, 3, 4, 5, 6, 279, 280, 341, 342]

@@ -17,7 +17,7 @@ use serde_json::{json, Map, Value};
 
 use super::objects::{parse_associations, written_opts, AssocInput};
 use super::{json, now_iso, scalar_text, ApiState, Caller, HsJson, Query};
-use crate::error::HubspotError;
+use crate::error::ErrorResponse;
 use crate::portal::store::ReadOpts;
 use crate::portal::{normalize_email, now_ms, ObjectType};
 
@@ -111,20 +111,20 @@ pub struct ArchiveBody {
     pub inputs: Vec<IdInput>,
 }
 
-fn check_count(n: usize, max: usize, history: bool) -> Result<(), HubspotError> {
+fn check_count(n: usize, max: usize, history: bool) -> Result<(), ErrorResponse> {
     if n > max {
         let msg = if history {
             format!("The maximum number of inputs supported in a batch request for property histories is {max}")
         } else {
             format!("Too many inputs: {n}. The maximum number of inputs supported in a batch request is {max}")
         };
-        return Err(HubspotError::validation(msg).context("maxInputs", vec![max.to_string()]));
+        return Err(ErrorResponse::validation(msg).context("maxInputs", vec![max.to_string()]));
     }
     Ok(())
 }
 
 /// One `StandardError` of a multi-status response.
-pub fn item_error(err: &HubspotError, context: Map<String, Value>) -> Value {
+pub fn item_error(err: &ErrorResponse, context: Map<String, Value>) -> Value {
     let mut ctx = err.details.context.clone().unwrap_or_default();
     ctx.extend(context);
     json!({
@@ -171,7 +171,7 @@ fn not_found_item(ty: ObjectType, ids: Vec<String>) -> Value {
     })
 }
 
-fn duplicates(ids: impl Iterator<Item = String>) -> Result<(), HubspotError> {
+fn duplicates(ids: impl Iterator<Item = String>) -> Result<(), ErrorResponse> {
     let mut seen = HashSet::new();
     let mut dups = Vec::new();
     for id in ids {
@@ -182,7 +182,7 @@ fn duplicates(ids: impl Iterator<Item = String>) -> Result<(), HubspotError> {
     if dups.is_empty() {
         Ok(())
     } else {
-        Err(HubspotError::validation(format!(
+        Err(ErrorResponse::validation(format!(
             "Duplicate IDs found in batch input: [{}]. IDs must be unique",
             dups.join(", ")
         ))
@@ -195,7 +195,7 @@ async fn read(
     c: Caller,
     q: Query,
     body: ReadBody,
-) -> Result<Response, HubspotError> {
+) -> Result<Response, ErrorResponse> {
     let started = now_iso();
     let history = body.properties_with_history.clone().unwrap_or_default();
     check_count(body.inputs.len(), MAX_INPUTS, false)?;
@@ -234,7 +234,7 @@ async fn read(
     Ok(batch_response(StatusCode::OK, results, errors, started))
 }
 
-async fn create(ty: ObjectType, c: Caller, body: CreateBody) -> Result<Response, HubspotError> {
+async fn create(ty: ObjectType, c: Caller, body: CreateBody) -> Result<Response, ErrorResponse> {
     let started = now_iso();
     check_count(body.inputs.len(), MAX_INPUTS, false)?;
     let multi_status = !body.inputs.is_empty()
@@ -249,7 +249,7 @@ async fn create(ty: ObjectType, c: Caller, body: CreateBody) -> Result<Response,
     {
         let mut data = c.portal.write();
         // Check everything first: without multi-status nothing may be written.
-        let mut checks: Vec<Result<Vec<Association>, HubspotError>> = Vec::new();
+        let mut checks: Vec<Result<Vec<Association>, ErrorResponse>> = Vec::new();
         let mut emails = HashSet::new();
         for input in &body.inputs {
             let check = parse_associations(ty, &input.associations).and_then(|assocs| {
@@ -263,7 +263,7 @@ async fn create(ty: ObjectType, c: Caller, body: CreateBody) -> Result<Response,
                         .filter(|e| !e.is_empty())
                     {
                         if let Some(existing) = data.find_by_email(&e) {
-                            return Err(HubspotError::new(
+                            return Err(ErrorResponse::new(
                                 StatusCode::CONFLICT,
                                 "CONFLICT",
                                 format!("Contact already exists. Existing ID: {existing}"),
@@ -271,7 +271,7 @@ async fn create(ty: ObjectType, c: Caller, body: CreateBody) -> Result<Response,
                             .extra("error", "CONTACT_EXISTS"));
                         }
                         if !emails.insert(e.clone()) {
-                            return Err(HubspotError::validation(format!(
+                            return Err(ErrorResponse::validation(format!(
                                 "Duplicate email in batch input: {e}"
                             )));
                         }
@@ -323,7 +323,7 @@ async fn create(ty: ObjectType, c: Caller, body: CreateBody) -> Result<Response,
     ))
 }
 
-async fn update(ty: ObjectType, c: Caller, body: UpdateBody) -> Result<Response, HubspotError> {
+async fn update(ty: ObjectType, c: Caller, body: UpdateBody) -> Result<Response, ErrorResponse> {
     let started = now_iso();
     check_count(body.inputs.len(), MAX_INPUTS, false)?;
     duplicates(
@@ -371,7 +371,7 @@ fn check_email_change(
     ty: ObjectType,
     id: u64,
     props: &Map<String, Value>,
-) -> Result<(), HubspotError> {
+) -> Result<(), ErrorResponse> {
     if ty != ObjectType::Contacts {
         return Ok(());
     }
@@ -384,7 +384,7 @@ fn check_email_change(
         return Ok(());
     };
     match data.find_by_email(&email) {
-        Some(existing) if existing != id => Err(HubspotError::new(
+        Some(existing) if existing != id => Err(ErrorResponse::new(
             StatusCode::CONFLICT,
             "CONFLICT",
             format!("Contact already exists. Existing ID: {existing}"),
@@ -394,7 +394,7 @@ fn check_email_change(
     }
 }
 
-async fn upsert(ty: ObjectType, c: Caller, body: UpdateBody) -> Result<Response, HubspotError> {
+async fn upsert(ty: ObjectType, c: Caller, body: UpdateBody) -> Result<Response, ErrorResponse> {
     let started = now_iso();
     check_count(body.inputs.len(), MAX_INPUTS, false)?;
     duplicates(body.inputs.iter().map(|i| {
@@ -485,7 +485,7 @@ async fn upsert(ty: ObjectType, c: Caller, body: UpdateBody) -> Result<Response,
     Ok(batch_response(StatusCode::OK, results, errors, started))
 }
 
-async fn archive(ty: ObjectType, c: Caller, body: ArchiveBody) -> Result<Response, HubspotError> {
+async fn archive(ty: ObjectType, c: Caller, body: ArchiveBody) -> Result<Response, ErrorResponse> {
     check_count(body.inputs.len(), MAX_INPUTS, false)?;
     let mut events = Vec::new();
     let now = now_ms();

@@ -24,7 +24,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::control::auth::AuthContext;
-use crate::error::HubspotError;
+use crate::error::ErrorResponse;
 use crate::portal::{Actor, ObjectType, Portal, Sandbox};
 
 pub type ApiState = Arc<Sandbox>;
@@ -101,8 +101,8 @@ fn required_scope(method: &axum::http::Method, path: &str) -> Option<String> {
 }
 
 /// HubSpot's 403 for a token without the scope a call needs.
-fn missing_scope(scope: &str) -> HubspotError {
-    HubspotError::new(
+fn missing_scope(scope: &str) -> ErrorResponse {
+    ErrorResponse::new(
         StatusCode::FORBIDDEN,
         "MISSING_SCOPES",
         "This app hasn't been granted all required scopes to make this call. Read more about required scopes here: https://developers.hubspot.com/scopes.",
@@ -137,7 +137,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for HsJson<T> {
             &bytes
         };
         serde_json::from_slice(body).map(HsJson).map_err(|e| {
-            HubspotError::validation(format!(
+            ErrorResponse::validation(format!(
                 "Invalid input JSON on line {}, column {}: {e}",
                 e.line(),
                 e.column()
@@ -200,9 +200,9 @@ pub fn json(status: StatusCode, body: Value) -> Response {
 }
 
 /// Parses an object type path segment, or HubSpot's 400 for an unknown one.
-pub fn object_type(s: &str) -> Result<ObjectType, HubspotError> {
+pub fn object_type(s: &str) -> Result<ObjectType, ErrorResponse> {
     ObjectType::parse(s)
-        .ok_or_else(|| HubspotError::validation(format!("Unable to infer object type from: {s}")))
+        .ok_or_else(|| ErrorResponse::validation(format!("Unable to infer object type from: {s}")))
 }
 
 /// Every HubSpot API route of the data plane (without the control plane's guard).

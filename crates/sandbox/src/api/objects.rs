@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{json, scalar_text, ApiState, Caller, HsJson, Query};
-use crate::error::HubspotError;
+use crate::error::ErrorResponse;
 use crate::portal::store::{not_found, ReadOpts};
 use crate::portal::{now_ms, ObjectType, PortalData};
 
@@ -139,12 +139,12 @@ pub fn association_target(from: ObjectType, type_id: u32) -> Option<ObjectType> 
 pub fn parse_associations(
     ty: ObjectType,
     assocs: &[AssocInput],
-) -> Result<Vec<(ObjectType, u64, u32)>, HubspotError> {
+) -> Result<Vec<(ObjectType, u64, u32)>, ErrorResponse> {
     let mut out = Vec::new();
     for a in assocs {
         let to_text = scalar_text(&a.to.id);
         let to_id = to_text.parse::<u64>().map_err(|_| {
-            HubspotError::validation(format!("Invalid association target id: {to_text}"))
+            ErrorResponse::validation(format!("Invalid association target id: {to_text}"))
         })?;
         for t in &a.types {
             let category = t
@@ -152,7 +152,7 @@ pub fn parse_associations(
                 .as_deref()
                 .unwrap_or("HUBSPOT_DEFINED");
             let Some(to_ty) = association_target(ty, t.association_type_id) else {
-                return Err(HubspotError::validation(format!(
+                return Err(ErrorResponse::validation(format!(
                     "{category} association type {} is not valid for {}",
                     t.association_type_id,
                     ty.plural()
@@ -192,12 +192,12 @@ pub fn written_opts(ty: ObjectType, written: &Map<String, Value>) -> ReadOpts {
     }
 }
 
-fn parse_limit(q: &Query, max: usize, default: usize) -> Result<usize, HubspotError> {
+fn parse_limit(q: &Query, max: usize, default: usize) -> Result<usize, ErrorResponse> {
     match q.get("limit") {
         None | Some("") => Ok(default),
         Some(v) => match v.parse::<usize>() {
             Ok(n) if n <= max => Ok(n.max(1)),
-            _ => Err(HubspotError::validation(format!(
+            _ => Err(ErrorResponse::validation(format!(
                 "limit must be an integer between 1 and {max}, got {v}"
             ))),
         },
@@ -209,7 +209,7 @@ async fn list(
     c: Caller,
     q: Query,
     headers: HeaderMap,
-) -> Result<Response, HubspotError> {
+) -> Result<Response, ErrorResponse> {
     // Reading history lowers the page cap, as it does for batch reads.
     let max = if q
         .list("propertiesWithHistory")
@@ -225,7 +225,7 @@ async fn list(
         None => 0,
         Some(a) => a
             .parse::<u64>()
-            .map_err(|_| HubspotError::validation(format!("Invalid after value: {a}")))?,
+            .map_err(|_| ErrorResponse::validation(format!("Invalid after value: {a}")))?,
     };
     let opts = read_opts(&q);
     let data = c.portal.read();
@@ -270,7 +270,7 @@ pub fn find(
     id: &str,
     id_property: Option<&str>,
     archived: bool,
-) -> Result<u64, HubspotError> {
+) -> Result<u64, ErrorResponse> {
     data.resolve(ty, id, id_property, archived)?
         .ok_or_else(|| not_found(ty, id))
 }
@@ -280,7 +280,7 @@ async fn get_one(
     c: Caller,
     id: String,
     q: Query,
-) -> Result<Response, HubspotError> {
+) -> Result<Response, ErrorResponse> {
     let opts = read_opts(&q);
     let data = c.portal.read();
     let rid = find(&data, ty, &id, q.get("idProperty"), q.flag("archived"))?;
@@ -288,7 +288,7 @@ async fn get_one(
     Ok(json(StatusCode::OK, data.render(ty, record, &opts)))
 }
 
-async fn create(ty: ObjectType, c: Caller, body: CreateInput) -> Result<Response, HubspotError> {
+async fn create(ty: ObjectType, c: Caller, body: CreateInput) -> Result<Response, ErrorResponse> {
     let assocs = parse_associations(ty, &body.associations)?;
     let mut events = Vec::new();
     let now = now_ms();
@@ -310,7 +310,7 @@ async fn update(
     id: String,
     q: Query,
     body: UpdateBody,
-) -> Result<Response, HubspotError> {
+) -> Result<Response, ErrorResponse> {
     let mut events = Vec::new();
     let now = now_ms();
     let rendered = {
@@ -337,12 +337,12 @@ async fn archive(ty: ObjectType, c: Caller, id: String) -> Response {
 }
 
 /// Parses a record id given as a JSON string or number.
-pub fn id_value(ty: ObjectType, v: &Value) -> Result<u64, HubspotError> {
+pub fn id_value(ty: ObjectType, v: &Value) -> Result<u64, ErrorResponse> {
     let t = scalar_text(v);
     t.trim().parse::<u64>().map_err(|_| not_found(ty, &t))
 }
 
-async fn merge(ty: ObjectType, c: Caller, body: MergeInput) -> Result<Response, HubspotError> {
+async fn merge(ty: ObjectType, c: Caller, body: MergeInput) -> Result<Response, ErrorResponse> {
     let primary = id_value(ty, &body.primary_object_id)?;
     let secondary = id_value(ty, &body.object_id_to_merge)?;
     let mut events = Vec::new();
@@ -360,7 +360,11 @@ async fn merge(ty: ObjectType, c: Caller, body: MergeInput) -> Result<Response, 
 
 /// `POST /crm/v3/objects/contacts/gdpr-delete`: permanent deletion, 204 either way
 /// (HubSpot blocklists unknown emails instead of failing).
-async fn gdpr_delete(ty: ObjectType, c: Caller, body: GdprInput) -> Result<Response, HubspotError> {
+async fn gdpr_delete(
+    ty: ObjectType,
+    c: Caller,
+    body: GdprInput,
+) -> Result<Response, ErrorResponse> {
     let id = scalar_text(&body.object_id);
     let mut events = Vec::new();
     {

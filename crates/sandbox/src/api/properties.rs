@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{json, now_iso, object_type, Caller, HsJson, Query};
-use crate::error::HubspotError;
+use crate::error::ErrorResponse;
 use crate::portal::now_ms;
 use crate::portal::properties::{PropOption, PropertyDef};
 
@@ -97,13 +97,13 @@ fn options(input: &[OptionInput]) -> Vec<PropOption> {
         .collect()
 }
 
-fn property_not_found(name: &str, ty: &str) -> HubspotError {
-    HubspotError::not_found(format!(
+fn property_not_found(name: &str, ty: &str) -> ErrorResponse {
+    ErrorResponse::not_found(format!(
         "Unable to find property {name} for object type {ty}"
     ))
 }
 
-pub async fn list(c: Caller, Path(ty): Path<String>, q: Query) -> Result<Response, HubspotError> {
+pub async fn list(c: Caller, Path(ty): Path<String>, q: Query) -> Result<Response, ErrorResponse> {
     let ty = object_type(&ty)?;
     let wanted = q.list("properties");
     let data = c.portal.read();
@@ -124,7 +124,7 @@ pub async fn list(c: Caller, Path(ty): Path<String>, q: Query) -> Result<Respons
 pub async fn get_one(
     c: Caller,
     Path((ty, name)): Path<(String, String)>,
-) -> Result<Response, HubspotError> {
+) -> Result<Response, ErrorResponse> {
     let ty_parsed = object_type(&ty)?;
     let data = c.portal.read();
     let def = data
@@ -134,12 +134,12 @@ pub async fn get_one(
     Ok(json(StatusCode::OK, def.to_json()))
 }
 
-fn missing_field(field: &str) -> HubspotError {
-    HubspotError::validation(format!("Missing required field: {field}"))
+fn missing_field(field: &str) -> ErrorResponse {
+    ErrorResponse::validation(format!("Missing required field: {field}"))
 }
 
 /// Validates a create body into a definition.
-fn build(input: PropertyCreate) -> Result<PropertyDef, HubspotError> {
+fn build(input: PropertyCreate) -> Result<PropertyDef, ErrorResponse> {
     let name = input.name.ok_or_else(|| missing_field("name"))?;
     let label = input.label.ok_or_else(|| missing_field("label"))?;
     let ptype = input.ptype.ok_or_else(|| missing_field("type"))?;
@@ -151,18 +151,18 @@ fn build(input: PropertyCreate) -> Result<PropertyDef, HubspotError> {
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if !valid_name {
-        return Err(HubspotError::validation(format!(
+        return Err(ErrorResponse::validation(format!(
             "Property name {name} is invalid: names must start with a lowercase letter and contain only lowercase letters, digits and underscores"
         )));
     }
     if !TYPES.contains(&ptype.as_str()) {
-        return Err(HubspotError::validation(format!(
+        return Err(ErrorResponse::validation(format!(
             "Invalid property type {ptype}. Allowed values: {}",
             TYPES.join(", ")
         )));
     }
     if !FIELD_TYPES.contains(&field_type.as_str()) {
-        return Err(HubspotError::validation(format!(
+        return Err(ErrorResponse::validation(format!(
             "Invalid property fieldType {field_type}. Allowed values: {}",
             FIELD_TYPES.join(", ")
         )));
@@ -173,7 +173,7 @@ fn build(input: PropertyCreate) -> Result<PropertyDef, HubspotError> {
         && field_type != "select"
         && field_type != "radio"
     {
-        return Err(HubspotError::validation(
+        return Err(ErrorResponse::validation(
             "Enumeration properties need options",
         ));
     }
@@ -202,12 +202,12 @@ pub async fn create(
     c: Caller,
     Path(ty): Path<String>,
     HsJson(input): HsJson<PropertyCreate>,
-) -> Result<Response, HubspotError> {
+) -> Result<Response, ErrorResponse> {
     let ty_parsed = object_type(&ty)?;
     let def = build(input)?;
     let mut data = c.portal.write();
     if data.registry(ty_parsed).get(&def.name).is_some() {
-        return Err(HubspotError::new(
+        return Err(ErrorResponse::new(
             StatusCode::CONFLICT,
             "OBJECT_ALREADY_EXISTS",
             format!("A property named '{}' already exists.", def.name),
@@ -223,7 +223,7 @@ pub async fn update(
     c: Caller,
     Path((ty, name)): Path<(String, String)>,
     HsJson(input): HsJson<PropertyUpdate>,
-) -> Result<Response, HubspotError> {
+) -> Result<Response, ErrorResponse> {
     let ty_parsed = object_type(&ty)?;
     let mut data = c.portal.write();
     let def = data
@@ -231,13 +231,13 @@ pub async fn update(
         .get_mut(&name)
         .ok_or_else(|| property_not_found(&name, &ty))?;
     if def.hubspot_defined && (input.ptype.is_some() || input.field_type.is_some()) {
-        return Err(HubspotError::validation(format!(
+        return Err(ErrorResponse::validation(format!(
             "Cannot change the type of HubSpot-defined property {name}"
         )));
     }
     if let Some(t) = &input.ptype {
         if !TYPES.contains(&t.as_str()) {
-            return Err(HubspotError::validation(format!(
+            return Err(ErrorResponse::validation(format!(
                 "Invalid property type {t}"
             )));
         }
@@ -270,13 +270,13 @@ pub async fn update(
 pub async fn archive(
     c: Caller,
     Path((ty, name)): Path<(String, String)>,
-) -> Result<Response, HubspotError> {
+) -> Result<Response, ErrorResponse> {
     let ty_parsed = object_type(&ty)?;
     let mut data = c.portal.write();
     let reg = data.registry_mut(ty_parsed);
     match reg.get(&name) {
         None => Err(property_not_found(&name, &ty)),
-        Some(d) if d.hubspot_defined => Err(HubspotError::validation(format!(
+        Some(d) if d.hubspot_defined => Err(ErrorResponse::validation(format!(
             "Property {name} is HubSpot-defined and cannot be archived"
         ))),
         Some(_) => {
@@ -301,7 +301,7 @@ pub async fn batch_read(
     c: Caller,
     Path(ty): Path<String>,
     HsJson(body): HsJson<BatchReadBody>,
-) -> Result<Response, HubspotError> {
+) -> Result<Response, ErrorResponse> {
     let ty_parsed = object_type(&ty)?;
     let started = now_iso();
     let data = c.portal.read();
@@ -325,7 +325,7 @@ pub async fn batch_read(
     ))
 }
 
-pub async fn groups(c: Caller, Path(ty): Path<String>) -> Result<Response, HubspotError> {
+pub async fn groups(c: Caller, Path(ty): Path<String>) -> Result<Response, ErrorResponse> {
     let ty_parsed = object_type(&ty)?;
     let data = c.portal.read();
     let mut names: Vec<&str> = data

@@ -6,7 +6,7 @@ use axum::response::Response;
 use serde_json::json;
 
 use super::{json, Caller};
-use crate::error::HubspotError;
+use crate::error::ErrorResponse;
 use crate::portal::search::SearchRequest;
 use crate::portal::store::ReadOpts;
 use crate::portal::ObjectType;
@@ -15,7 +15,7 @@ pub async fn search(
     ty: ObjectType,
     c: Caller,
     req: SearchRequest,
-) -> Result<Response, HubspotError> {
+) -> Result<Response, ErrorResponse> {
     let opts = ReadOpts {
         properties: req.properties.clone().filter(|p| !p.is_empty()),
         ..Default::default()

@@ -1,13 +1,14 @@
 //! The control plane's `/_sandbox/` endpoints (never HubSpot paths): stats, faults,
-//! rate limits, the webhook shortcut and extra apps.
+//! rate limits, the webhook shortcut, extra apps, the scopes an app or portal can
+//! grant, and uninstalls "by the user" (which revoke the app's tokens).
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -16,7 +17,7 @@ use super::faults::FaultSettings;
 use super::ratelimit::RateLimitSettings;
 use super::webhooks::CONTACT_EVENT_TYPES;
 use super::Control;
-use crate::error::HubspotError;
+use crate::error::ErrorResponse;
 
 pub fn router() -> Router<Arc<Control>> {
     Router::new()
@@ -26,6 +27,15 @@ pub fn router() -> Router<Arc<Control>> {
         .route("/_sandbox/ratelimits", get(get_limits).put(put_limits))
         .route("/_sandbox/webhooks", get(get_webhooks).put(put_webhooks))
         .route("/_sandbox/apps", get(list_apps).post(create_app))
+        .route("/_sandbox/apps/{appId}/scopes", put(put_app_scopes))
+        .route(
+            "/_sandbox/apps/{appId}/installs/{portalId}",
+            delete(uninstall_app),
+        )
+        .route(
+            "/_sandbox/portals/{portalId}/scopes",
+            put(put_portal_scopes),
+        )
 }
 
 /// Parses a JSON body (empty means `{}`); the error is a ready 400 response,
@@ -33,7 +43,7 @@ pub fn router() -> Router<Arc<Control>> {
 fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, Box<Response>> {
     let body: &[u8] = if body.is_empty() { b"{}" } else { body };
     serde_json::from_slice(body).map_err(|e| {
-        Box::new(HubspotError::validation(format!("Invalid input JSON: {e}")).into_response())
+        Box::new(ErrorResponse::validation(format!("Invalid input JSON: {e}")).into_response())
     })
 }
 
@@ -57,7 +67,7 @@ async fn put_faults(State(c): State<Arc<Control>>, body: Bytes) -> Response {
     };
     match c.faults.set(settings) {
         Ok(()) => Json(c.faults.settings()).into_response(),
-        Err(e) => HubspotError::validation(e).into_response(),
+        Err(e) => ErrorResponse::validation(e).into_response(),
     }
 }
 
@@ -165,17 +175,17 @@ async fn put_webhooks(State(c): State<Arc<Control>>, body: Bytes) -> Response {
     };
     let app_id = ch.app_id.unwrap_or_else(|| c.tokens.default_app_id());
     if c.tokens.app(app_id).is_none() {
-        return HubspotError::not_found(format!("App {app_id} not found")).into_response();
+        return ErrorResponse::not_found(format!("App {app_id} not found")).into_response();
     }
     if let Some(rate) = ch.duplicate_rate {
         if !(0.0..=1.0).contains(&rate) {
-            return HubspotError::validation("duplicateRate must be between 0 and 1")
+            return ErrorResponse::validation("duplicateRate must be between 0 and 1")
                 .into_response();
         }
     }
     if let Some(url) = &ch.target_url {
         if reqwest::Url::parse(url).is_err() {
-            return HubspotError::validation("targetUrl must be a valid URL").into_response();
+            return ErrorResponse::validation("targetUrl must be a valid URL").into_response();
         }
     }
     if let Some(secret) = ch.client_secret.filter(|s| !s.is_empty()) {
@@ -218,6 +228,7 @@ async fn list_apps(State(c): State<Arc<Control>>) -> Response {
                 "name": a.name,
                 "redirectUris": a.redirect_uris,
                 "installedPortals": a.installed_portals,
+                "grantableScopes": a.grantable_scopes,
             })
         })
         .collect();
@@ -233,6 +244,9 @@ struct AppCreate {
     /// Portals to install the app on right away (skipping the consent page).
     #[serde(default)]
     install_on: Vec<u64>,
+    /// The only scopes the app can be granted (default: any).
+    #[serde(default)]
+    grantable_scopes: Option<Vec<String>>,
 }
 
 async fn create_app(State(c): State<Arc<Control>>, body: Bytes) -> Response {
@@ -242,6 +256,9 @@ async fn create_app(State(c): State<Arc<Control>>, body: Bytes) -> Response {
     };
     let name = req.name.unwrap_or_else(|| "Sandbox app".to_string());
     let creds = c.tokens.register_app(name, req.redirect_uris);
+    if req.grantable_scopes.is_some() {
+        c.tokens.set_app_scopes(creds.app_id, req.grantable_scopes);
+    }
     for portal in &req.install_on {
         c.tokens.install_app(creds.app_id, *portal);
     }
@@ -254,4 +271,63 @@ async fn create_app(State(c): State<Arc<Control>>, body: Bytes) -> Response {
         })),
     )
         .into_response()
+}
+
+/// `{"scopes": [...]}` restricts what can be granted; `{"scopes": null}` lifts it.
+#[derive(Deserialize)]
+struct ScopesChange {
+    scopes: Option<Vec<String>>,
+}
+
+async fn put_app_scopes(
+    State(c): State<Arc<Control>>,
+    Path(app_id): Path<u64>,
+    body: Bytes,
+) -> Response {
+    let ch: ScopesChange = match parse(&body) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    if !c.tokens.set_app_scopes(app_id, ch.scopes.clone()) {
+        return ErrorResponse::not_found(format!("App {app_id} not found")).into_response();
+    }
+    Json(json!({ "appId": app_id, "grantableScopes": ch.scopes })).into_response()
+}
+
+async fn put_portal_scopes(
+    State(c): State<Arc<Control>>,
+    Path(portal_id): Path<u64>,
+    body: Bytes,
+) -> Response {
+    let ch: ScopesChange = match parse(&body) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    if !c.tokens.portals().contains(&portal_id) {
+        return ErrorResponse::not_found(format!("No portal {portal_id} in this sandbox"))
+            .into_response();
+    }
+    c.tokens.set_portal_scopes(portal_id, ch.scopes);
+    Json(json!({
+        "portalId": portal_id,
+        "grantableScopes": c.tokens.portal_scopes(portal_id),
+    }))
+    .into_response()
+}
+
+/// The user uninstalls the app from the portal in HubSpot: its refresh tokens are
+/// revoked (the next refresh gets `BAD_REFRESH_TOKEN`) and its access tokens die.
+async fn uninstall_app(
+    State(c): State<Arc<Control>>,
+    Path((app_id, portal_id)): Path<(u64, u64)>,
+) -> Response {
+    match c.tokens.uninstall(app_id, portal_id) {
+        Some(revoked) => Json(json!({
+            "appId": app_id,
+            "portalId": portal_id,
+            "revokedRefreshTokens": revoked,
+        }))
+        .into_response(),
+        None => ErrorResponse::not_found(format!("App {app_id} not found")).into_response(),
+    }
 }

@@ -86,6 +86,9 @@ pub struct App {
     /// Empty means "any redirect URI", which is convenient for local testing.
     pub redirect_uris: Vec<String>,
     pub installed_portals: BTreeSet<u64>,
+    /// The scopes this app may be granted; `None` means any. Requested scopes
+    /// outside the set are left out of the grant.
+    pub grantable_scopes: Option<BTreeSet<String>>,
 }
 
 /// The scopes the sandbox grants when an authorize URL names none, and to
@@ -107,8 +110,8 @@ pub const DEFAULT_SCOPES: &[&str] = &[
 pub const SANDBOX_USER_ID: u64 = 1_000_001;
 pub const SANDBOX_USER: &str = "sandbox-user@example.com";
 
-/// How long an authorization code may wait before it is exchanged.
-const AUTH_CODE_LIFETIME_MS: i64 = 5 * 60 * 1000;
+/// How long an authorization code may wait before it is exchanged, by default.
+pub const AUTH_CODE_LIFETIME: Duration = Duration::from_secs(5 * 60);
 
 #[derive(Debug, Clone)]
 struct AccessToken {
@@ -177,6 +180,25 @@ struct Inner {
     refresh_tokens: HashMap<String, RefreshGrant>,
     auth_codes: HashMap<String, AuthCode>,
     portals: BTreeSet<u64>,
+    /// Portals that can grant only these scopes (as if the account lacked the
+    /// products behind the others); a portal not listed grants any scope.
+    portal_scopes: HashMap<u64, BTreeSet<String>>,
+}
+
+impl Inner {
+    /// Whether `app_id` installed on `portal_id` may be granted `scope`.
+    fn grantable(&self, app_id: u64, portal_id: u64, scope: &str) -> bool {
+        let by_app = self
+            .apps
+            .get(&app_id)
+            .and_then(|a| a.grantable_scopes.as_ref())
+            .is_none_or(|allowed| allowed.contains(scope));
+        let by_portal = self
+            .portal_scopes
+            .get(&portal_id)
+            .is_none_or(|allowed| allowed.contains(scope));
+        by_app && by_portal
+    }
 }
 
 /// All apps, installs and tokens. Cheap to clone (shared state), so the webhook
@@ -186,6 +208,7 @@ pub struct TokenStore {
     inner: Arc<RwLock<Inner>>,
     default_app_id: u64,
     token_lifetime: Arc<RwLock<Duration>>,
+    auth_code_lifetime: Arc<RwLock<Duration>>,
 }
 
 /// Counts only: tokens are bearer secrets and must not reach logs.
@@ -225,12 +248,14 @@ impl TokenStore {
                 name: "Keva Sync (sandbox default app)".into(),
                 redirect_uris: Vec::new(),
                 installed_portals: BTreeSet::new(),
+                grantable_scopes: None,
             },
         );
         Self {
             inner: Arc::new(RwLock::new(inner)),
             default_app_id,
             token_lifetime: Arc::new(RwLock::new(token_lifetime)),
+            auth_code_lifetime: Arc::new(RwLock::new(AUTH_CODE_LIFETIME)),
         }
     }
 
@@ -250,6 +275,76 @@ impl TokenStore {
 
     pub fn set_token_lifetime(&self, lifetime: Duration) {
         *self.token_lifetime.write() = lifetime;
+    }
+
+    /// How long a new authorization code stays exchangeable.
+    pub fn set_auth_code_lifetime(&self, lifetime: Duration) {
+        *self.auth_code_lifetime.write() = lifetime;
+    }
+
+    /// Restricts the scopes `portal_id` can grant (`None`: any scope again).
+    pub fn set_portal_scopes(&self, portal_id: u64, scopes: Option<Vec<String>>) {
+        let mut inner = self.inner.write();
+        match scopes {
+            Some(s) => {
+                inner
+                    .portal_scopes
+                    .insert(portal_id, s.into_iter().collect());
+            }
+            None => {
+                inner.portal_scopes.remove(&portal_id);
+            }
+        }
+    }
+
+    /// The scopes `portal_id` is restricted to, if any.
+    pub fn portal_scopes(&self, portal_id: u64) -> Option<Vec<String>> {
+        let inner = self.inner.read();
+        Some(
+            inner
+                .portal_scopes
+                .get(&portal_id)?
+                .iter()
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// Restricts the scopes `app_id` can be granted (`None`: any); false when
+    /// there is no such app.
+    pub fn set_app_scopes(&self, app_id: u64, scopes: Option<Vec<String>>) -> bool {
+        match self.inner.write().apps.get_mut(&app_id) {
+            Some(app) => {
+                app.grantable_scopes = scopes.map(|s| s.into_iter().collect());
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The user uninstalls `app_id` from `portal_id`: the install goes, and so do
+    /// every refresh token and OAuth access token of that app for that portal (the
+    /// next refresh gets `BAD_REFRESH_TOKEN`). Private-app tokens stay. Returns the
+    /// number of refresh tokens revoked, or `None` when the app is unknown.
+    pub fn uninstall(&self, app_id: u64, portal_id: u64) -> Option<usize> {
+        let mut inner = self.inner.write();
+        inner
+            .apps
+            .get_mut(&app_id)?
+            .installed_portals
+            .remove(&portal_id);
+        let before = inner.refresh_tokens.len();
+        inner
+            .refresh_tokens
+            .retain(|_, g| !(g.app_id == app_id && g.portal_id == portal_id));
+        let revoked = before - inner.refresh_tokens.len();
+        inner.access_tokens.retain(|_, t| {
+            t.kind == TokenKind::PrivateApp || !(t.app_id == app_id && t.portal_id == portal_id)
+        });
+        inner
+            .auth_codes
+            .retain(|_, c| !(c.app_id == app_id && c.portal_id == portal_id));
+        Some(revoked)
     }
 
     /// A private-app token for `portal_id`, belonging to the default app so that
@@ -311,6 +406,7 @@ impl TokenStore {
                 name,
                 redirect_uris,
                 installed_portals: BTreeSet::new(),
+                grantable_scopes: None,
             },
         );
         credentials
@@ -405,7 +501,9 @@ impl TokenStore {
         self.inner.write().refresh_tokens.remove(token).is_some()
     }
 
-    /// The authorize page's "Approve": installs the app and mints a one-time code.
+    /// The authorize page's "Approve": installs the app and mints a one-time code
+    /// for the requested scopes the app and portal can grant (the others are left
+    /// out, so a client sees them missing from the granted list).
     pub fn approve(
         &self,
         client_id: &str,
@@ -422,14 +520,18 @@ impl TokenStore {
         let app_id = app.credentials.app_id;
         self.install_app(app_id, portal_id);
         let code = uuid::Uuid::new_v4().to_string();
-        self.inner.write().auth_codes.insert(
+        let lifetime = self.auth_code_lifetime.read().as_millis() as i64;
+        let mut inner = self.inner.write();
+        let mut scopes = scopes;
+        scopes.retain(|s| inner.grantable(app_id, portal_id, s));
+        inner.auth_codes.insert(
             code.clone(),
             AuthCode {
                 app_id,
                 redirect_uri: redirect_uri.to_string(),
                 portal_id,
                 scopes,
-                expires_at_ms: now_ms() + AUTH_CODE_LIFETIME_MS,
+                expires_at_ms: now_ms() + lifetime,
             },
         );
         Ok(code)

@@ -14,7 +14,7 @@ use super::auth::{AuthFailure, TokenKind};
 use super::faults::Injected;
 use super::ratelimit::{Budget, Decision, Policy, RequestKey};
 use super::Control;
-use crate::error::HubspotError;
+use crate::error::ErrorResponse;
 
 /// Applied with `route_layer(from_fn_with_state(control, hubspot_api_guard))`, so
 /// that `MatchedPath` is known. On success the handler finds an `AuthContext`
@@ -106,12 +106,12 @@ fn unauthorized(failure: AuthFailure) -> Response {
             ago_ms / 60_000
         ),
     };
-    HubspotError::new(StatusCode::UNAUTHORIZED, "INVALID_AUTHENTICATION", message).into_response()
+    ErrorResponse::new(StatusCode::UNAUTHORIZED, "INVALID_AUTHENTICATION", message).into_response()
 }
 
 /// HubSpot's 429 body: `errorType`, `policyName` and `requestId` next to the usual fields.
 pub(crate) fn too_many_requests(policy: Policy) -> Response {
-    HubspotError::new(
+    ErrorResponse::new(
         StatusCode::TOO_MANY_REQUESTS,
         "RATE_LIMITS",
         policy.message(),
@@ -143,25 +143,25 @@ fn add_rate_headers(headers: &mut HeaderMap, b: &Budget) {
 fn injected(status: StatusCode) -> Response {
     match status {
         StatusCode::TOO_MANY_REQUESTS => too_many_requests(Policy::TenSecondlyRolling),
-        StatusCode::CONFLICT => HubspotError::new(
+        StatusCode::CONFLICT => ErrorResponse::new(
             status,
             "CONFLICT",
             "The request conflicts with the current state of the target resource. Please retry.",
         )
         .into_response(),
-        StatusCode::BAD_GATEWAY => HubspotError::new(
+        StatusCode::BAD_GATEWAY => ErrorResponse::new(
             status,
             "BAD_GATEWAY",
             "The upstream service did not respond in time. Please retry.",
         )
         .into_response(),
-        StatusCode::SERVICE_UNAVAILABLE => HubspotError::new(
+        StatusCode::SERVICE_UNAVAILABLE => ErrorResponse::new(
             status,
             "SERVICE_UNAVAILABLE",
             "The service is temporarily unavailable. Please retry.",
         )
         .into_response(),
-        _ => HubspotError::new(
+        _ => ErrorResponse::new(
             status,
             "INTERNAL_ERROR",
             "An internal error occurred. Please retry.",

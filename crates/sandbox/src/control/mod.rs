@@ -32,6 +32,9 @@ pub struct ControlConfig {
     pub rate_limits: RateLimitSettings,
     /// OAuth access-token lifetime (HubSpot: 30 minutes).
     pub token_lifetime: Duration,
+    /// How long an authorization code may wait for its exchange (single-use either
+    /// way); tests shorten it to see an expired code refused.
+    pub auth_code_lifetime: Duration,
     /// The app every portal has installed and every private-app token belongs to.
     pub default_app: AppCredentials,
     pub webhooks: DeliveryOptions,
@@ -42,6 +45,7 @@ impl Default for ControlConfig {
         Self {
             rate_limits: RateLimitSettings::default(),
             token_lifetime: Duration::from_secs(1800),
+            auth_code_lifetime: auth::AUTH_CODE_LIFETIME,
             default_app: AppCredentials::generate(),
             webhooks: DeliveryOptions::default(),
         }
@@ -71,6 +75,7 @@ impl Control {
     /// Must be called inside a tokio runtime: it spawns the webhook delivery task.
     pub fn new(config: ControlConfig) -> Arc<Control> {
         let tokens = TokenStore::new(config.default_app, config.token_lifetime);
+        tokens.set_auth_code_lifetime(config.auth_code_lifetime);
         let webhooks = webhooks::Dispatcher::new(tokens.clone(), config.webhooks);
         Arc::new(Control {
             tokens,

@@ -1,7 +1,14 @@
 //! HubSpot's OAuth v1 endpoints and the consent page.
 //!
-//! `GET /oauth/authorize` renders a page with a portal chooser and an Approve
-//! button; approving redirects (302) to `redirect_uri?code=…&state=…`.
+//! `GET /oauth/authorize` checks `client_id` and `redirect_uri` (an unknown client
+//! or unregistered redirect URI gets an error page, never a redirect) and renders a
+//! page listing the requested `scope` and `optional_scope`, with a portal chooser
+//! and Approve / Deny buttons. Approve redirects (302) to
+//! `redirect_uri?code=…&state=…`; Deny to
+//! `redirect_uri?error=access_denied&error_description=…&state=…`.
+//! `DELETE /oauth/v1/refresh-tokens/{token}` revokes a refresh token, and
+//! `DELETE /appinstalls/v3/external-install` uninstalls the calling app from the
+//! token's portal.
 //! `POST /oauth/v1/token` exchanges codes and refresh tokens (form-encoded), and
 //! answers errors the way HubSpot does: 400 with `status` set to `BAD_AUTH_CODE`,
 //! `BAD_REFRESH_TOKEN`, `BAD_CLIENT_ID`… plus the RFC 6749 `error` fields.
@@ -10,23 +17,25 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Form, Json, Router};
 use serde_json::json;
 
 use super::auth::{
-    AccessTokenInfo, GrantError, IssuedTokens, TokenKind, DEFAULT_SCOPES, SANDBOX_USER,
+    AccessTokenInfo, App, GrantError, IssuedTokens, TokenKind, DEFAULT_SCOPES, SANDBOX_USER,
     SANDBOX_USER_ID,
 };
 use super::Control;
-use crate::error::hubspot_error;
+use crate::error::error_response;
 
 pub fn router() -> Router<Arc<Control>> {
     Router::new()
         .route("/oauth/authorize", get(authorize_page))
         .route("/oauth/authorize/approve", post(approve))
+        .route("/oauth/authorize/deny", post(deny))
+        .route("/appinstalls/v3/external-install", delete(uninstall))
         .route("/oauth/v1/token", post(token))
         .route("/oauth/v1/access-tokens/{token}", get(access_token_info))
         .route(
@@ -64,18 +73,60 @@ fn error_page(status: StatusCode, message: &str) -> Response {
     (status, Html(body)).into_response()
 }
 
-/// Scopes from `scope` and `optional_scope` (space-separated; `+` already decoded).
-fn requested_scopes(q: &HashMap<String, String>) -> Vec<String> {
-    let mut scopes: Vec<String> = ["scope", "optional_scope"]
-        .iter()
-        .filter_map(|k| q.get(*k))
-        .flat_map(|s| s.split_whitespace().map(str::to_string).collect::<Vec<_>>())
-        .collect();
-    if scopes.is_empty() {
-        scopes = DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect();
+/// A space-separated scope list (`+` already decoded), duplicates dropped.
+fn scope_list(q: &HashMap<String, String>, key: &str) -> Vec<String> {
+    let mut scopes: Vec<String> = Vec::new();
+    for s in q
+        .get(key)
+        .map(String::as_str)
+        .unwrap_or_default()
+        .split_whitespace()
+    {
+        if !scopes.iter().any(|x| x == s) {
+            scopes.push(s.to_string());
+        }
     }
-    scopes.dedup();
     scopes
+}
+
+/// The required scopes (`scope`; the sandbox's defaults when it names none) and
+/// the optional ones (`optional_scope`, minus any already required).
+fn requested_scopes(q: &HashMap<String, String>) -> (Vec<String>, Vec<String>) {
+    let mut required = scope_list(q, "scope");
+    if required.is_empty() {
+        required = DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect();
+    }
+    let mut optional = scope_list(q, "optional_scope");
+    optional.retain(|s| !required.contains(s));
+    (required, optional)
+}
+
+/// The app behind `client_id`, if `redirect_uri` is a URL it registered; otherwise
+/// the error page HubSpot shows instead of redirecting.
+/// Boxed: a response is large next to the app.
+fn checked_client(c: &Control, client_id: &str, redirect_uri: &str) -> Result<App, Box<Response>> {
+    let Some(app) = c.tokens.app_by_client_id(client_id) else {
+        return Err(Box::new(error_page(
+            StatusCode::BAD_REQUEST,
+            "Unknown or missing client_id.",
+        )));
+    };
+    if reqwest::Url::parse(redirect_uri).is_err()
+        || !(app.redirect_uris.is_empty() || app.redirect_uris.iter().any(|u| u == redirect_uri))
+    {
+        return Err(Box::new(error_page(
+            StatusCode::BAD_REQUEST,
+            "Missing or unregistered redirect_uri: it does not match the app's registered redirect URL.",
+        )));
+    }
+    Ok(app)
+}
+
+fn scope_items(scopes: &[String]) -> String {
+    scopes
+        .iter()
+        .map(|s| format!("<li>{}</li>", escape_html(s)))
+        .collect()
 }
 
 async fn authorize_page(
@@ -87,22 +138,15 @@ async fn authorize_page(
         .get("redirect_uri")
         .map(String::as_str)
         .unwrap_or_default();
-    let Some(app) = c.tokens.app_by_client_id(client_id) else {
-        return error_page(StatusCode::BAD_REQUEST, "Unknown or missing client_id.");
+    let app = match checked_client(&c, client_id, redirect_uri) {
+        Ok(app) => app,
+        Err(page) => return *page,
     };
-    if reqwest::Url::parse(redirect_uri).is_err()
-        || !(app.redirect_uris.is_empty() || app.redirect_uris.iter().any(|u| u == redirect_uri))
-    {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "Missing or unregistered redirect_uri.",
-        );
-    }
     let portals = c.tokens.portals();
     if portals.is_empty() {
         return error_page(StatusCode::BAD_REQUEST, "The sandbox has no portals yet.");
     }
-    let scopes = requested_scopes(&q);
+    let (required, optional) = requested_scopes(&q);
     let options: String = portals
         .iter()
         .map(|p| {
@@ -111,10 +155,6 @@ async fn authorize_page(
                 hub_domain(*p)
             )
         })
-        .collect();
-    let scope_items: String = scopes
-        .iter()
-        .map(|s| format!("<li>{}</li>", escape_html(s)))
         .collect();
     let hidden = |name: &str, value: &str| {
         format!(
@@ -125,16 +165,23 @@ async fn authorize_page(
     let body = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>Connect {app_name}</title></head>\
          <body><h1>Connect {app_name} to a sandbox portal</h1>\
-         <p>The app is requesting these scopes:</p><ul id=\"scopes\">{scope_items}</ul>\
+         <p>The app is requesting these scopes:</p><ul id=\"scopes\">{required_items}</ul>\
+         <p>And these optional scopes, granted where the portal allows them:</p>\
+         <ul id=\"optional-scopes\">{optional_items}</ul>\
          <form method=\"post\" action=\"/oauth/authorize/approve\">\
          <label for=\"portal_id\">Choose a portal</label> \
          <select id=\"portal_id\" name=\"portal_id\">{options}</select>\
-         {h_client}{h_redirect}{h_scope}{h_state}\
-         <button type=\"submit\" id=\"approve\">Approve</button></form></body></html>",
+         {h_client}{h_redirect}{h_scope}{h_optional}{h_state}\
+         <button type=\"submit\" id=\"approve\" name=\"decision\" value=\"approve\">Approve</button> \
+         <button type=\"submit\" id=\"deny\" name=\"decision\" value=\"deny\" \
+         formaction=\"/oauth/authorize/deny\">Deny</button></form></body></html>",
         app_name = escape_html(&app.name),
+        required_items = scope_items(&required),
+        optional_items = scope_items(&optional),
         h_client = hidden("client_id", client_id),
         h_redirect = hidden("redirect_uri", redirect_uri),
-        h_scope = hidden("scope", &scopes.join(" ")),
+        h_scope = hidden("scope", &required.join(" ")),
+        h_optional = hidden("optional_scope", &optional.join(" ")),
         h_state = q
             .get("state")
             .map(|s| hidden("state", s))
@@ -143,24 +190,61 @@ async fn authorize_page(
     Html(body).into_response()
 }
 
+/// A 302 to `redirect_uri` with `params` and the request's `state` appended.
+fn redirect_with(target: &str, params: &[(&str, &str)], state: Option<&String>) -> Response {
+    let Ok(mut target) = reqwest::Url::parse(target) else {
+        return error_page(StatusCode::BAD_REQUEST, "Missing or invalid redirect_uri.");
+    };
+    {
+        let mut pairs = target.query_pairs_mut();
+        for (k, v) in params {
+            pairs.append_pair(k, v);
+        }
+        if let Some(state) = state {
+            pairs.append_pair("state", state);
+        }
+    }
+    (StatusCode::FOUND, [(header::LOCATION, target.to_string())]).into_response()
+}
+
+/// The Deny button: back to the app with `error=access_denied`, nothing granted.
+async fn deny(State(c): State<Arc<Control>>, Form(f): Form<HashMap<String, String>>) -> Response {
+    let get = |k: &str| f.get(k).map(String::as_str).unwrap_or_default();
+    if let Err(page) = checked_client(&c, get("client_id"), get("redirect_uri")) {
+        return *page;
+    }
+    redirect_with(
+        get("redirect_uri"),
+        &[
+            ("error", "access_denied"),
+            (
+                "error_description",
+                "The user denied the app access to the portal.",
+            ),
+        ],
+        f.get("state"),
+    )
+}
+
 async fn approve(
     State(c): State<Arc<Control>>,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
     let get = |k: &str| f.get(k).map(String::as_str).unwrap_or_default();
+    if get("decision") == "deny" {
+        return deny(State(c), Form(f)).await;
+    }
+    if let Err(page) = checked_client(&c, get("client_id"), get("redirect_uri")) {
+        return *page;
+    }
     let Ok(portal_id) = get("portal_id").parse::<u64>() else {
         return error_page(StatusCode::BAD_REQUEST, "Choose a portal.");
     };
     if !c.tokens.portals().contains(&portal_id) {
         return error_page(StatusCode::BAD_REQUEST, "Unknown portal.");
     }
-    let Ok(mut target) = reqwest::Url::parse(get("redirect_uri")) else {
-        return error_page(StatusCode::BAD_REQUEST, "Missing or invalid redirect_uri.");
-    };
-    let scopes = get("scope")
-        .split_whitespace()
-        .map(str::to_string)
-        .collect();
+    let (required, optional) = requested_scopes(&f);
+    let scopes = required.into_iter().chain(optional).collect();
     let code = match c
         .tokens
         .approve(get("client_id"), get("redirect_uri"), portal_id, scopes)
@@ -171,14 +255,11 @@ async fn approve(
         }
         Err(_) => return error_page(StatusCode::BAD_REQUEST, "Unknown client_id."),
     };
-    {
-        let mut pairs = target.query_pairs_mut();
-        pairs.append_pair("code", &code);
-        if let Some(state) = f.get("state") {
-            pairs.append_pair("state", state);
-        }
-    }
-    (StatusCode::FOUND, [(header::LOCATION, target.to_string())]).into_response()
+    redirect_with(
+        get("redirect_uri"),
+        &[("code", code.as_str())],
+        f.get("state"),
+    )
 }
 
 /// HubSpot's token-endpoint error: 400 with `status` naming the problem.
@@ -283,7 +364,7 @@ fn token_info_json(token: &str, i: &AccessTokenInfo) -> serde_json::Value {
 async fn access_token_info(State(c): State<Arc<Control>>, Path(token): Path<String>) -> Response {
     match c.tokens.access_token_info(&token) {
         Some(info) => Json(token_info_json(&token, &info)).into_response(),
-        None => hubspot_error(
+        None => error_response(
             StatusCode::NOT_FOUND,
             "OBJECT_NOT_FOUND",
             "Access token not found or expired",
@@ -304,7 +385,7 @@ async fn refresh_token_info(State(c): State<Arc<Control>>, Path(token): Path<Str
             "token_type": "refresh",
         }))
         .into_response(),
-        None => hubspot_error(
+        None => error_response(
             StatusCode::NOT_FOUND,
             "OBJECT_NOT_FOUND",
             "Refresh token not found",
@@ -319,11 +400,35 @@ async fn revoke_refresh_token(
     if c.tokens.revoke_refresh_token(&token) {
         StatusCode::NO_CONTENT.into_response()
     } else {
-        hubspot_error(
+        error_response(
             StatusCode::NOT_FOUND,
             "OBJECT_NOT_FOUND",
             "Refresh token not found",
         )
+    }
+}
+
+/// `DELETE /appinstalls/v3/external-install` with the portal's access token: the
+/// app uninstalls itself (204); its tokens for that portal stop working.
+async fn uninstall(State(c): State<Arc<Control>>, headers: HeaderMap) -> Response {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .unwrap_or_default();
+    match c.tokens.authenticate(token) {
+        Ok(a) => {
+            c.tokens.uninstall(a.context.app_id, a.context.portal_id);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(_) => error_response(
+            StatusCode::UNAUTHORIZED,
+            "INVALID_AUTHENTICATION",
+            "Authentication credentials not found.",
+        ),
     }
 }
 

@@ -178,13 +178,13 @@ impl InvalidValue {
 }
 
 /// HubSpot's 400 body for invalid property values.
-pub fn invalid_values_error(invalid: &[InvalidValue]) -> crate::error::HubspotError {
+pub fn invalid_values_error(invalid: &[InvalidValue]) -> crate::error::ErrorResponse {
     let list: Vec<Value> = invalid.iter().map(InvalidValue::to_json).collect();
     let message = format!(
         "Property values were not valid: {}",
         serde_json::to_string(&list).unwrap_or_default()
     );
-    let mut err = crate::error::HubspotError::validation(message);
+    let mut err = crate::error::ErrorResponse::validation(message);
     for inv in invalid {
         err = err.error_detail(json!({
             "message": inv.message,

@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::record::Record;
 use super::store::{PortalData, SortKey};
 use super::{normalize_email, ObjectType};
-use crate::error::HubspotError;
+use crate::error::ErrorResponse;
 
 pub const MAX_GROUPS: usize = 5;
 pub const MAX_FILTERS_PER_GROUP: usize = 10;
@@ -109,9 +109,9 @@ const OPERATORS: &[&str] = &[
     "NOT_CONTAINS_TOKEN",
 ];
 
-fn validate(req: &SearchRequest) -> Result<(usize, usize), HubspotError> {
+fn validate(req: &SearchRequest) -> Result<(usize, usize), ErrorResponse> {
     if req.filter_groups.len() > MAX_GROUPS {
-        return Err(HubspotError::validation(format!(
+        return Err(ErrorResponse::validation(format!(
             "Too many filter groups: {}. The maximum number of filter groups is {MAX_GROUPS}.",
             req.filter_groups.len()
         )));
@@ -119,7 +119,7 @@ fn validate(req: &SearchRequest) -> Result<(usize, usize), HubspotError> {
     let mut total = 0;
     for group in &req.filter_groups {
         if group.filters.len() > MAX_FILTERS_PER_GROUP {
-            return Err(HubspotError::validation(format!(
+            return Err(ErrorResponse::validation(format!(
                 "Too many filters in a filter group: {}. The maximum number of filters per group is {MAX_FILTERS_PER_GROUP}.",
                 group.filters.len()
             )));
@@ -127,14 +127,14 @@ fn validate(req: &SearchRequest) -> Result<(usize, usize), HubspotError> {
         total += group.filters.len();
         for f in &group.filters {
             if !OPERATORS.contains(&f.operator.as_str()) {
-                return Err(HubspotError::validation(format!(
+                return Err(ErrorResponse::validation(format!(
                     "Invalid operator {} for property {}",
                     f.operator, f.property_name
                 )));
             }
             let needs_values = matches!(f.operator.as_str(), "IN" | "NOT_IN");
             if needs_values && f.values.is_none() {
-                return Err(HubspotError::validation(format!(
+                return Err(ErrorResponse::validation(format!(
                     "Operator {} requires values for property {}",
                     f.operator, f.property_name
                 )));
@@ -142,13 +142,13 @@ fn validate(req: &SearchRequest) -> Result<(usize, usize), HubspotError> {
             let needs_value = !needs_values
                 && !matches!(f.operator.as_str(), "HAS_PROPERTY" | "NOT_HAS_PROPERTY");
             if needs_value && f.value.is_none() {
-                return Err(HubspotError::validation(format!(
+                return Err(ErrorResponse::validation(format!(
                     "Operator {} requires a value for property {}",
                     f.operator, f.property_name
                 )));
             }
             if f.operator == "BETWEEN" && f.high_value.is_none() {
-                return Err(HubspotError::validation(format!(
+                return Err(ErrorResponse::validation(format!(
                     "Operator BETWEEN requires a highValue for property {}",
                     f.property_name
                 )));
@@ -156,13 +156,13 @@ fn validate(req: &SearchRequest) -> Result<(usize, usize), HubspotError> {
         }
     }
     if total > MAX_FILTERS_TOTAL {
-        return Err(HubspotError::validation(format!(
+        return Err(ErrorResponse::validation(format!(
             "Too many filters: {total}. The maximum number of filters across all filter groups is {MAX_FILTERS_TOTAL}."
         )));
     }
     let limit = req.limit.unwrap_or(10);
     if limit < 0 || limit as usize > MAX_LIMIT {
-        return Err(HubspotError::validation(format!(
+        return Err(ErrorResponse::validation(format!(
             "limit must be between 0 and {MAX_LIMIT}, got {limit}"
         )));
     }
@@ -174,12 +174,12 @@ fn validate(req: &SearchRequest) -> Result<(usize, usize), HubspotError> {
                 0
             } else {
                 t.parse::<usize>()
-                    .map_err(|_| HubspotError::validation(format!("Invalid after value: {t}")))?
+                    .map_err(|_| ErrorResponse::validation(format!("Invalid after value: {t}")))?
             }
         }
     };
     if after >= MAX_RESULTS {
-        return Err(HubspotError::validation(format!(
+        return Err(ErrorResponse::validation(format!(
             "Cannot page past {MAX_RESULTS} results: after={after}. Narrow the search (e.g. hs_object_id GT the last id) instead."
         )));
     }
@@ -215,7 +215,7 @@ fn parse_sorts(req: &SearchRequest) -> Vec<Sort> {
 
 impl PortalData {
     /// Runs a search; returns the matching ids of the requested page.
-    pub fn search(&self, ty: ObjectType, req: &SearchRequest) -> Result<SearchPage, HubspotError> {
+    pub fn search(&self, ty: ObjectType, req: &SearchRequest) -> Result<SearchPage, ErrorResponse> {
         let (limit, after) = validate(req)?;
         let sorts = parse_sorts(req);
         let query = req

@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 use super::properties::{invalid_values_error, value_text, PropertyRegistry};
 use super::record::Record;
 use super::{iso_ms, normalize_email, Actor, ObjectType};
-use crate::error::HubspotError;
+use crate::error::ErrorResponse;
 use crate::events::{ChangeEvent, EventKind};
 
 /// Records of one object type.
@@ -99,8 +99,8 @@ pub fn v3_type_name(from: ObjectType, to: ObjectType, id: u32) -> String {
     }
 }
 
-fn conflict_error(existing: u64, email: &str) -> HubspotError {
-    HubspotError::new(
+fn conflict_error(existing: u64, email: &str) -> ErrorResponse {
+    ErrorResponse::new(
         StatusCode::CONFLICT,
         "CONFLICT",
         format!("Contact already exists. Existing ID: {existing}"),
@@ -130,8 +130,8 @@ fn all_emails(record: &Record) -> Vec<String> {
     out
 }
 
-pub fn not_found(ty: ObjectType, id: &str) -> HubspotError {
-    HubspotError::not_found(format!(
+pub fn not_found(ty: ObjectType, id: &str) -> ErrorResponse {
+    ErrorResponse::not_found(format!(
         "Object not found.  objectId are usually numeric. ({} {id})",
         ty.upper()
     ))
@@ -181,7 +181,7 @@ impl PortalData {
         id: &str,
         id_property: Option<&str>,
         archived: bool,
-    ) -> Result<Option<u64>, HubspotError> {
+    ) -> Result<Option<u64>, ErrorResponse> {
         let table = &self.tables[ty.index()];
         let found = match id_property.filter(|p| !p.is_empty() && *p != "hs_object_id") {
             None => {
@@ -213,7 +213,7 @@ impl PortalData {
             Some(other) => {
                 let def = self.registry(ty).get(other);
                 if !def.is_some_and(|d| d.has_unique_value) {
-                    return Err(HubspotError::validation(format!(
+                    return Err(ErrorResponse::validation(format!(
                         "{other} is not a unique property for {}",
                         ty.plural()
                     )));
@@ -266,7 +266,11 @@ impl PortalData {
     }
 
     /// Validates written properties (names, read-only, values) for `ty`.
-    pub fn validate(&self, ty: ObjectType, props: &Map<String, Value>) -> Result<(), HubspotError> {
+    pub fn validate(
+        &self,
+        ty: ObjectType,
+        props: &Map<String, Value>,
+    ) -> Result<(), ErrorResponse> {
         let invalid = self.registry(ty).validate_write(ty, props);
         if invalid.is_empty() {
             Ok(())
@@ -284,7 +288,7 @@ impl PortalData {
         actor: &Actor,
         now: i64,
         events: &mut Vec<ChangeEvent>,
-    ) -> Result<u64, HubspotError> {
+    ) -> Result<u64, ErrorResponse> {
         self.validate(ty, props)?;
         let email = if ty == ObjectType::Contacts {
             props
@@ -302,7 +306,7 @@ impl PortalData {
         }
         for (to_ty, to_id, _) in assocs {
             if !self.record(*to_ty, *to_id).is_some_and(Record::is_live) {
-                return Err(HubspotError::validation(format!(
+                return Err(ErrorResponse::validation(format!(
                     "No {} with ID {to_id} exists",
                     to_ty.singular()
                 )));
@@ -361,7 +365,7 @@ impl PortalData {
         actor: &Actor,
         now: i64,
         events: &mut Vec<ChangeEvent>,
-    ) -> Result<bool, HubspotError> {
+    ) -> Result<bool, ErrorResponse> {
         self.validate(ty, props)?;
         if !self.record(ty, id).is_some_and(Record::is_live) {
             return Err(not_found(ty, &id.to_string()));
@@ -488,7 +492,7 @@ impl PortalData {
         actor: &Actor,
         now: i64,
         events: &mut Vec<ChangeEvent>,
-    ) -> Result<(), HubspotError> {
+    ) -> Result<(), ErrorResponse> {
         let Some(record) = self
             .record(ty, id)
             .filter(|r| r.archived_ms.is_some() && r.merged_into.is_none())
@@ -529,9 +533,9 @@ impl PortalData {
         actor: &Actor,
         now: i64,
         events: &mut Vec<ChangeEvent>,
-    ) -> Result<(), HubspotError> {
+    ) -> Result<(), ErrorResponse> {
         if primary == secondary {
-            return Err(HubspotError::validation(
+            return Err(ErrorResponse::validation(
                 "Cannot merge an object with itself",
             ));
         }
@@ -648,7 +652,7 @@ impl PortalData {
         actor: &Actor,
         now: i64,
         events: &mut Vec<ChangeEvent>,
-    ) -> Result<bool, HubspotError> {
+    ) -> Result<bool, ErrorResponse> {
         if !self.record(from_ty, from_id).is_some_and(Record::is_live) {
             return Err(not_found(from_ty, &from_id.to_string()));
         }

@@ -8,6 +8,7 @@ use keva_sandbox::control::ControlConfig;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
+use crate::control_oauth::token_request;
 use crate::control_support::*;
 
 const CONTACTS: &str = "/crm/v3/objects/contacts";
@@ -82,20 +83,6 @@ async fn authorize(sb: &keva_sandbox::server::RunningSandbox, state: &str) -> St
     let q: HashMap<String, String> = url.query_pairs().into_owned().collect();
     assert_eq!(q.get("state").map(String::as_str), Some(state));
     q.get("code").cloned().expect("code in redirect")
-}
-
-async fn token_request(
-    sb: &keva_sandbox::server::RunningSandbox,
-    form: &[(&str, &str)],
-) -> (StatusCode, Value) {
-    let resp = client()
-        .post(format!("{}/oauth/v1/token", sb.url()))
-        .form(form)
-        .send()
-        .await
-        .expect("token endpoint");
-    let status = resp.status();
-    (status, resp.json().await.expect("JSON body"))
 }
 
 #[tokio::test]

@@ -16,5 +16,6 @@ mod search;
 mod control_auth;
 mod control_faults;
 mod control_limits;
+mod control_oauth;
 mod control_support;
 mod control_webhooks;

@@ -1,9 +1,9 @@
 //! The background delivery task: match, number, batch, sign, POST, retry.
 //!
-//! HubSpot's policy (API-NOTES §7): retry on connection failure, timeout and every
-//! status except 400/401/403/404/405; a 429 honours `Retry-After`; up to 10 retries
-//! with jittered exponential backoff, `attemptNumber` counting from 0. Each attempt
-//! is signed afresh (v3 covers the timestamp, and the body changes with
+//! HubSpot's policy (`docs/hubspot.md`, webhooks): retry on connection failure,
+//! timeout and every status except 400/401/403/404/405; a 429 honours
+//! `Retry-After`; up to 10 retries with jittered exponential backoff,
+//! `attemptNumber` counting from 0. Each attempt is signed afresh (v3 covers the timestamp, and the body changes with
 //! `attemptNumber`).
 
 use std::collections::HashMap;

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 
 use super::{is_known_event_type, Subscription, Throttling};
 use crate::control::Control;
-use crate::error::{hubspot_error, HubspotError};
+use crate::error::{error_response, ErrorResponse};
 
 pub fn router() -> Router<Arc<Control>> {
     Router::new()
@@ -63,11 +63,11 @@ pub(crate) fn subscription_json(s: &Subscription) -> Value {
 /// boxed because responses are large.
 fn app_id(control: &Control, raw: &str) -> Result<u64, Box<Response>> {
     let id: u64 = raw.parse().map_err(|_| {
-        Box::new(HubspotError::validation(format!("Invalid app id: {raw}")).into_response())
+        Box::new(ErrorResponse::validation(format!("Invalid app id: {raw}")).into_response())
     })?;
     if control.tokens.app(id).is_none() {
         return Err(Box::new(
-            HubspotError::not_found(format!("App {id} not found")).into_response(),
+            ErrorResponse::not_found(format!("App {id} not found")).into_response(),
         ));
     }
     Ok(id)
@@ -76,7 +76,7 @@ fn app_id(control: &Control, raw: &str) -> Result<u64, Box<Response>> {
 fn parse_body<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, Box<Response>> {
     serde_json::from_slice(body).map_err(|e| {
         Box::new(
-            HubspotError::validation(format!("Invalid input JSON on line 1: {e}")).into_response(),
+            ErrorResponse::validation(format!("Invalid input JSON on line 1: {e}")).into_response(),
         )
     })
 }
@@ -88,7 +88,7 @@ async fn get_settings(State(c): State<Arc<Control>>, Path(app): Path<String>) ->
     };
     match c.webhooks.settings(app) {
         Some(s) => Json(s).into_response(),
-        None => hubspot_error(
+        None => error_response(
             StatusCode::NOT_FOUND,
             "OBJECT_NOT_FOUND",
             format!("No webhook settings found for app {app}"),
@@ -117,15 +117,15 @@ async fn put_settings(
         Err(r) => return *r,
     };
     let Some(target_url) = req.target_url.filter(|u| reqwest::Url::parse(u).is_ok()) else {
-        return HubspotError::validation("targetUrl must be a valid URL")
+        return ErrorResponse::validation("targetUrl must be a valid URL")
             .context("targetUrl", vec![])
             .into_response();
     };
     let Some(throttling) = req.throttling else {
-        return HubspotError::validation("throttling is required").into_response();
+        return ErrorResponse::validation("throttling is required").into_response();
     };
     if throttling.max_concurrent_requests == 0 {
-        return HubspotError::validation("throttling.maxConcurrentRequests must be at least 1")
+        return ErrorResponse::validation("throttling.maxConcurrentRequests must be at least 1")
             .into_response();
     }
     Json(c.webhooks.set_settings(app, target_url, throttling)).into_response()
@@ -178,11 +178,11 @@ async fn create_subscription(
         Err(r) => return *r,
     };
     let Some(event_type) = req.event_type.filter(|t| is_known_event_type(t)) else {
-        return HubspotError::validation("eventType is missing or not a supported event type")
+        return ErrorResponse::validation("eventType is missing or not a supported event type")
             .into_response();
     };
     if req.property_name.is_some() && !event_type.ends_with(".propertyChange") {
-        return HubspotError::validation("propertyName is only allowed for propertyChange events")
+        return ErrorResponse::validation("propertyName is only allowed for propertyChange events")
             .into_response();
     }
     let sub = c.webhooks.create_subscription(
@@ -199,7 +199,7 @@ fn parse_sub_id(raw: &str) -> Option<u64> {
 }
 
 fn sub_not_found(id: &str) -> Response {
-    hubspot_error(
+    error_response(
         StatusCode::NOT_FOUND,
         "OBJECT_NOT_FOUND",
         format!("Subscription {id} not found"),
