@@ -33,6 +33,8 @@ pub enum Command {
     /// Batch-sync every customer of a connector's workspace with HubSpot (or follow
     /// the batch sync already running), with a progress bar and the final tally.
     BatchSync(crate::batch::BatchSyncArgs),
+    /// Suggest field mappings offline from a saved HubSpot properties response.
+    Automap(crate::automap::AutomapArgs),
     /// Manage API keys.
     ApiKey {
         #[command(subcommand)]

@@ -2,6 +2,7 @@
 //! (flag, then environment, then default) and call into the library crates.
 
 mod args;
+mod automap;
 mod batch;
 mod master_key;
 mod quickstart;
@@ -22,6 +23,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Sandbox(args) => keva_sandbox::cli::run(args).await,
         Command::Quickstart(args) => quickstart::run(args).await,
         Command::BatchSync(args) => batch::run(args).await,
+        Command::Automap(args) => automap::run(args),
         Command::Migrate(db) => {
             let store = open_store(&db).await?;
             store.migrate().await?;

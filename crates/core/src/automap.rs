@@ -1,16 +1,52 @@
-//! Auto-mapping: proposing field mappings from a portal's property list, with a
-//! confidence for each, for the "suggest mappings" step of connecting a portal.
+//! Auto-mapping: proposing, for each Keva field, the HubSpot property it should map
+//! to, with a confidence that means what it says.
 //!
-//! Deterministic scoring, no model call: names and labels are compacted ("Job Title",
-//! `job_title` and `jobTitle` all become `jobtitle`) and compared with each Keva
-//! field's own name and its synonyms (phone ~ mobile phone, company ~ organization,
-//! location ~ city / address, ...) by the average of Jaro-Winkler and normalised
-//! Levenshtein similarity, times the synonym's weight. HubSpot-internal `hs_*`
-//! properties (mostly read-only or calculated) score 10% lower.
+//! Two generations live here. [`automap`] (in [`suggest`], types in [`model`]) is
+//! the real one: it takes Keva field specs (built-ins and custom attributes, each
+//! with a type) and a portal's full property list, and answers per field with the
+//! best property or *no match*, a calibrated confidence, a reason, a direction and
+//! up to two alternatives. [`propose_mappings`] below is the original name/synonym
+//! scorer for the seven built-ins, kept for its callers.
 //!
-//! Fields are assigned greedily, best score first (ties: field order, then property
-//! name), each property used at most once, and only at or above the threshold. The
-//! result does not depend on the order of the property list.
+//! How [`automap`] decides, and why:
+//! - **Hard rules first.** A property whose type cannot hold the field's values is
+//!   never scored (a number never maps to a date). A read-only or calculated
+//!   property is only offered `from_crm`, and not at all to a field whose mapping
+//!   must write (location is `to_crm`). Each property goes to at most one field.
+//! - **Text evidence**: the field's key, label and a few synonyms against the
+//!   property's internal name and label, by string similarity (Jaro-Winkler and
+//!   Levenshtein from `strsim`), by initials ("mrr" ≈ "Monthly Recurring
+//!   Revenue"), and by word overlap after splitting `snake_case`, `camelCase` and
+//!   `__c`; descriptions add a little.
+//! - **Other signals** adjust the score: exact type fit, shared enumeration
+//!   options, migration-copy words (`old_`, `_backup`, `salesforce_`, a year),
+//!   read-only, HubSpot's self-filled groups (analytics, activity, deal roll-ups),
+//!   and a small bonus for the portal's own custom properties, which usually beat a
+//!   look-alike default (`mrr__c` over `total_revenue`).
+//! - **Value agreement** (optional, [`automap_with_samples`]): sampled value pairs
+//!   of linked records move the score most, since agreement is the best evidence.
+//! - **Global assignment**: all (field, property) candidates, best score first,
+//!   greedily; ties by field order, then property name. Greedy rather than an
+//!   optimal matching: with scores this peaked the two rarely differ, and greedy
+//!   keeps the best-evidenced pairs intact, which is what a reviewer checks first.
+//! - **Calibration**: the raw score is a sum of heuristics, not a probability.
+//!   [`calibrate`] maps it through a monotone piecewise-linear curve fitted
+//!   (isotonic regression) on half of the evaluation set in `crates/core/eval`; the
+//!   other half checks it. Below [`MIN_SUGGEST_CONFIDENCE`] the answer is no match.
+//!
+//! Everything is pure and deterministic: no I/O, no clock, no randomness.
+
+pub mod model;
+pub mod suggest;
+
+pub use model::{
+    parse_properties, Alternative, HubspotProperty, KevaFieldSpec, KevaFieldType,
+    ModificationMetadata, PropertyOption, Suggestion,
+};
+pub use suggest::{
+    automap, automap_with_samples, calibrate, value_agreement, ValueSamples, CALIBRATION,
+    MIN_SUGGEST_CONFIDENCE,
+};
 
 use serde::{Deserialize, Serialize};
 
