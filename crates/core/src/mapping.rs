@@ -115,7 +115,7 @@ impl FieldMapping {
     }
 }
 
-/// The mappings a new contact connector starts with (issue 5).
+/// The mappings a new contact connector starts with (docs/sync-contract.md#default-mappings).
 pub fn default_contact_mappings() -> Vec<FieldMapping> {
     use Direction::*;
     vec![

@@ -1,4 +1,4 @@
-//! `reconcile`: the one function that decides what a sync writes (DESIGN.md §1-3).
+//! `reconcile`: the one function that decides what a sync writes (docs/sync-contract.md#three-way-merge).
 //!
 //! Every trigger — ticket, profile edit, webhook, Sync Now, batch — loads the same
 //! inputs and calls [`reconcile`]; the worker only applies the returned [`Plan`].

@@ -7,7 +7,7 @@ use keva_store::Store;
 use tokio::sync::Notify;
 
 use crate::config::{ServerConfig, Settings};
-use crate::sync::{Connections, SyncSettings};
+use crate::sync::{ClientCache, SyncSettings};
 
 /// Built once from a [`Settings`] by [`AppState::new`]; no field is replaced later.
 #[derive(Clone)]
@@ -24,7 +24,7 @@ pub struct AppState {
     /// Timing of the sync queue (leases, backoff, debounce).
     pub sync: Arc<SyncSettings>,
     /// One HubSpot client per connector, built from its sealed tokens.
-    pub connections: Arc<Connections>,
+    pub clients: Arc<ClientCache>,
 }
 
 impl AppState {
@@ -40,7 +40,7 @@ impl AppState {
             jobs_notify: Arc::new(Notify::new()),
             rate_limiters: RateLimiters::new(rate_limits),
             sync: Arc::new(sync),
-            connections: Arc::new(Connections::default()),
+            clients: Arc::new(ClientCache::default()),
         }
     }
 

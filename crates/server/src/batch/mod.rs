@@ -44,7 +44,7 @@ pub const DEFAULT_BATCH_RESERVE: f64 = 0.2;
 /// A process's rate limiters with the batch reserve: batch calls, made with
 /// `Priority::Bulk`, leave `share` of every window to interactive calls.
 /// `AppState::new` uses [`DEFAULT_BATCH_RESERVE`]; a process overrides it with
-/// `state.rate_limiters = batch::rate_limiters(share)`.
+/// `Settings::with_batch_reserve`.
 pub fn rate_limiters(reserve_share: f64) -> Arc<RateLimiters> {
     RateLimiters::new(RateLimitConfig {
         bulk_reserve_share: reserve_share,

@@ -94,7 +94,7 @@ pub async fn run(
     else {
         return end(state, run, BatchState::Failed, Some("connector not found")).await;
     };
-    let client = match state.connections.client(state, &connector).await {
+    let client = match state.clients.client(state, &connector).await {
         Ok(c) => c.with_priority(Priority::Bulk),
         Err(e) => return end(state, run, BatchState::Failed, Some(&e.to_string())).await,
     };

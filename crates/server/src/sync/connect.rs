@@ -79,7 +79,7 @@ pub async fn connect_private_app(
             )),
             other => other.into(),
         })?;
-    let client = state.connections.client(state, &connector).await?;
+    let client = state.clients.client(state, &connector).await?;
     let mappings = default_contact_mappings();
     let (_, issues, created) = ensure_properties(state, &connector, &client, &mappings).await?;
     state

@@ -49,7 +49,7 @@ impl<'a> Ctx<'a> {
         connector: &'a Connector,
         trigger: Trigger,
     ) -> Result<Ctx<'a>, SyncError> {
-        let client = state.connections.client(state, connector).await?;
+        let client = state.clients.client(state, connector).await?;
         let mappings = properties::mappings(state, connector, ObjectKind::Contact).await?;
         let props = properties::cached(state, connector, &client, ObjectKind::Contact).await?;
         let rules = MergeRules {

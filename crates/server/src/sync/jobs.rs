@@ -117,4 +117,3 @@ pub async fn wait_for_outcome(
         tokio::time::sleep(POLL).await;
     }
 }
-

@@ -26,8 +26,6 @@ use std::time::Duration;
 use keva_core::RetryPolicy;
 
 pub use clients::ClientCache;
-/// The old name of [`ClientCache`], kept until `state.rs` uses the new one.
-pub use clients::ClientCache as Connections;
 pub use engine::{contact_merge, inbound_contact, sync_customer};
 pub use error::SyncError;
 pub use outcome::{SyncOutcome, SyncWarning};

@@ -67,7 +67,7 @@ pub async fn without_caching(
     if let Some((props, _)) = state.store.property_cache(connector.id, object).await? {
         return Ok(Ok(props));
     }
-    Ok(match state.connections.client(state, connector).await {
+    Ok(match state.clients.client(state, connector).await {
         Ok(client) => fetch(&client, object).await,
         Err(e) => Err(e),
     })

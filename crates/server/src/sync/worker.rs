@@ -218,7 +218,7 @@ async fn record(
     let message = err.to_string();
     if let SyncError::NeedsReconnection(reason) = &err {
         state
-            .connections
+            .clients
             .mark_needs_reconnection(state, job.connector_id, reason)
             .await;
     }

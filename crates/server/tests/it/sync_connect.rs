@@ -359,7 +359,7 @@ async fn uncreatable_property_is_marked_missing_with_the_fix(app: TestApp) {
         .await
         .unwrap()
         .unwrap();
-    let client = state.connections.client(&state, &c).await.unwrap();
+    let client = state.clients.client(&state, &c).await.unwrap();
     // HubSpot refuses this name (not a valid internal name).
     let mut mappings = keva_core::default_contact_mappings();
     for m in &mut mappings {

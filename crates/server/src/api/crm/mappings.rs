@@ -77,7 +77,7 @@ async fn portal_properties(
     object: ObjectKind,
     refresh: bool,
 ) -> Result<Vec<PropertyInfo>, ApiError> {
-    let client = match state.connections.client(state, connector).await {
+    let client = match state.clients.client(state, connector).await {
         Ok(c) => c,
         Err(e) => return Err(connector_error(state, connector.id, e).await),
     };

@@ -59,7 +59,7 @@ pub(crate) async fn connector_error(
 ) -> ApiError {
     if let crate::sync::SyncError::NeedsReconnection(reason) = &e {
         state
-            .connections
+            .clients
             .mark_needs_reconnection(state, connector_id, reason)
             .await;
     }
