@@ -149,6 +149,7 @@ pub async fn serve(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use axum::body::{to_bytes, Body};
     use axum::http::{Request, StatusCode};

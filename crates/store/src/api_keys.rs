@@ -110,13 +110,13 @@ macro_rules! queries {
                 &self,
                 hash: &[u8; 32],
             ) -> Result<Option<$crate::ApiKey>, $crate::StoreError> {
-                Ok(sqlx::query_as::<$db, $crate::api_keys::ApiKeyRow>(
+                sqlx::query_as::<$db, $crate::api_keys::ApiKeyRow>(
                     $crate::api_keys::API_KEY_BY_HASH,
                 )
                 .bind(hash.to_vec())
                 .fetch_optional(self.reader())
                 .await?
-                .decode()?)
+                .decode()
             }
 
             pub async fn touch_api_key(&self, id: uuid::Uuid) -> Result<(), $crate::StoreError> {
@@ -146,13 +146,11 @@ macro_rules! queries {
                 &self,
                 workspace_id: uuid::Uuid,
             ) -> Result<Vec<$crate::ApiKey>, $crate::StoreError> {
-                Ok(sqlx::query_as::<$db, $crate::api_keys::ApiKeyRow>(
-                    $crate::api_keys::LIST_API_KEYS,
-                )
-                .bind($crate::codec::DbId(workspace_id))
-                .fetch_all(self.reader())
-                .await?
-                .decode()?)
+                sqlx::query_as::<$db, $crate::api_keys::ApiKeyRow>($crate::api_keys::LIST_API_KEYS)
+                    .bind($crate::codec::DbId(workspace_id))
+                    .fetch_all(self.reader())
+                    .await?
+                    .decode()
             }
         }
     };

@@ -74,16 +74,12 @@ macro_rules! queries {
                 connector_id: uuid::Uuid,
                 object: keva_core::ObjectKind,
             ) -> Result<Option<$crate::StoredMappings>, $crate::StoreError> {
-                Ok(
-                    sqlx::query_as::<$db, $crate::mappings::MappingsRow>(
-                        $crate::mappings::MAPPINGS,
-                    )
+                sqlx::query_as::<$db, $crate::mappings::MappingsRow>($crate::mappings::MAPPINGS)
                     .bind($crate::codec::DbId(connector_id))
                     .bind(object.as_str())
                     .fetch_optional(self.reader())
                     .await?
-                    .decode()?,
-                )
+                    .decode()
             }
 
             pub async fn save_mappings(

@@ -115,15 +115,13 @@ macro_rules! queries {
                 &self,
                 workspace_id: uuid::Uuid,
             ) -> Result<Option<$crate::WebhookSettings>, $crate::StoreError> {
-                Ok(
-                    sqlx::query_as::<$db, $crate::webhook_settings::WebhookSettingsRow>(
-                        $crate::webhook_settings::WEBHOOK_SETTINGS,
-                    )
-                    .bind($crate::codec::DbId(workspace_id))
-                    .fetch_optional(self.reader())
-                    .await?
-                    .decode()?,
+                sqlx::query_as::<$db, $crate::webhook_settings::WebhookSettingsRow>(
+                    $crate::webhook_settings::WEBHOOK_SETTINGS,
                 )
+                .bind($crate::codec::DbId(workspace_id))
+                .fetch_optional(self.reader())
+                .await?
+                .decode()
             }
 
             pub async fn webhook_secret(

@@ -229,7 +229,7 @@ macro_rules! queries {
                 limit: u32,
                 before: Option<uuid::Uuid>,
             ) -> Result<Vec<$crate::WebhookRequest>, $crate::StoreError> {
-                Ok(sqlx::query_as::<$db, $crate::webhooks::WebhookRequestRow>(
+                sqlx::query_as::<$db, $crate::webhooks::WebhookRequestRow>(
                     $crate::webhooks::WEBHOOK_LOG,
                 )
                 .bind($crate::codec::DbId(workspace_id))
@@ -237,7 +237,7 @@ macro_rules! queries {
                 .bind(i64::from(limit))
                 .fetch_all(self.reader())
                 .await?
-                .decode()?)
+                .decode()
             }
 
             pub async fn ingest_webhook(
@@ -291,7 +291,7 @@ macro_rules! queries {
                 object_id: &str,
                 after_occurred_at: chrono::DateTime<chrono::Utc>,
             ) -> Result<Vec<$crate::WebhookEvent>, $crate::StoreError> {
-                Ok(sqlx::query_as::<$db, $crate::webhooks::WebhookEventRow>(
+                sqlx::query_as::<$db, $crate::webhooks::WebhookEventRow>(
                     $crate::webhooks::CONTACT_EVENTS_SINCE,
                 )
                 .bind($crate::codec::DbId(connector_id))
@@ -299,7 +299,7 @@ macro_rules! queries {
                 .bind($crate::codec::DbTime::from(after_occurred_at))
                 .fetch_all(self.reader())
                 .await?
-                .decode()?)
+                .decode()
             }
         }
     };

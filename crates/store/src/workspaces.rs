@@ -96,26 +96,26 @@ macro_rules! queries {
                 &self,
                 name: &str,
             ) -> Result<Option<$crate::Workspace>, $crate::StoreError> {
-                Ok(sqlx::query_as::<$db, $crate::workspaces::WorkspaceRow>(
+                sqlx::query_as::<$db, $crate::workspaces::WorkspaceRow>(
                     $crate::workspaces::WORKSPACE_BY_NAME,
                 )
                 .bind(name)
                 .fetch_optional(self.reader())
                 .await?
-                .decode()?)
+                .decode()
             }
 
             pub async fn get_workspace(
                 &self,
                 id: uuid::Uuid,
             ) -> Result<Option<$crate::Workspace>, $crate::StoreError> {
-                Ok(sqlx::query_as::<$db, $crate::workspaces::WorkspaceRow>(
+                sqlx::query_as::<$db, $crate::workspaces::WorkspaceRow>(
                     $crate::workspaces::WORKSPACE_BY_ID,
                 )
                 .bind($crate::codec::DbId(id))
                 .fetch_optional(self.reader())
                 .await?
-                .decode()?)
+                .decode()
             }
 
             pub async fn ensure_workspace(

@@ -259,14 +259,14 @@ macro_rules! queries {
                 workspace_id: uuid::Uuid,
                 email: &str,
             ) -> Result<Option<$crate::Customer>, $crate::StoreError> {
-                Ok(sqlx::query_as::<$db, $crate::customers::CustomerRow>(
+                sqlx::query_as::<$db, $crate::customers::CustomerRow>(
                     $crate::customers::CUSTOMER_BY_EMAIL,
                 )
                 .bind($crate::codec::DbId(workspace_id))
                 .bind($crate::customers::normalize_email(email))
                 .fetch_optional(self.reader())
                 .await?
-                .decode()?)
+                .decode()
             }
 
             pub async fn update_customer(
@@ -314,11 +314,11 @@ macro_rules! queries {
                     .bind($crate::codec::DbId(workspace_id))
                     .bind($crate::codec::DbId(after)),
                 };
-                Ok(query
+                query
                     .bind(i64::from(limit))
                     .fetch_all(self.reader())
                     .await?
-                    .decode()?)
+                    .decode()
             }
 
             pub async fn count_customers(
@@ -359,14 +359,12 @@ macro_rules! queries {
                     return Ok(Vec::new());
                 }
                 let ids: Vec<String> = ids.iter().map(|id| id.hyphenated().to_string()).collect();
-                Ok(
-                    sqlx::query_as::<$db, $crate::customers::CustomerRow>(Self::CUSTOMERS_BY_IDS)
-                        .bind($crate::codec::DbId(workspace_id))
-                        .bind(sqlx::types::Json(ids))
-                        .fetch_all(self.reader())
-                        .await?
-                        .decode()?,
-                )
+                sqlx::query_as::<$db, $crate::customers::CustomerRow>(Self::CUSTOMERS_BY_IDS)
+                    .bind($crate::codec::DbId(workspace_id))
+                    .bind(sqlx::types::Json(ids))
+                    .fetch_all(self.reader())
+                    .await?
+                    .decode()
             }
         }
     };
