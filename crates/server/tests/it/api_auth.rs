@@ -1,7 +1,7 @@
 //! Bearer API keys: missing, malformed, unknown and revoked keys are 401 with the
 //! JSON error shape; a valid key works and its use is recorded.
 
-use crate::harness::{error_code, parts, TestApp};
+use crate::harness::{call, error_code, TestApp};
 
 async fn missing_unknown_and_revoked_keys_are_401(app: TestApp) {
     let url = format!("{}/api/customers", app.url);
@@ -17,13 +17,13 @@ async fn missing_unknown_and_revoked_keys_are_401(app: TestApp) {
         if let Some(a) = &auth {
             req = req.header("authorization", a);
         }
-        let (status, body) = parts(req.send().await.unwrap()).await;
+        let (status, body) = call(req).await;
         assert_eq!(status, 401, "auth header {auth:?}");
         assert_eq!(error_code(&body), "unauthorized");
     }
 
     // A working key...
-    let (status, _) = parts(app.get("/api/customers").send().await.unwrap()).await;
+    let (status, _) = call(app.get("/api/customers")).await;
     assert_eq!(status, 200);
     let keys = app.store.list_api_keys(app.workspace_id).await.unwrap();
     assert_eq!(keys.len(), 1);
@@ -38,31 +38,17 @@ async fn missing_unknown_and_revoked_keys_are_401(app: TestApp) {
         .revoke_api_key(app.workspace_id, keys[0].id)
         .await
         .unwrap();
-    let (status, body) = parts(app.get("/api/customers").send().await.unwrap()).await;
+    let (status, body) = call(app.get("/api/customers")).await;
     assert_eq!(status, 401);
     assert_eq!(error_code(&body), "unauthorized");
 }
 
 async fn health_and_openapi_are_public(app: TestApp) {
-    let (status, body) = parts(
-        app.http
-            .get(format!("{}/healthz", app.url))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = app.public_get("/healthz").await;
     assert_eq!(status, 200);
     assert_eq!(body["database"], "ok");
 
-    let (status, doc) = parts(
-        app.http
-            .get(format!("{}/api/openapi.json", app.url))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, doc) = app.public_get("/api/openapi.json").await;
     assert_eq!(status, 200);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     for path in [
@@ -78,7 +64,7 @@ async fn health_and_openapi_are_public(app: TestApp) {
 }
 
 async fn unknown_routes_use_the_error_shape(app: TestApp) {
-    let (status, body) = parts(app.get("/api/nope").send().await.unwrap()).await;
+    let (status, body) = call(app.get("/api/nope")).await;
     assert_eq!(status, 404);
     assert_eq!(error_code(&body), "not_found");
 }

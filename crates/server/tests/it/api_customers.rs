@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::harness::{error_code, parts, TestApp};
+use crate::harness::{call, error_code, parts, TestApp};
 
 async fn create_get_and_lookup_case_insensitively(app: TestApp) {
     let c = app
@@ -18,13 +18,7 @@ async fn create_get_and_lookup_case_insensitively(app: TestApp) {
     assert_eq!(c["jobTitle"], "CTO");
     let id = c["id"].as_str().unwrap();
 
-    let (status, got) = parts(
-        app.get(&format!("/api/customers/{id}"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, got) = call(app.get(&format!("/api/customers/{id}"))).await;
     assert_eq!(status, 200);
     assert_eq!(got["name"], "Jane Doe");
 
@@ -33,34 +27,17 @@ async fn create_get_and_lookup_case_insensitively(app: TestApp) {
         "JANE.DOE@EXAMPLE.COM",
         "%20jane.doe@example.com%20",
     ] {
-        let (status, page) = parts(
-            app.get(&format!("/api/customers?email={q}"))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, page) = call(app.get(&format!("/api/customers?email={q}"))).await;
         assert_eq!(status, 200, "{q}");
         assert_eq!(page["data"].as_array().unwrap().len(), 1, "{q}");
         assert_eq!(page["data"][0]["id"], id);
     }
-    let (_, none) = parts(
-        app.get("/api/customers?email=other@example.com")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, none) = call(app.get("/api/customers?email=other@example.com")).await;
     assert_eq!(none["data"].as_array().unwrap().len(), 0);
 
     // The same address in another case is the same customer: 409, nothing added.
-    let (status, body) = parts(
-        app.post("/api/customers", json!({"email": "JANE.DOE@example.COM"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) =
+        call(app.post("/api/customers", json!({"email": "JANE.DOE@example.COM"}))).await;
     assert_eq!(status, 409);
     assert_eq!(error_code(&body), "conflict");
     assert_eq!(
@@ -77,13 +54,7 @@ async fn invalid_email_is_422_with_reason(app: TestApp) {
         "two@@example.com",
         "sp ace@example.com",
     ] {
-        let (status, body) = parts(
-            app.post("/api/customers", json!({"email": bad}))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, body) = call(app.post("/api/customers", json!({"email": bad}))).await;
         assert_eq!(status, 422, "{bad:?}");
         assert_eq!(error_code(&body), "validation_failed");
         assert!(
@@ -91,7 +62,7 @@ async fn invalid_email_is_422_with_reason(app: TestApp) {
             "{body}"
         );
     }
-    let (status, _) = parts(app.get("/api/customers?email=nope").send().await.unwrap()).await;
+    let (status, _) = call(app.get("/api/customers?email=nope")).await;
     assert_eq!(status, 422);
     assert_eq!(
         app.store.count_customers(app.workspace_id).await.unwrap(),
@@ -134,27 +105,16 @@ async fn malformed_input_gets_clear_errors_and_changes_nothing(app: TestApp) {
 
     // Unknown field / wrong type → 422.
     for body in [json!({"nmae": "typo"}), json!({"name": 42})] {
-        let (status, err) = parts(
-            app.patch(&format!("/api/customers/{id}"), body)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, err) = call(app.patch(&format!("/api/customers/{id}"), body)).await;
         assert_eq!(status, 422);
         assert_eq!(error_code(&err), "validation_failed");
     }
 
     // Invalid email in an update → 422.
-    let (status, _) = parts(
-        app.patch(
-            &format!("/api/customers/{id}"),
-            json!({"email": "broken@", "name": "X"}),
-        )
-        .send()
-        .await
-        .unwrap(),
-    )
+    let (status, _) = call(app.patch(
+        &format!("/api/customers/{id}"),
+        json!({"email": "broken@", "name": "X"}),
+    ))
     .await;
     assert_eq!(status, 422);
 
@@ -166,13 +126,7 @@ async fn malformed_input_gets_clear_errors_and_changes_nothing(app: TestApp) {
     .await;
     assert_eq!(r.status(), 413);
 
-    let (_, after) = parts(
-        app.get(&format!("/api/customers/{id}"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, after) = call(app.get(&format!("/api/customers/{id}"))).await;
     assert_eq!(after["name"], "Keep Me");
     assert_eq!(after["email"], "keep@example.com");
     assert_eq!(after["notes"], serde_json::Value::Null);
@@ -183,15 +137,10 @@ async fn update_changes_and_clears_fields(app: TestApp) {
         .create_customer(json!({"email": "a@example.com", "name": "A", "phone": "+1 555"}))
         .await;
     let id = c["id"].as_str().unwrap();
-    let (status, u) = parts(
-        app.patch(
-            &format!("/api/customers/{id}"),
-            json!({"company": "Acme", "phone": "", "email": "New@Example.com"}),
-        )
-        .send()
-        .await
-        .unwrap(),
-    )
+    let (status, u) = call(app.patch(
+        &format!("/api/customers/{id}"),
+        json!({"company": "Acme", "phone": "", "email": "New@Example.com"}),
+    ))
     .await;
     assert_eq!(status, 200);
     assert_eq!(u["company"], "Acme");
@@ -201,24 +150,13 @@ async fn update_changes_and_clears_fields(app: TestApp) {
 
     // Taking another customer's email is a conflict and changes nothing.
     app.create_customer(json!({"email": "b@example.com"})).await;
-    let (status, _) = parts(
-        app.patch(
-            &format!("/api/customers/{id}"),
-            json!({"email": "B@example.com", "name": "Z"}),
-        )
-        .send()
-        .await
-        .unwrap(),
-    )
+    let (status, _) = call(app.patch(
+        &format!("/api/customers/{id}"),
+        json!({"email": "B@example.com", "name": "Z"}),
+    ))
     .await;
     assert_eq!(status, 409);
-    let (_, still) = parts(
-        app.get(&format!("/api/customers/{id}"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, still) = call(app.get(&format!("/api/customers/{id}"))).await;
     assert_eq!(still["name"], "A");
     assert_eq!(still["email"], "New@Example.com");
 }
@@ -231,12 +169,8 @@ async fn other_workspaces_ids_are_404(app: TestApp) {
     let other_key = app.key_for("globex").await;
 
     let r = app
-        .http
-        .get(format!("{}/api/customers/{id}", app.url))
-        .bearer_auth(&other_key)
-        .send()
-        .await
-        .unwrap();
+        .get_as(&other_key, &format!("/api/customers/{id}"))
+        .await;
     let (status, body) = parts(r).await;
     assert_eq!(status, 404);
     assert_eq!(error_code(&body), "not_found");
@@ -253,12 +187,8 @@ async fn other_workspaces_ids_are_404(app: TestApp) {
 
     // Email lookups do not cross workspaces either, and the same email may exist in both.
     let r = app
-        .http
-        .get(format!("{}/api/customers?email=mine@example.com", app.url))
-        .bearer_auth(&other_key)
-        .send()
-        .await
-        .unwrap();
+        .get_as(&other_key, "/api/customers?email=mine@example.com")
+        .await;
     let (_, page) = parts(r).await;
     assert_eq!(page["data"].as_array().unwrap().len(), 0);
     let r = app
@@ -271,25 +201,13 @@ async fn other_workspaces_ids_are_404(app: TestApp) {
         .unwrap();
     assert_eq!(r.status(), 201);
 
-    let (_, unchanged) = parts(
-        app.get(&format!("/api/customers/{id}"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, unchanged) = call(app.get(&format!("/api/customers/{id}"))).await;
     assert_eq!(unchanged["name"], serde_json::Value::Null);
 
     // A malformed or unknown id is 404 as well.
-    let (status, _) = parts(app.get("/api/customers/not-a-uuid").send().await.unwrap()).await;
+    let (status, _) = call(app.get("/api/customers/not-a-uuid")).await;
     assert_eq!(status, 404);
-    let (status, _) = parts(
-        app.get(&format!("/api/customers/{}", uuid::Uuid::new_v4()))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = call(app.get(&format!("/api/customers/{}", uuid::Uuid::new_v4()))).await;
     assert_eq!(status, 404);
 }
 
@@ -305,7 +223,7 @@ async fn list_pages_through_everyone(app: TestApp) {
             Some(a) => format!("/api/customers?limit=3&after={a}"),
             None => "/api/customers?limit=3".to_string(),
         };
-        let (status, page) = parts(app.get(&path).send().await.unwrap()).await;
+        let (status, page) = call(app.get(&path)).await;
         assert_eq!(status, 200);
         for c in page["data"].as_array().unwrap() {
             seen.push(c["email"].as_str().unwrap().to_string());
@@ -318,7 +236,7 @@ async fn list_pages_through_everyone(app: TestApp) {
     seen.sort();
     let expected: Vec<String> = (0..7).map(|i| format!("p{i}@example.com")).collect();
     assert_eq!(seen, expected);
-    let (status, _) = parts(app.get("/api/customers?limit=0").send().await.unwrap()).await;
+    let (status, _) = call(app.get("/api/customers?limit=0")).await;
     assert_eq!(status, 422);
 }
 

@@ -2,18 +2,13 @@
 
 use serde_json::json;
 
-use crate::harness::{error_code, parts, TestApp};
+use crate::harness::{call, error_code, TestApp};
 
 async fn ticket_from_unknown_email_creates_the_customer(app: TestApp) {
-    let (status, t) = parts(
-        app.post(
-            "/api/tickets",
-            json!({"email": " New.Person@Example.com", "name": "New Person", "subject": "Help"}),
-        )
-        .send()
-        .await
-        .unwrap(),
-    )
+    let (status, t) = call(app.post(
+        "/api/tickets",
+        json!({"email": " New.Person@Example.com", "name": "New Person", "subject": "Help"}),
+    ))
     .await;
     assert_eq!(status, 201);
     assert_eq!(t["customerCreated"], true);
@@ -22,15 +17,10 @@ async fn ticket_from_unknown_email_creates_the_customer(app: TestApp) {
     assert_eq!(t["ticket"]["customerId"], t["customer"]["id"]);
 
     // Same sender, other case: same customer, no new one.
-    let (status, t2) = parts(
-        app.post(
-            "/api/tickets",
-            json!({"email": "new.person@example.com", "subject": "Again"}),
-        )
-        .send()
-        .await
-        .unwrap(),
-    )
+    let (status, t2) = call(app.post(
+        "/api/tickets",
+        json!({"email": "new.person@example.com", "subject": "Again"}),
+    ))
     .await;
     assert_eq!(status, 201);
     assert_eq!(t2["customerCreated"], false);
@@ -47,8 +37,7 @@ async fn ticket_validation(app: TestApp) {
         json!({"email": "ok@example.com", "subject": "  "}),
         json!({"email": "ok@example.com"}),
     ] {
-        let (status, err) =
-            parts(app.post("/api/tickets", body.clone()).send().await.unwrap()).await;
+        let (status, err) = call(app.post("/api/tickets", body.clone())).await;
         assert_eq!(status, 422, "{body}");
         assert_eq!(error_code(&err), "validation_failed");
     }

@@ -12,18 +12,13 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::batch_support::{calls, test_settings, BATCH_CREATE, BATCH_READ, BATCH_UPDATE};
-use crate::harness::{eventually, parts, TestApp};
+use crate::harness::{call, eventually, TestApp};
 
 async fn api_start(env: &TestApp) -> uuid::Uuid {
-    let (s, b) = parts(
-        env.post(
-            "/api/crm/hubspot/batch-sync",
-            json!({"connectorId": env.connector_id()}),
-        )
-        .send()
-        .await
-        .expect("post"),
-    )
+    let (s, b) = call(env.post(
+        "/api/crm/hubspot/batch-sync",
+        json!({"connectorId": env.connector_id()}),
+    ))
     .await;
     assert_eq!(s, 202, "{b}");
     assert_eq!(b["batch"]["state"], "running");
@@ -99,12 +94,8 @@ async fn chunking_uses_a_few_batch_calls_per_hundred(env: TestApp) {
     // Another workspace cannot see the run.
     let other = env.key_for("other").await;
     let r = env
-        .http
-        .get(format!("{}/api/crm/hubspot/batch-sync/{id}", env.url))
-        .bearer_auth(other)
-        .send()
-        .await
-        .expect("get");
+        .get_as(&other, &format!("/api/crm/hubspot/batch-sync/{id}"))
+        .await;
     assert_eq!(r.status(), 404);
 }
 
@@ -296,15 +287,10 @@ async fn cancel_stops_after_the_current_chunk(env: TestApp) {
         .await;
     assert_eq!(s, 200);
     let id = api_start(&env).await;
-    let (s, b) = parts(
-        env.post(
-            "/api/crm/hubspot/batch-sync",
-            json!({"connectorId": env.connector_id()}),
-        )
-        .send()
-        .await
-        .expect("post"),
-    )
+    let (s, b) = call(env.post(
+        "/api/crm/hubspot/batch-sync",
+        json!({"connectorId": env.connector_id()}),
+    ))
     .await;
     assert_eq!(s, 409, "one batch per connector: {b}");
     eventually(60, "the first chunk is recorded", || async {
@@ -404,15 +390,10 @@ async fn live_syncs_proceed_during_a_batch(env: TestApp) {
         .await;
     let p = env.progress(id).await;
     assert_eq!(p["state"], "running", "the batch is still running: {p}");
-    let (s, b) = parts(
-        env.post(
-            "/api/crm/hubspot/sync",
-            json!({"customerId": live["id"], "connectorId": env.connector_id()}),
-        )
-        .send()
-        .await
-        .expect("sync now"),
-    )
+    let (s, b) = call(env.post(
+        "/api/crm/hubspot/sync",
+        json!({"customerId": live["id"], "connectorId": env.connector_id()}),
+    ))
     .await;
     assert_eq!(s, 200, "Sync Now completes during the batch: {b}");
     assert!(b["contactId"].is_string(), "{b}");
@@ -431,15 +412,10 @@ async fn live_syncs_proceed_during_a_batch(env: TestApp) {
 }
 
 async fn patch_connector(env: &TestApp, body: serde_json::Value) {
-    let (s, b) = parts(
-        env.patch(
-            &format!("/api/crm/hubspot/connectors/{}", env.connector_id()),
-            body,
-        )
-        .send()
-        .await
-        .expect("patch"),
-    )
+    let (s, b) = call(env.patch(
+        &format!("/api/crm/hubspot/connectors/{}", env.connector_id()),
+        body,
+    ))
     .await;
     assert_eq!(s, 200, "{b}");
 }

@@ -279,6 +279,28 @@ impl TestApp {
         self.request(Method::PUT, path).json(&body)
     }
 
+    /// GET without credentials (public routes); status and JSON body.
+    pub async fn public_get(&self, path: &str) -> (u16, Value) {
+        let r = self.http.get(format!("{}{path}", self.url)).send().await;
+        parts(r.unwrap_or_else(|e| panic!("GET {path}: {e}"))).await
+    }
+
+    /// GET with another API key (e.g. another workspace's).
+    pub async fn get_as(&self, key: &str, path: &str) -> Response {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(key);
+        r.send().await.unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    /// A customer written straight to the store (no API validation, no sync job).
+    pub async fn stored_customer(&self, email: &str) -> keva_store::Customer {
+        let new = keva_store::NewCustomer::with_email(email);
+        let c = self.store.insert_customer(self.workspace_id, new).await;
+        c.unwrap_or_else(|e| panic!("insert customer {email}: {e}"))
+    }
+
     /// Sends a request and asserts its status; returns the JSON body.
     pub async fn expect(&self, req: RequestBuilder, status: u16, what: &str) -> Value {
         let (s, v) = parts(req.send().await.unwrap_or_else(|e| panic!("{what}: {e}"))).await;
@@ -353,7 +375,7 @@ impl TestApp {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        parts(req.send().await.expect("sandbox request")).await
+        call(req).await
     }
 
     /// A sandbox request that must answer `status`; returns the body.
@@ -441,13 +463,7 @@ impl TestApp {
     /// Sync Now; returns status and body.
     pub async fn sync_now(&self, customer: &str, connector: Uuid) -> (u16, Value) {
         let body = json!({"customerId": customer, "connectorId": connector});
-        parts(
-            self.post("/api/crm/hubspot/sync", body)
-                .send()
-                .await
-                .expect("sync now"),
-        )
-        .await
+        call(self.post("/api/crm/hubspot/sync", body)).await
     }
 
     /// Live contacts in the sandbox portal.
@@ -532,6 +548,16 @@ where
 }
 
 /// Status and JSON body of a response (Null when the body is not JSON).
+/// Sends a request; its status and JSON body.
+pub async fn call(req: RequestBuilder) -> (u16, Value) {
+    parts(
+        req.send()
+            .await
+            .unwrap_or_else(|e| panic!("request failed: {e}")),
+    )
+    .await
+}
+
 pub async fn parts(r: Response) -> (u16, Value) {
     let status = r.status().as_u16();
     let body = r.json::<Value>().await.unwrap_or(Value::Null);

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::harness::{error_code, parts, TestApp};
+use crate::harness::{call, error_code, parts, TestApp};
 
 async fn connect_records_portal_and_creates_notes(app: TestApp) {
     // The sandbox, like HubSpot, has no contact property `notes`.
@@ -39,55 +39,35 @@ async fn connect_records_portal_and_creates_notes(app: TestApp) {
 
     // Listed, shown, and the token is stored sealed (never in the API's answers).
     let id = c["id"].as_str().unwrap();
-    let (s, list) = parts(app.get("/api/crm/hubspot/connectors").send().await.unwrap()).await;
+    let (s, list) = call(app.get("/api/crm/hubspot/connectors")).await;
     assert_eq!(s, 200);
     assert_eq!(list["data"].as_array().unwrap().len(), 1);
     assert!(!list.to_string().contains(app.sb().access_token()));
-    let (s, one) = parts(
-        app.get(&format!("/api/crm/hubspot/connectors/{id}"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, one) = call(app.get(&format!("/api/crm/hubspot/connectors/{id}"))).await;
     assert_eq!(s, 200);
     assert_eq!(one["portalId"], app.sb().portal_id());
 
     // Connecting the same portal again is a conflict.
-    let (s, e) = parts(
-        app.post(
-            "/api/crm/hubspot/connectors",
-            json!({"accessToken": app.sb().access_token()}),
-        )
-        .send()
-        .await
-        .unwrap(),
-    )
+    let (s, e) = call(app.post(
+        "/api/crm/hubspot/connectors",
+        json!({"accessToken": app.sb().access_token()}),
+    ))
     .await;
     assert_eq!(s, 409, "{e}");
 
     // Another workspace cannot see it.
     let other = app.key_for("globex").await;
     let r = app
-        .http
-        .get(format!("{}/api/crm/hubspot/connectors/{id}", app.url))
-        .bearer_auth(other)
-        .send()
-        .await
-        .unwrap();
+        .get_as(&other, &format!("/api/crm/hubspot/connectors/{id}"))
+        .await;
     assert_eq!(r.status(), 404);
 }
 
 async fn rejected_token_is_422(app: TestApp) {
-    let (s, e) = parts(
-        app.post(
-            "/api/crm/hubspot/connectors",
-            json!({"accessToken": "pat-na1-not-a-token"}),
-        )
-        .send()
-        .await
-        .unwrap(),
-    )
+    let (s, e) = call(app.post(
+        "/api/crm/hubspot/connectors",
+        json!({"accessToken": "pat-na1-not-a-token"}),
+    ))
     .await;
     assert_eq!(s, 422, "{e}");
     assert_eq!(error_code(&e), "validation_failed");
@@ -103,46 +83,23 @@ async fn rejected_token_is_422(app: TestApp) {
 async fn settings_can_be_changed(app: TestApp) {
     let id = app.connector().await;
     let path = format!("/api/crm/hubspot/connectors/{id}");
-    let (s, c) = parts(
-        app.patch(&path, json!({"conflictPolicy": "keva_wins", "importContacts": true, "batchSchedule": "0 3 * * *"}))
-            .send()
-            .await
-            .unwrap(),
-    )
+    let (s, c) = call(app.patch(&path, json!({"conflictPolicy": "keva_wins", "importContacts": true, "batchSchedule": "0 3 * * *"})))
     .await;
     assert_eq!(s, 200, "{c}");
     assert_eq!(c["settings"]["conflictPolicy"], "keva_wins");
     assert_eq!(c["settings"]["importContacts"], true);
     assert_eq!(c["settings"]["batchSchedule"], "0 3 * * *");
-    let (s, c) = parts(
-        app.patch(&path, json!({"batchSchedule": null}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, c) = call(app.patch(&path, json!({"batchSchedule": null}))).await;
     assert_eq!(s, 200);
     assert_eq!(c["settings"]["batchSchedule"], serde_json::Value::Null);
     assert_eq!(
         c["settings"]["conflictPolicy"], "keva_wins",
         "absent fields stay"
     );
-    let (s, e) = parts(
-        app.patch(&path, json!({"conflictPolicy": "loudest_wins"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, e) = call(app.patch(&path, json!({"conflictPolicy": "loudest_wins"}))).await;
     assert_eq!(s, 422, "{e}");
     // A cron expression the scheduler cannot parse is refused with the reason.
-    let (s, e) = parts(
-        app.patch(&path, json!({"batchSchedule": "61 * * * *"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, e) = call(app.patch(&path, json!({"batchSchedule": "61 * * * *"}))).await;
     assert_eq!(s, 422, "{e}");
     assert_eq!(error_code(&e), "validation_failed");
     let message = e["error"]["message"].as_str().unwrap_or_default();
@@ -162,7 +119,7 @@ async fn settings_can_be_changed(app: TestApp) {
 async fn mappings_are_validated_against_the_portal(app: TestApp) {
     let id = app.connector().await;
     let path = format!("/api/crm/hubspot/mappings?connectorId={id}&object=Contact");
-    let (s, m) = parts(app.get(&path).send().await.unwrap()).await;
+    let (s, m) = call(app.get(&path)).await;
     assert_eq!(s, 200, "{m}");
     let before = m["mappings"].clone();
     assert_eq!(before.as_array().unwrap().len(), 7);
@@ -174,19 +131,13 @@ async fn mappings_are_validated_against_the_portal(app: TestApp) {
             mapping["hubspotProperties"] = json!(["Job Title"]);
         }
     }
-    let (s, e) = parts(
-        app.put(&path, json!({"mappings": bad}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, e) = call(app.put(&path, json!({"mappings": bad}))).await;
     assert_eq!(s, 422, "{e}");
     let msg = e["error"]["message"].as_str().unwrap();
     assert!(msg.contains("Property doesn't exist"), "{msg}");
     assert!(msg.contains("use jobtitle, not Job Title"), "{msg}");
     // Nothing saved.
-    let (_, m) = parts(app.get(&path).send().await.unwrap()).await;
+    let (_, m) = call(app.get(&path)).await;
     assert_eq!(m["mappings"], before);
 
     // A valid change is saved: location to CRM only → bidirectional, jobtitle dropped.
@@ -197,41 +148,24 @@ async fn mappings_are_validated_against_the_portal(app: TestApp) {
         .filter(|m| m["kevaField"] != "jobTitle")
         .cloned()
         .collect();
-    let (s, m) = parts(
-        app.put(&path, json!({"mappings": good}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, m) = call(app.put(&path, json!({"mappings": good}))).await;
     assert_eq!(s, 200, "{m}");
     assert_eq!(m["mappings"].as_array().unwrap().len(), 6);
-    let (_, m) = parts(app.get(&path).send().await.unwrap()).await;
+    let (_, m) = call(app.get(&path)).await;
     assert_eq!(m["mappings"].as_array().unwrap().len(), 6);
 
     // Unknown connector → 404.
-    let (s, _) = parts(
-        app.get(&format!(
-            "/api/crm/hubspot/mappings?connectorId={}",
-            uuid::Uuid::now_v7()
-        ))
-        .send()
-        .await
-        .unwrap(),
-    )
+    let (s, _) = call(app.get(&format!(
+        "/api/crm/hubspot/mappings?connectorId={}",
+        uuid::Uuid::now_v7()
+    )))
     .await;
     assert_eq!(s, 404);
 }
 
 async fn describe_is_cached_until_refresh(app: TestApp) {
     app.connector().await;
-    let (s, d) = parts(
-        app.get("/api/crm/hubspot/describe?object=Contact")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, d) = call(app.get("/api/crm/hubspot/describe?object=Contact")).await;
     assert_eq!(s, 200, "{d}");
     let props = d["properties"].as_array().unwrap();
     let jobtitle = props
@@ -258,36 +192,18 @@ async fn describe_is_cached_until_refresh(app: TestApp) {
         .await;
     assert_eq!(s, 201, "{v}");
     app.reset_stats();
-    let (_, d) = parts(
-        app.get("/api/crm/hubspot/describe?object=Contact")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, d) = call(app.get("/api/crm/hubspot/describe?object=Contact")).await;
     assert!(!d.to_string().contains("favorite_color"));
     assert_eq!(
         app.calls("GET /crm/v3/properties/{objectType}"),
         0,
         "served from the cache"
     );
-    let (_, d) = parts(
-        app.get("/api/crm/hubspot/describe?object=Contact&refresh=true")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, d) = call(app.get("/api/crm/hubspot/describe?object=Contact&refresh=true")).await;
     assert!(d.to_string().contains("favorite_color"));
     assert_eq!(app.calls("GET /crm/v3/properties/{objectType}"), 1);
 
-    let (s, _) = parts(
-        app.get("/api/crm/hubspot/describe?object=Deal")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, _) = call(app.get("/api/crm/hubspot/describe?object=Deal")).await;
     assert_eq!(s, 422);
 }
 
@@ -330,13 +246,7 @@ async fn missing_property_fails_only_its_mapping(app: TestApp) {
     );
     assert_eq!(app.calls(crate::harness::UPDATE), 0);
     // The refused property was learnt: describe no longer lists it.
-    let (_, d) = parts(
-        app.get("/api/crm/hubspot/describe?object=Contact")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, d) = call(app.get("/api/crm/hubspot/describe?object=Contact")).await;
     assert!(!d["properties"]
         .as_array()
         .unwrap()

@@ -5,19 +5,14 @@
 use keva_sandbox::portal::{now_ms, Actor, ObjectType};
 use serde_json::{json, Value};
 
-use crate::harness::{eventually, parts, TestApp, CREATE, UPDATE};
+use crate::harness::{call, eventually, TestApp, CREATE, UPDATE};
 
 async fn ticket_from_unknown_email_creates_the_contact(app: TestApp) {
     app.connector().await;
-    let (s, t) = parts(
-        app.post(
-            "/api/tickets",
-            json!({"email": "Mary.Watson@Example.com", "name": "Mary Jane Watson", "subject": "Help"}),
-        )
-        .send()
-        .await
-        .unwrap(),
-    )
+    let (s, t) = call(app.post(
+        "/api/tickets",
+        json!({"email": "Mary.Watson@Example.com", "name": "Mary Jane Watson", "subject": "Help"}),
+    ))
     .await;
     assert_eq!(s, 201, "{t}");
     app.settle().await;
@@ -59,14 +54,7 @@ async fn existing_contact_is_linked_not_duplicated(app: TestApp) {
 
 async fn conflict_409_links_to_the_existing_contact_with_a_warning(app: TestApp) {
     let connector = app.connector().await;
-    let customer = app
-        .store
-        .insert_customer(
-            app.workspace_id,
-            keva_store::NewCustomer::with_email("race@example.com"),
-        )
-        .await
-        .unwrap();
+    let customer = app.stored_customer("race@example.com").await;
     // Slow HubSpot down so a contact can appear between the lookup and the create.
     app.faults(json!({"latencyMs": 800})).await;
     let sync = {
@@ -74,7 +62,7 @@ async fn conflict_409_links_to_the_existing_contact_with_a_warning(app: TestApp)
             "/api/crm/hubspot/sync",
             json!({"customerId": customer.id, "connectorId": connector}),
         );
-        tokio::spawn(async move { parts(req.send().await.unwrap()).await })
+        tokio::spawn(async move { call(req).await })
     };
     eventually(20, "the create is sent", || async { app.calls(CREATE) > 0 }).await;
     // The create is in flight (delayed): another integration creates the contact now.
@@ -422,14 +410,7 @@ async fn deletion_unlinks_restore_and_merge_relink(app: TestApp) {
 async fn invalid_email_never_reaches_hubspot(app: TestApp) {
     let connector = app.connector().await;
     // Only possible for data that predates validation; the API refuses such emails.
-    let c = app
-        .store
-        .insert_customer(
-            app.workspace_id,
-            keva_store::NewCustomer::with_email("bob at example"),
-        )
-        .await
-        .unwrap();
+    let c = app.stored_customer("bob at example").await;
     app.reset_stats();
     let (s, o) = app.sync_now(&c.id.to_string(), connector).await;
     assert_eq!(s, 200, "{o}");
@@ -453,14 +434,9 @@ async fn invalid_email_never_reaches_hubspot(app: TestApp) {
         "no contact call: {calls:?}"
     );
     // The failure is listed in the history filter.
-    let (s, h) = parts(
-        app.get(&format!(
-            "/api/crm/hubspot/history?connectorId={connector}&status=failed"
-        ))
-        .send()
-        .await
-        .unwrap(),
-    )
+    let (s, h) = call(app.get(&format!(
+        "/api/crm/hubspot/history?connectorId={connector}&status=failed"
+    )))
     .await;
     assert_eq!(s, 200);
     assert_eq!(h["data"].as_array().unwrap().len(), 1, "{h}");
@@ -499,15 +475,10 @@ async fn test_mapping_previews_and_writes_nothing(app: TestApp) {
         .await
         .unwrap();
     app.reset_stats();
-    let (s, p) = parts(
-        app.post(
-            "/api/crm/hubspot/test-mapping",
-            json!({"connectorId": connector, "customerId": c.id, "dryRun": true}),
-        )
-        .send()
-        .await
-        .unwrap(),
-    )
+    let (s, p) = call(app.post(
+        "/api/crm/hubspot/test-mapping",
+        json!({"connectorId": connector, "customerId": c.id, "dryRun": true}),
+    ))
     .await;
     assert_eq!(s, 200, "{p}");
     assert_eq!(p["preview"]["email"], "preview@example.com");
@@ -548,15 +519,10 @@ async fn test_mapping_previews_and_writes_nothing(app: TestApp) {
     );
     assert_eq!(app.contact_count(), 0);
 
-    let (s, _) = parts(
-        app.post(
-            "/api/crm/hubspot/test-mapping",
-            json!({"connectorId": connector, "customerId": uuid::Uuid::now_v7(), "dryRun": true}),
-        )
-        .send()
-        .await
-        .unwrap(),
-    )
+    let (s, _) = call(app.post(
+        "/api/crm/hubspot/test-mapping",
+        json!({"connectorId": connector, "customerId": uuid::Uuid::now_v7(), "dryRun": true}),
+    ))
     .await;
     assert_eq!(s, 404);
 }
@@ -619,24 +585,13 @@ async fn sync_now_returns_the_outcome_or_202_while_rate_limited(app: TestApp) {
         .unwrap();
     assert_eq!(r.status(), 404);
     let r = app
-        .http
-        .get(format!("{}/api/customers/{}/crm", app.url, c.id))
-        .bearer_auth(&other)
-        .send()
-        .await
-        .unwrap();
+        .get_as(&other, &format!("/api/customers/{}/crm", c.id))
+        .await;
     assert_eq!(r.status(), 404);
 }
 
 async fn openapi_lists_the_crm_routes(app: TestApp) {
-    let (s, doc) = parts(
-        app.http
-            .get(format!("{}/api/openapi.json", app.url))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, doc) = app.public_get("/api/openapi.json").await;
     assert_eq!(s, 200);
     for path in [
         "/api/crm/hubspot/connectors",
@@ -662,7 +617,7 @@ async fn history_pages_and_the_connector_shows_its_last_sync(app: TestApp) {
         let req = app.get(&format!(
             "/api/crm/hubspot/history?connectorId={connector}{q}"
         ));
-        async move { parts(req.send().await.unwrap()).await }
+        async move { call(req).await }
     };
     let (s, first) = page("&limit=2".into()).await;
     assert_eq!(s, 200, "{first}");
@@ -684,13 +639,7 @@ async fn history_pages_and_the_connector_shows_its_last_sync(app: TestApp) {
     let (s, _) = page("&status=exploded".into()).await;
     assert_eq!(s, 422);
 
-    let (_, c) = parts(
-        app.get(&format!("/api/crm/hubspot/connectors/{connector}"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, c) = call(app.get(&format!("/api/crm/hubspot/connectors/{connector}"))).await;
     assert!(c["lastSyncAt"].is_string(), "{c}");
 }
 

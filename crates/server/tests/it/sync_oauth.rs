@@ -6,7 +6,7 @@ use keva_core::Trigger;
 use keva_server::config::Settings;
 use keva_server::sync::{sync_customer, SyncError};
 use keva_server::{AppState, ServerConfig};
-use keva_store::{AuthKind, ConnectorStatus, NewConnector, NewCustomer};
+use keva_store::{AuthKind, ConnectorStatus, NewConnector};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
@@ -52,14 +52,7 @@ async fn refreshed_tokens_are_persisted_and_a_revoked_grant_needs_reconnection(a
         })
         .await
         .unwrap();
-    let customer = app
-        .store
-        .insert_customer(
-            app.workspace_id,
-            NewCustomer::with_email("oauth@example.com"),
-        )
-        .await
-        .unwrap();
+    let customer = app.stored_customer("oauth@example.com").await;
     let state = oauth_state(&app);
     let outcome = sync_customer(&state, &connector, customer.id, Trigger::Manual)
         .await
@@ -119,13 +112,9 @@ async fn a_connector_that_cannot_authenticate_is_marked_for_reconnection(app: Te
         .await;
     let crm = app.crm(&c).await;
     assert_eq!(crm["status"], "failed", "{crm}");
-    let (s, v) = crate::harness::parts(
-        app.get(&format!("/api/crm/hubspot/connectors/{}", connector.id))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, v) =
+        crate::harness::call(app.get(&format!("/api/crm/hubspot/connectors/{}", connector.id)))
+            .await;
     assert_eq!(s, 200);
     assert_eq!(v["status"], "needs_reconnection", "{v}");
     let stored = app

@@ -6,19 +6,13 @@ use std::time::{Duration, Instant};
 use keva_core::JobState;
 use serde_json::json;
 
-use crate::harness::{eventually, parts, TestApp, CREATE, UPDATE};
+use crate::harness::{call, eventually, parts, TestApp, CREATE, UPDATE};
 
 /// Starts a ticket's sync under `faults`, waits until it has failed twice, lifts
 /// the faults and expects it to end synced with one contact.
 async fn retried_until_synced(app: &TestApp, faults: serde_json::Value, email: &str) {
     app.faults(faults).await;
-    let (s, t) = parts(
-        app.post("/api/tickets", json!({"email": email, "subject": "hi"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, t) = call(app.post("/api/tickets", json!({"email": email, "subject": "hi"}))).await;
     assert_eq!(s, 201, "{t}");
     eventually(20, "a job failed twice and is retried", || async {
         app.jobs_in(None)
@@ -164,14 +158,7 @@ async fn two_servers_share_the_queue(app: TestApp) {
 
 async fn dead_after_max_attempts_with_the_reason(app: TestApp) {
     let connector = app.connector().await;
-    let c = app
-        .store
-        .insert_customer(
-            app.workspace_id,
-            keva_store::NewCustomer::with_email("doomed@example.com"),
-        )
-        .await
-        .unwrap();
+    let c = app.stored_customer("doomed@example.com").await;
     app.faults(json!({"rate503": 1.0})).await;
     let mut job = keva_store::NewJob::new(
         app.workspace_id,
