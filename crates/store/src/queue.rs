@@ -5,7 +5,7 @@
 //! - **Durable, at-least-once.** A job is a row; it survives restarts and kill -9.
 //!   A job can run more than once (a worker dies after HubSpot accepted a write but
 //!   before `finish`), so job handlers must be idempotent — the reconcile is.
-//! - **Coalescing.** A job has a key (`customer:<id>`, `contact:<portal>:<id>`),
+//! - **Coalescing.** A job has a key (`customer:<connector>:<customer>`, `contact:<connector>:<contact>`, `merge:<connector>:<portal>:<event>`),
 //!   scoped to its connector. At most one *queued* job exists per (connector, key),
 //!   enforced by a partial unique index: `enqueue` of a key that is already queued
 //!   inserts nothing, moves the queued job's `run_at` to the earlier of the two and
