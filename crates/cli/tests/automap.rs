@@ -2,7 +2,9 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
-use std::process::Command;
+
+mod common;
+use common::{bin, output_ok};
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -12,17 +14,12 @@ fn fixture(name: &str) -> PathBuf {
 
 fn automap(extra: &[&str]) -> serde_json::Value {
     let props = fixture("automap_properties.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_keva-sync"))
-        .arg("automap")
-        .arg("--properties")
-        .arg(&props)
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = output_ok(
+        bin()
+            .arg("automap")
+            .arg("--properties")
+            .arg(&props)
+            .args(extra),
     );
     serde_json::from_slice(&out.stdout).unwrap()
 }
@@ -63,7 +60,7 @@ fn automap_defaults_to_the_builtin_fields() {
 
 #[test]
 fn automap_refuses_a_file_that_is_not_a_properties_response() {
-    let out = Command::new(env!("CARGO_BIN_EXE_keva-sync"))
+    let out = bin()
         .args(["automap", "--properties"])
         .arg(fixture("automap_fields.json"))
         .output()

@@ -3,12 +3,11 @@
 #![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_keva-sync"))
-}
+mod common;
+use common::{bin, output_ok};
 
 /// Kills the child when the test ends, pass or fail.
 struct KillOnDrop(Child);
@@ -44,17 +43,12 @@ fn every_subcommand_has_help() {
 #[test]
 fn api_key_create_prints_a_key_once_and_creates_a_private_key_file() {
     let dir = tempfile::tempdir().unwrap();
-    let out = bin()
-        .current_dir(dir.path())
-        .env_remove("KEVA_MASTER_KEY")
-        .env_remove("KEVA_DATABASE_URL")
-        .args(["api-key", "create", "--workspace", "acme"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = output_ok(
+        bin()
+            .current_dir(dir.path())
+            .env_remove("KEVA_MASTER_KEY")
+            .env_remove("KEVA_DATABASE_URL")
+            .args(["api-key", "create", "--workspace", "acme"]),
     );
     let key = String::from_utf8(out.stdout).unwrap();
     let key = key.trim();

@@ -634,14 +634,13 @@ pub struct TokenResponse {
     pub scopes: Option<Vec<String>>,
 }
 
-/// `GET /oauth/v1/access-tokens/{token}` response.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AccessTokenInfo {
+/// Who a token was granted to and for what: the fields HubSpot's access-token and
+/// refresh-token info responses share.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenGrant {
     pub hub_id: u64,
     #[serde(default)]
     pub hub_domain: Option<String>,
-    #[serde(default)]
-    pub app_id: Option<u64>,
     #[serde(default)]
     pub user: Option<String>,
     #[serde(default)]
@@ -649,9 +648,18 @@ pub struct AccessTokenInfo {
     #[serde(default)]
     pub scopes: Vec<String>,
     #[serde(default)]
-    pub expires_in: Option<i64>,
-    #[serde(default)]
     pub token_type: Option<String>,
+}
+
+/// `GET /oauth/v1/access-tokens/{token}` response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccessTokenInfo {
+    #[serde(flatten)]
+    pub grant: TokenGrant,
+    #[serde(default)]
+    pub app_id: Option<u64>,
+    #[serde(default)]
+    pub expires_in: Option<i64>,
 }
 
 /// `GET /account-info/v3/details`: who the portal is (works with private-app tokens,

@@ -12,7 +12,7 @@ use url::Url;
 
 use crate::auth::TokenSet;
 use crate::error::{HubspotError, Result};
-use crate::models::{AccessTokenInfo, TokenResponse};
+use crate::models::{AccessTokenInfo, TokenGrant, TokenResponse};
 
 /// HubSpot's production consent page.
 pub const HUBSPOT_AUTHORIZE_URL: &str = "https://app.hubspot.com/oauth/authorize";
@@ -153,19 +153,10 @@ impl TokenEndpoint {
 /// `GET /oauth/v1/refresh-tokens/{token}` response (the token itself is not kept).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct RefreshTokenInfo {
-    pub hub_id: u64,
-    #[serde(default)]
-    pub hub_domain: Option<String>,
+    #[serde(flatten)]
+    pub grant: TokenGrant,
     #[serde(default)]
     pub client_id: Option<String>,
-    #[serde(default)]
-    pub user: Option<String>,
-    #[serde(default)]
-    pub user_id: Option<u64>,
-    #[serde(default)]
-    pub scopes: Vec<String>,
-    #[serde(default)]
-    pub token_type: Option<String>,
 }
 
 /// A finished install: the tokens from the code exchange and who granted what,
@@ -290,12 +281,12 @@ impl OAuthApp {
         let (tokens, resp) = self.exchange_code(code).await?;
         let info = self.access_token_info(&tokens.access_token).await?;
         Ok(Installation {
-            hub_id: resp.hub_id.unwrap_or(info.hub_id),
-            hub_domain: info.hub_domain,
-            user: info.user,
-            user_id: info.user_id,
+            hub_id: resp.hub_id.unwrap_or(info.grant.hub_id),
+            hub_domain: info.grant.hub_domain,
+            user: info.grant.user,
+            user_id: info.grant.user_id,
             app_id: info.app_id,
-            scopes: resp.scopes.unwrap_or(info.scopes),
+            scopes: resp.scopes.unwrap_or(info.grant.scopes),
             tokens,
         })
     }

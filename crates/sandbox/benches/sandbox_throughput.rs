@@ -58,174 +58,120 @@ async fn bench_size(size: usize) {
         rss_mib()
     );
 
+    let (url, token) = (sb.url(), sb.access_token().to_string());
+
     // get-by-email
-    let done = Arc::new(AtomicU64::new(0));
-    let errors = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for worker in 0..GET_CLIENTS {
-        let (url, token, emails, done, errors) = (
-            sb.url(),
-            sb.access_token().to_string(),
-            emails.clone(),
-            done.clone(),
-            errors.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            let http = reqwest::Client::new();
-            let mut i = worker * 997;
-            while started.elapsed() < RUN_FOR {
-                let email = &emails[i % emails.len()];
-                i += 7;
-                let resp = http
-                    .get(format!(
-                        "{url}/crm/v3/objects/contacts/{email}?idProperty=email"
-                    ))
-                    .bearer_auth(&token)
-                    .send()
-                    .await;
-                match resp {
-                    Ok(r) if r.status().is_success() => {
-                        let _ = r.bytes().await;
-                        done.fetch_add(1, Ordering::Relaxed);
-                    }
-                    _ => {
-                        errors.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            }
-        }));
-    }
-    for t in tasks {
-        let _ = t.await;
-    }
-    let secs = started.elapsed().as_secs_f64();
+    let emails_get = emails.clone();
+    let get = drive(GET_CLIENTS, RUN_FOR, move |http, worker, round| {
+        let email = &emails_get[(worker * 997 + round * 7) % emails_get.len()];
+        http.get(format!(
+            "{url}/crm/v3/objects/contacts/{email}?idProperty=email"
+        ))
+        .bearer_auth(&token)
+    })
+    .await;
     println!(
-        "get-by-email:        {:>9.0} req/s  ({} ok, {} errors, {GET_CLIENTS} clients, {secs:.1}s)",
-        done.load(Ordering::Relaxed) as f64 / secs,
-        done.load(Ordering::Relaxed),
-        errors.load(Ordering::Relaxed)
+        "get-by-email:        {:>9.0} req/s  ({} ok, {} errors, {GET_CLIENTS} clients, {:.1}s)",
+        get.ok as f64 / get.secs,
+        get.ok,
+        get.errors,
+        get.secs
     );
 
     // search by email (EQ, answered from the email index)
-    let done = Arc::new(AtomicU64::new(0));
-    let errors = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for worker in 0..GET_CLIENTS {
-        let (url, token, emails, done, errors) = (
-            sb.url(),
-            sb.access_token().to_string(),
-            emails.clone(),
-            done.clone(),
-            errors.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            let http = reqwest::Client::new();
-            let mut i = worker * 991;
-            while started.elapsed() < SEARCH_RUN_FOR {
-                let email = emails[i % emails.len()].to_uppercase();
-                i += 13;
-                let body = json!({"filterGroups": [{"filters": [{"propertyName": "email", "operator": "EQ", "value": email}]}],
-                                  "properties": ["email", "firstname"], "limit": 1});
-                let resp = http
-                    .post(format!("{url}/crm/v3/objects/contacts/search"))
-                    .bearer_auth(&token)
-                    .json(&body)
-                    .send()
-                    .await;
-                match resp {
-                    Ok(r) if r.status().is_success() => {
-                        let _ = r.bytes().await;
-                        done.fetch_add(1, Ordering::Relaxed);
-                    }
-                    _ => {
-                        errors.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            }
-        }));
-    }
-    for t in tasks {
-        let _ = t.await;
-    }
-    let secs = started.elapsed().as_secs_f64();
+    let (url, token) = (sb.url(), sb.access_token().to_string());
+    let emails_search = emails.clone();
+    let search = drive(GET_CLIENTS, SEARCH_RUN_FOR, move |http, worker, round| {
+        let email = emails_search[(worker * 991 + round * 13) % emails_search.len()].to_uppercase();
+        let body = json!({"filterGroups": [{"filters": [{"propertyName": "email", "operator": "EQ", "value": email}]}],
+                          "properties": ["email", "firstname"], "limit": 1});
+        http.post(format!("{url}/crm/v3/objects/contacts/search"))
+            .bearer_auth(&token)
+            .json(&body)
+    })
+    .await;
     println!(
-        "search email EQ:     {:>9.0} req/s  ({} ok, {} errors, {GET_CLIENTS} clients, {secs:.1}s)",
-        done.load(Ordering::Relaxed) as f64 / secs,
-        done.load(Ordering::Relaxed),
-        errors.load(Ordering::Relaxed)
+        "search email EQ:     {:>9.0} req/s  ({} ok, {} errors, {GET_CLIENTS} clients, {:.1}s)",
+        search.ok as f64 / search.secs,
+        search.ok,
+        search.errors,
+        search.secs
     );
 
     // search on a property without an index (a full scan of the table)
-    let scans = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..SCAN_CLIENTS {
-        let (url, token, scans) = (sb.url(), sb.access_token().to_string(), scans.clone());
-        tasks.push(tokio::spawn(async move {
-            let http = reqwest::Client::new();
-            while started.elapsed() < SEARCH_RUN_FOR {
-                let body = json!({"filterGroups": [{"filters": [
-                    {"propertyName": "firstname", "operator": "EQ", "value": "aiko"},
-                    {"propertyName": "lastname", "operator": "EQ", "value": "tanaka"}]}], "limit": 10});
-                let ok = http
-                    .post(format!("{url}/crm/v3/objects/contacts/search"))
-                    .bearer_auth(&token)
-                    .json(&body)
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status().is_success());
-                if ok {
-                    scans.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        }));
-    }
-    for t in tasks {
-        let _ = t.await;
-    }
-    let secs = started.elapsed().as_secs_f64();
+    let (url, token) = (sb.url(), sb.access_token().to_string());
+    let scan = drive(SCAN_CLIENTS, SEARCH_RUN_FOR, move |http, _, _| {
+        let body = json!({"filterGroups": [{"filters": [
+            {"propertyName": "firstname", "operator": "EQ", "value": "aiko"},
+            {"propertyName": "lastname", "operator": "EQ", "value": "tanaka"}]}], "limit": 10});
+        http.post(format!("{url}/crm/v3/objects/contacts/search"))
+            .bearer_auth(&token)
+            .json(&body)
+    })
+    .await;
     println!(
-        "search full scan:    {:>9.1} req/s  ({} ok, {SCAN_CLIENTS} clients, {secs:.1}s)",
-        scans.load(Ordering::Relaxed) as f64 / secs,
-        scans.load(Ordering::Relaxed)
+        "search full scan:    {:>9.1} req/s  ({} ok, {SCAN_CLIENTS} clients, {:.1}s)",
+        scan.ok as f64 / scan.secs,
+        scan.ok,
+        scan.secs
     );
 
     // batch upsert, 100 inputs: half existing emails, half new ones.
+    let (url, token) = (sb.url(), sb.access_token().to_string());
+    let upsert = drive(UPSERT_CLIENTS, RUN_FOR, move |http, worker, round| {
+        let inputs: Vec<_> = (0..100)
+            .map(|k| {
+                let email = if k % 2 == 0 {
+                    emails[(worker * 50_000 + round * 50 + k) % emails.len()].clone()
+                } else {
+                    format!("bench-{size}-{worker}-{round}-{k}@example.com")
+                };
+                json!({"id": email, "idProperty": "email", "properties": {"lastname": format!("R{round}")}})
+            })
+            .collect();
+        http.post(format!("{url}/crm/v3/objects/contacts/batch/upsert"))
+            .bearer_auth(&token)
+            .json(&json!({ "inputs": inputs }))
+    })
+    .await;
+    println!(
+        "batch upsert (100):  {:>9.0} req/s  = {:.0} records/s ({} ok, {} errors, {UPSERT_CLIENTS} clients, {:.1}s)",
+        upsert.ok as f64 / upsert.secs,
+        upsert.ok as f64 * 100.0 / upsert.secs,
+        upsert.ok,
+        upsert.errors,
+        upsert.secs
+    );
+    sb.shutdown().await;
+}
+
+/// What one timed run of concurrent clients achieved.
+struct Throughput {
+    ok: u64,
+    errors: u64,
+    secs: f64,
+}
+
+/// Runs `clients` concurrent reqwest clients for `run_for`, each sending the
+/// request `request(http, worker, round)` builds, one after another; a 2xx
+/// response (body read) counts as ok, anything else as an error.
+async fn drive<F>(clients: usize, run_for: Duration, request: F) -> Throughput
+where
+    F: Fn(&reqwest::Client, usize, usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
+{
+    let request = Arc::new(request);
     let done = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for worker in 0..UPSERT_CLIENTS {
-        let (url, token, emails, done, errors) = (
-            sb.url(),
-            sb.access_token().to_string(),
-            emails.clone(),
-            done.clone(),
-            errors.clone(),
-        );
+    for worker in 0..clients {
+        let (request, done, errors) = (request.clone(), done.clone(), errors.clone());
         tasks.push(tokio::spawn(async move {
             let http = reqwest::Client::new();
             let mut round = 0usize;
-            while started.elapsed() < RUN_FOR {
-                let inputs: Vec<_> = (0..100)
-                    .map(|k| {
-                        let email = if k % 2 == 0 {
-                            emails[(worker * 50_000 + round * 50 + k) % emails.len()].clone()
-                        } else {
-                            format!("bench-{size}-{worker}-{round}-{k}@example.com")
-                        };
-                        json!({"id": email, "idProperty": "email", "properties": {"lastname": format!("R{round}")}})
-                    })
-                    .collect();
+            while started.elapsed() < run_for {
+                let resp = request(&http, worker, round).send().await;
                 round += 1;
-                let resp = http
-                    .post(format!("{url}/crm/v3/objects/contacts/batch/upsert"))
-                    .bearer_auth(&token)
-                    .json(&json!({ "inputs": inputs }))
-                    .send()
-                    .await;
                 match resp {
                     Ok(r) if r.status().is_success() => {
                         let _ = r.bytes().await;
@@ -241,15 +187,11 @@ async fn bench_size(size: usize) {
     for t in tasks {
         let _ = t.await;
     }
-    let secs = started.elapsed().as_secs_f64();
-    let ok = done.load(Ordering::Relaxed);
-    println!(
-        "batch upsert (100):  {:>9.0} req/s  = {:.0} records/s ({ok} ok, {} errors, {UPSERT_CLIENTS} clients, {secs:.1}s)",
-        ok as f64 / secs,
-        ok as f64 * 100.0 / secs,
-        errors.load(Ordering::Relaxed)
-    );
-    sb.shutdown().await;
+    Throughput {
+        ok: done.load(Ordering::Relaxed),
+        errors: errors.load(Ordering::Relaxed),
+        secs: started.elapsed().as_secs_f64(),
+    }
 }
 
 /// Resident memory of this process (server and clients), from /proc on Linux.

@@ -17,7 +17,8 @@ use crate::api::objects::{id_value, written_opts, MergeInput};
 use crate::api::{json, object_type, HsJson, Query};
 use crate::control::Control;
 use crate::error::ErrorResponse;
-use crate::portal::store::{not_found, ReadOpts};
+use crate::events::ChangeEvent;
+use crate::portal::store::{not_found, PortalData, ReadOpts};
 use crate::portal::{now_ms, Actor, ObjectType, Portal, Sandbox};
 
 #[derive(Clone)]
@@ -170,14 +171,49 @@ async fn dump(
     ))
 }
 
+/// The object type, portal and record id a `/{objectType}/{objectId}` route names.
+fn record_target(
+    state: &AdminState,
+    q: &Query,
+    ty: &str,
+    id: String,
+) -> Result<(ObjectType, Arc<Portal>, u64), ErrorResponse> {
+    let ty = object_type(ty)?;
+    let portal = portal_of(state, q)?;
+    let id = id_value(ty, &Value::String(id))?;
+    Ok((ty, portal, id))
+}
+
+/// Applies `change` (an edit by the CRM user) to the portal, then renders record
+/// `id` with `opts`. The events the change caused are sent once the lock is
+/// released; a failed change sends none.
+fn change_and_render<T>(
+    state: &AdminState,
+    portal: &Portal,
+    ty: ObjectType,
+    id: u64,
+    opts: &ReadOpts,
+    change: impl FnOnce(&mut PortalData, &mut Vec<ChangeEvent>) -> Result<T, ErrorResponse>,
+) -> Result<Response, ErrorResponse> {
+    let mut events = Vec::new();
+    let rendered = {
+        let mut data = portal.write();
+        change(&mut data, &mut events)?;
+        let r = data
+            .record(ty, id)
+            .ok_or_else(|| not_found(ty, &id.to_string()))?;
+        data.render(ty, r, opts)
+    };
+    state.sandbox.emit(events);
+    Ok(json(StatusCode::OK, rendered))
+}
+
 async fn get_one(
     State(state): State<AdminState>,
     Path((ty, id)): Path<(String, String)>,
     q: Query,
 ) -> Result<Response, ErrorResponse> {
-    let ty = object_type(&ty)?;
-    let portal = portal_of(&state, &q)?;
-    let id = id_value(ty, &Value::String(id))?;
+    let (ty, portal, id) = record_target(&state, &q, &ty, id)?;
     let data = portal.read();
     let r = data
         .record(ty, id)
@@ -204,27 +240,11 @@ async fn edit(
     q: Query,
     HsJson(body): HsJson<EditBody>,
 ) -> Result<Response, ErrorResponse> {
-    let ty = object_type(&ty)?;
-    let portal = portal_of(&state, &q)?;
-    let id = id_value(ty, &Value::String(id))?;
-    let mut events = Vec::new();
-    let rendered = {
-        let mut data = portal.write();
-        data.update(
-            ty,
-            id,
-            &body.properties,
-            &Actor::crm_ui(),
-            now_ms(),
-            &mut events,
-        )?;
-        let r = data
-            .record(ty, id)
-            .ok_or_else(|| not_found(ty, &id.to_string()))?;
-        data.render(ty, r, &written_opts(ty, &body.properties))
-    };
-    state.sandbox.emit(events);
-    Ok(json(StatusCode::OK, rendered))
+    let (ty, portal, id) = record_target(&state, &q, &ty, id)?;
+    let opts = written_opts(ty, &body.properties);
+    change_and_render(&state, &portal, ty, id, &opts, |data, events| {
+        data.update(ty, id, &body.properties, &Actor::crm_ui(), now_ms(), events)
+    })
 }
 
 async fn delete(
@@ -232,9 +252,7 @@ async fn delete(
     Path((ty, id)): Path<(String, String)>,
     q: Query,
 ) -> Result<Response, ErrorResponse> {
-    let ty = object_type(&ty)?;
-    let portal = portal_of(&state, &q)?;
-    let id = id_value(ty, &Value::String(id))?;
+    let (ty, portal, id) = record_target(&state, &q, &ty, id)?;
     let mut events = Vec::new();
     let found = portal
         .write()
@@ -252,20 +270,11 @@ async fn restore(
     Path((ty, id)): Path<(String, String)>,
     q: Query,
 ) -> Result<Response, ErrorResponse> {
-    let ty = object_type(&ty)?;
-    let portal = portal_of(&state, &q)?;
-    let id = id_value(ty, &Value::String(id))?;
-    let mut events = Vec::new();
-    let rendered = {
-        let mut data = portal.write();
-        data.restore(ty, id, &Actor::crm_ui(), now_ms(), &mut events)?;
-        let r = data
-            .record(ty, id)
-            .ok_or_else(|| not_found(ty, &id.to_string()))?;
-        data.render(ty, r, &ReadOpts::default())
-    };
-    state.sandbox.emit(events);
-    Ok(json(StatusCode::OK, rendered))
+    let (ty, portal, id) = record_target(&state, &q, &ty, id)?;
+    let opts = ReadOpts::default();
+    change_and_render(&state, &portal, ty, id, &opts, |data, events| {
+        data.restore(ty, id, &Actor::crm_ui(), now_ms(), events)
+    })
 }
 
 async fn merge(
@@ -278,22 +287,8 @@ async fn merge(
     let portal = portal_of(&state, &q)?;
     let primary = id_value(ty, &body.primary_object_id)?;
     let secondary = id_value(ty, &body.object_id_to_merge)?;
-    let mut events = Vec::new();
-    let rendered = {
-        let mut data = portal.write();
-        data.merge(
-            ty,
-            primary,
-            secondary,
-            &Actor::crm_ui(),
-            now_ms(),
-            &mut events,
-        )?;
-        let r = data
-            .record(ty, primary)
-            .ok_or_else(|| not_found(ty, &primary.to_string()))?;
-        data.render(ty, r, &ReadOpts::default())
-    };
-    state.sandbox.emit(events);
-    Ok(json(StatusCode::OK, rendered))
+    let opts = ReadOpts::default();
+    change_and_render(&state, &portal, ty, primary, &opts, |data, events| {
+        data.merge(ty, primary, secondary, &Actor::crm_ui(), now_ms(), events)
+    })
 }

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use keva_hubspot::models::{ObjectUpdate, ObjectUpsert};
 use keva_hubspot::BatchReadOptions;
 
-use crate::helpers::{contact, props, unlimited};
+use crate::helpers::{contact, props, read_emails_by_email, unlimited};
 
 fn email(i: usize) -> String {
     format!("batch-{i}@example.com")
@@ -46,14 +46,7 @@ async fn batch_create_read_update_archive_in_chunks() {
     assert!(read.errors[0].subject_ids().contains(&"999999999"));
 
     let by_email = contacts
-        .batch_read(
-            &[email(3), email(200)],
-            &BatchReadOptions {
-                properties: vec!["email".into()],
-                id_property: Some("email".into()),
-                ..BatchReadOptions::default()
-            },
-        )
+        .batch_read(&[email(3), email(200)], &read_emails_by_email())
         .await
         .unwrap();
     let found: HashSet<_> = by_email

@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use futures::stream::{self, StreamExt};
 use keva_hubspot::models::{Filter, FilterGroup, ObjectUpsert, SearchRequest};
-use keva_hubspot::{BatchReadOptions, HubspotClient, ReadOptions};
+use keva_hubspot::{HubspotClient, ReadOptions};
 use serde_json::json;
 
-use crate::helpers::{contact, props, unlimited};
+use crate::helpers::{contact, props, read_emails_by_email, unlimited};
 
 const CONCURRENCY: usize = 16;
 
@@ -154,14 +154,7 @@ async fn mixed_calls_survive_injected_faults_without_duplicates() {
     let all_emails: Vec<String> = (0..600).map(email).chain((1000..1200).map(email)).collect();
     let read = client
         .contacts()
-        .batch_read(
-            &all_emails,
-            &BatchReadOptions {
-                properties: vec!["email".into()],
-                id_property: Some("email".into()),
-                ..BatchReadOptions::default()
-            },
-        )
+        .batch_read(&all_emails, &read_emails_by_email())
         .await
         .unwrap();
     assert_eq!(read.results.len(), 800);

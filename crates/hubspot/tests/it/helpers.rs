@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use keva_hubspot::models::ObjectCreate;
-use keva_hubspot::{Credentials, HubspotClient, RateLimitConfig, RetryConfig};
+use keva_hubspot::{BatchReadOptions, Credentials, HubspotClient, RateLimitConfig, RetryConfig};
 use keva_sandbox::control::ControlConfig;
 use keva_sandbox::server::{start, RunningSandbox, SandboxConfig};
 use secrecy::SecretString;
@@ -116,4 +116,13 @@ pub fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 
 pub fn contact(email: &str, first: &str) -> ObjectCreate {
     ObjectCreate::new(props(&[("email", email), ("firstname", first)]))
+}
+
+/// Batch-read options that look contacts up by email and return just the email.
+pub fn read_emails_by_email() -> BatchReadOptions {
+    BatchReadOptions {
+        properties: vec!["email".into()],
+        id_property: Some("email".into()),
+        ..BatchReadOptions::default()
+    }
 }

@@ -38,9 +38,9 @@ async fn install(env: &Env) -> TokenSet {
     .await
 }
 
-async fn install_with(env: &Env, scopes: &[&str]) -> TokenSet {
-    let code = env
-        .sandbox
+/// The code the sandbox's consent (Approve on the default portal) would redirect with.
+fn approve_code(env: &Env, scopes: &[&str]) -> String {
+    env.sandbox
         .control()
         .tokens
         .approve(
@@ -49,7 +49,11 @@ async fn install_with(env: &Env, scopes: &[&str]) -> TokenSet {
             env.sandbox.portal_id(),
             scopes.iter().map(|s| s.to_string()).collect(),
         )
-        .expect("approve");
+        .expect("approve")
+}
+
+async fn install_with(env: &Env, scopes: &[&str]) -> TokenSet {
+    let code = approve_code(env, scopes);
     let (tokens, raw) = app(env).exchange_code(&code).await.unwrap();
     assert_eq!(raw.hub_id, Some(env.sandbox.portal_id()));
     tokens
@@ -99,8 +103,8 @@ async fn code_exchange_token_info_and_manual_refresh() {
     assert_eq!(tokens.lifetime, Duration::from_secs(1800));
     let app = app(&env);
     let info = app.access_token_info(&tokens.access_token).await.unwrap();
-    assert_eq!(info.hub_id, env.sandbox.portal_id());
-    assert!(info.scopes.contains(&"oauth".to_string()));
+    assert_eq!(info.grant.hub_id, env.sandbox.portal_id());
+    assert!(info.grant.scopes.contains(&"oauth".to_string()));
 
     let refreshed = app.refresh(&tokens.refresh_token).await.unwrap();
     assert_ne!(
@@ -109,7 +113,7 @@ async fn code_exchange_token_info_and_manual_refresh() {
     );
     let client = oauth_client(&env, refreshed, Arc::default());
     let info = client.access_token_info().await.unwrap();
-    assert_eq!(info.hub_id, env.sandbox.portal_id());
+    assert_eq!(info.grant.hub_id, env.sandbox.portal_id());
     client
         .contacts()
         .create(&contact("oauth@example.com", "O"))
@@ -258,17 +262,7 @@ async fn two_second_tokens_under_concurrent_load() {
 #[tokio::test]
 async fn install_reads_portal_user_app_and_granted_scopes() {
     let env = unlimited().await;
-    let code = env
-        .sandbox
-        .control()
-        .tokens
-        .approve(
-            &env.sandbox.client_id(),
-            REDIRECT,
-            env.sandbox.portal_id(),
-            vec!["oauth".into(), "crm.objects.contacts.read".into()],
-        )
-        .expect("approve");
+    let code = approve_code(&env, &["oauth", "crm.objects.contacts.read"]);
     let installed = app(&env).install(&code).await.unwrap();
     assert_eq!(installed.hub_id, env.sandbox.portal_id());
     assert_eq!(installed.app_id, Some(env.sandbox.app_id()));
@@ -286,11 +280,12 @@ async fn refresh_token_info_and_revocation() {
     let tokens = install(&env).await;
     let app = app(&env);
     let info = app.refresh_token_info(&tokens.refresh_token).await.unwrap();
-    assert_eq!(info.hub_id, env.sandbox.portal_id());
+    assert_eq!(info.grant.hub_id, env.sandbox.portal_id());
     assert_eq!(info.client_id, Some(env.sandbox.client_id()));
-    assert_eq!(info.token_type.as_deref(), Some("refresh"));
-    assert!(info.user.is_some() && info.user_id.is_some());
+    assert_eq!(info.grant.token_type.as_deref(), Some("refresh"));
+    assert!(info.grant.user.is_some() && info.grant.user_id.is_some());
     assert!(info
+        .grant
         .scopes
         .contains(&"crm.objects.contacts.write".to_string()));
 

@@ -33,22 +33,20 @@ async fn search_filters_sorts_and_pages() {
     assert_eq!(one.total, 1);
     assert_eq!(one.results[0].property("firstname"), Some("Amy"));
 
-    let sorted = client
-        .contacts()
-        .search(&SearchRequest {
-            filter_groups: vec![FilterGroup {
-                filters: vec![Filter::has_property("email")],
-            }],
-            sorts: vec![Sort {
-                property_name: "firstname".into(),
-                direction: SortDirection::Descending,
-            }],
-            properties: vec!["firstname".into()],
-            limit: Some(2),
-            ..SearchRequest::default()
-        })
-        .await
-        .unwrap();
+    // Pages of two, by first name descending.
+    let first_page = SearchRequest {
+        filter_groups: vec![FilterGroup {
+            filters: vec![Filter::has_property("email")],
+        }],
+        sorts: vec![Sort {
+            property_name: "firstname".into(),
+            direction: SortDirection::Descending,
+        }],
+        properties: vec!["firstname".into()],
+        limit: Some(2),
+        ..SearchRequest::default()
+    };
+    let sorted = client.contacts().search(&first_page).await.unwrap();
     assert_eq!(sorted.total, 3);
     let names: Vec<_> = sorted
         .results
@@ -60,17 +58,8 @@ async fn search_filters_sorts_and_pages() {
     let rest = client
         .contacts()
         .search(&SearchRequest {
-            filter_groups: vec![FilterGroup {
-                filters: vec![Filter::has_property("email")],
-            }],
-            sorts: vec![Sort {
-                property_name: "firstname".into(),
-                direction: SortDirection::Descending,
-            }],
-            properties: vec!["firstname".into()],
-            limit: Some(2),
             after: Some(after),
-            ..SearchRequest::default()
+            ..first_page
         })
         .await
         .unwrap();

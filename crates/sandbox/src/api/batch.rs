@@ -15,7 +15,7 @@ use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::objects::{parse_associations, written_opts, AssocInput};
+use super::objects::{parse_associations, written_opts, CreateInput};
 use super::{json, now_iso, scalar_text, ApiState, Caller, HsJson, Query};
 use crate::error::ErrorResponse;
 use crate::portal::store::ReadOpts;
@@ -68,17 +68,6 @@ pub struct ReadBody {
     pub properties_with_history: Option<Vec<String>>,
     #[serde(default)]
     pub id_property: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CreateInput {
-    #[serde(default)]
-    pub properties: Map<String, Value>,
-    #[serde(default)]
-    pub associations: Vec<AssocInput>,
-    #[serde(default)]
-    pub object_write_trace_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -171,6 +160,21 @@ fn not_found_item(ty: ObjectType, ids: Vec<String>) -> Value {
     })
 }
 
+/// 200 with `results`, or 207 with one OBJECT_NOT_FOUND error naming the `missing` ids.
+fn missing_ids_response(
+    ty: ObjectType,
+    results: Vec<Value>,
+    missing: Vec<String>,
+    started: String,
+) -> Response {
+    let errors = if missing.is_empty() {
+        Vec::new()
+    } else {
+        vec![not_found_item(ty, missing)]
+    };
+    batch_response(StatusCode::OK, results, errors, started)
+}
+
 fn duplicates(ids: impl Iterator<Item = String>) -> Result<(), ErrorResponse> {
     let mut seen = HashSet::new();
     let mut dups = Vec::new();
@@ -226,12 +230,7 @@ async fn read(
         }
     }
     drop(data);
-    let errors = if missing.is_empty() {
-        Vec::new()
-    } else {
-        vec![not_found_item(ty, missing)]
-    };
-    Ok(batch_response(StatusCode::OK, results, errors, started))
+    Ok(missing_ids_response(ty, results, missing, started))
 }
 
 async fn create(ty: ObjectType, c: Caller, body: CreateBody) -> Result<Response, ErrorResponse> {
@@ -357,12 +356,7 @@ async fn update(ty: ObjectType, c: Caller, body: UpdateBody) -> Result<Response,
         }
     }
     c.emit(events);
-    let errors = if missing.is_empty() {
-        Vec::new()
-    } else {
-        vec![not_found_item(ty, missing)]
-    };
-    Ok(batch_response(StatusCode::OK, results, errors, started))
+    Ok(missing_ids_response(ty, results, missing, started))
 }
 
 /// 409 before anything is written when an input would take another contact's email.
@@ -477,12 +471,7 @@ async fn upsert(ty: ObjectType, c: Caller, body: UpdateBody) -> Result<Response,
         }
     }
     c.emit(events);
-    let errors = if missing.is_empty() {
-        Vec::new()
-    } else {
-        vec![not_found_item(ty, missing)]
-    };
-    Ok(batch_response(StatusCode::OK, results, errors, started))
+    Ok(missing_ids_response(ty, results, missing, started))
 }
 
 async fn archive(ty: ObjectType, c: Caller, body: ArchiveBody) -> Result<Response, ErrorResponse> {

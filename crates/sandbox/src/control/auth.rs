@@ -677,6 +677,16 @@ mod tests {
         (TokenStore::new(app.clone(), Duration::from_secs(1800)), app)
     }
 
+    /// Exchanges `code` with the app's own (correct) client credentials.
+    fn exchange(
+        s: &TokenStore,
+        app: &AppCredentials,
+        redirect_uri: &str,
+        code: &str,
+    ) -> Result<IssuedTokens, GrantError> {
+        s.exchange_code(&app.client_id, &app.client_secret, redirect_uri, code)
+    }
+
     #[test]
     fn private_tokens_look_like_hubspots_and_never_expire() {
         let (s, app) = store();
@@ -705,28 +715,11 @@ mod tests {
             .expect("approve");
         let wrong = s.exchange_code(&app.client_id, "bad-secret", "http://127.0.0.1/cb", &code);
         assert_eq!(wrong.err(), Some(GrantError::BadClientSecret));
-        let wrong_uri = s.exchange_code(
-            &app.client_id,
-            &app.client_secret,
-            "http://127.0.0.1/x",
-            &code,
-        );
+        let wrong_uri = exchange(&s, &app, "http://127.0.0.1/x", &code);
         assert_eq!(wrong_uri.err(), Some(GrantError::BadRedirectUri));
-        let issued = s
-            .exchange_code(
-                &app.client_id,
-                &app.client_secret,
-                "http://127.0.0.1/cb",
-                &code,
-            )
-            .expect("exchange");
+        let issued = exchange(&s, &app, "http://127.0.0.1/cb", &code).expect("exchange");
         assert_eq!(issued.portal_id, 7);
-        let again = s.exchange_code(
-            &app.client_id,
-            &app.client_secret,
-            "http://127.0.0.1/cb",
-            &code,
-        );
+        let again = exchange(&s, &app, "http://127.0.0.1/cb", &code);
         assert_eq!(again.err(), Some(GrantError::BadAuthCode));
         let refreshed = s
             .refresh(&app.client_id, &app.client_secret, &issued.refresh_token)
@@ -745,14 +738,7 @@ mod tests {
         let code = s
             .approve(&app.client_id, "http://127.0.0.1/cb", 7, vec![])
             .expect("approve");
-        let issued = s
-            .exchange_code(
-                &app.client_id,
-                &app.client_secret,
-                "http://127.0.0.1/cb",
-                &code,
-            )
-            .expect("exchange");
+        let issued = exchange(&s, &app, "http://127.0.0.1/cb", &code).expect("exchange");
         assert_eq!(issued.expires_in_secs, 60);
         let now = now_ms();
         assert!(s.authenticate_at(&issued.access_token, now).is_ok());

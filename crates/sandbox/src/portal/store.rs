@@ -925,20 +925,49 @@ mod tests {
         }
     }
 
+    /// Creates a record through the API actor, with no associations.
+    fn create(
+        d: &mut PortalData,
+        ty: ObjectType,
+        pairs: &[(&str, &str)],
+        now: i64,
+        ev: &mut Vec<ChangeEvent>,
+    ) -> u64 {
+        d.create(ty, &props(pairs), &[], &api(), now, ev).unwrap()
+    }
+
+    /// Associates contact `c` with company `co` (type 279) through the API actor.
+    fn link_contact_to_company(
+        d: &mut PortalData,
+        c: u64,
+        co: u64,
+        now: i64,
+        ev: &mut Vec<ChangeEvent>,
+    ) -> bool {
+        d.associate(
+            ObjectType::Contacts,
+            c,
+            ObjectType::Companies,
+            co,
+            279,
+            &api(),
+            now,
+            ev,
+        )
+        .unwrap()
+    }
+
     #[test]
     fn email_index_follows_create_update_archive_restore() {
         let mut d = PortalData::new(1);
         let mut ev = Vec::new();
-        let id = d
-            .create(
-                ObjectType::Contacts,
-                &props(&[("email", " A@X.io ")]),
-                &[],
-                &api(),
-                10,
-                &mut ev,
-            )
-            .unwrap();
+        let id = create(
+            &mut d,
+            ObjectType::Contacts,
+            &[("email", " A@X.io ")],
+            10,
+            &mut ev,
+        );
         assert_eq!(d.find_by_email("a@x.io"), Some(id));
         d.update(
             ObjectType::Contacts,
@@ -974,16 +1003,13 @@ mod tests {
     fn unchanged_values_neither_bump_modified_nor_emit() {
         let mut d = PortalData::new(1);
         let mut ev = Vec::new();
-        let id = d
-            .create(
-                ObjectType::Contacts,
-                &props(&[("firstname", "Ann")]),
-                &[],
-                &api(),
-                10,
-                &mut ev,
-            )
-            .unwrap();
+        let id = create(
+            &mut d,
+            ObjectType::Contacts,
+            &[("firstname", "Ann")],
+            10,
+            &mut ev,
+        );
         let changed = d
             .update(
                 ObjectType::Contacts,
@@ -1004,50 +1030,16 @@ mod tests {
     fn associations_are_stored_both_ways_and_dropped_on_dissociate() {
         let mut d = PortalData::new(1);
         let mut ev = Vec::new();
-        let c = d
-            .create(
-                ObjectType::Contacts,
-                &props(&[("email", "c@x.io")]),
-                &[],
-                &api(),
-                1,
-                &mut ev,
-            )
-            .unwrap();
-        let co = d
-            .create(
-                ObjectType::Companies,
-                &props(&[("name", "X")]),
-                &[],
-                &api(),
-                1,
-                &mut ev,
-            )
-            .unwrap();
-        assert!(d
-            .associate(
-                ObjectType::Contacts,
-                c,
-                ObjectType::Companies,
-                co,
-                279,
-                &api(),
-                2,
-                &mut ev
-            )
-            .unwrap());
-        assert!(!d
-            .associate(
-                ObjectType::Contacts,
-                c,
-                ObjectType::Companies,
-                co,
-                279,
-                &api(),
-                3,
-                &mut ev
-            )
-            .unwrap());
+        let c = create(
+            &mut d,
+            ObjectType::Contacts,
+            &[("email", "c@x.io")],
+            1,
+            &mut ev,
+        );
+        let co = create(&mut d, ObjectType::Companies, &[("name", "X")], 1, &mut ev);
+        assert!(link_contact_to_company(&mut d, c, co, 2, &mut ev));
+        assert!(!link_contact_to_company(&mut d, c, co, 3, &mut ev));
         assert_eq!(
             d.associations_of(ObjectType::Companies, co, ObjectType::Contacts),
             vec![(c, vec![280])]

@@ -117,3 +117,13 @@ pub fn assert_error(status: StatusCode, body: &Value, want_status: StatusCode, c
     let cid = body["correlationId"].as_str().unwrap_or_default();
     assert_eq!(cid.len(), 36, "correlationId is a uuid: {body}");
 }
+
+/// The `id`s of a list response's `results`, in order.
+pub fn result_ids(v: &Value) -> Vec<&str> {
+    v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect()
+}

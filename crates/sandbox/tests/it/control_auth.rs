@@ -1,14 +1,15 @@
 //! Authentication over HTTP: 401s, the OAuth authorize page and approve redirect,
 //! code → token → refresh → token info, revocation and token expiry.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use keva_sandbox::control::ControlConfig;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::control_oauth::token_request;
+use crate::control_oauth::{
+    exchange, exchange_with_secret, refresh as refresh_grant, token_request,
+};
 use crate::control_support::*;
 
 const CONTACTS: &str = "/crm/v3/objects/contacts";
@@ -35,14 +36,16 @@ async fn missing_and_unknown_tokens_get_hubspots_401() {
 
 /// Drives the consent page like a browser: GET the page, read the form, POST it.
 async fn authorize(sb: &keva_sandbox::server::RunningSandbox, state: &str) -> String {
+    let client_id = sb.client_id();
+    let params = [
+        ("client_id", client_id.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("scope", "oauth crm.objects.contacts.read"),
+        ("state", state),
+    ];
     let page = client()
         .get(format!("{}/oauth/authorize", sb.url()))
-        .query(&[
-            ("client_id", sb.client_id().as_str()),
-            ("redirect_uri", REDIRECT),
-            ("scope", "oauth crm.objects.contacts.read"),
-            ("state", state),
-        ])
+        .query(&params)
         .send()
         .await
         .expect("authorize page");
@@ -60,27 +63,15 @@ async fn authorize(sb: &keva_sandbox::server::RunningSandbox, state: &str) -> St
     assert!(html.contains("crm.objects.contacts.read"), "{html}");
 
     let portal = sb.portal_id().to_string();
+    let mut form = vec![("portal_id", portal.as_str())];
+    form.extend_from_slice(&params);
     let approve = client()
         .post(format!("{}/oauth/authorize/approve", sb.url()))
-        .form(&[
-            ("portal_id", portal.as_str()),
-            ("client_id", sb.client_id().as_str()),
-            ("redirect_uri", REDIRECT),
-            ("scope", "oauth crm.objects.contacts.read"),
-            ("state", state),
-        ])
+        .form(&form)
         .send()
         .await
         .expect("approve");
-    assert_eq!(approve.status(), StatusCode::FOUND);
-    let location = approve
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .expect("Location header");
-    let url = reqwest::Url::parse(location).expect("absolute redirect");
-    assert!(location.starts_with(REDIRECT), "{location}");
-    let q: HashMap<String, String> = url.query_pairs().into_owned().collect();
+    let q = redirect_query(&approve, REDIRECT);
     assert_eq!(q.get("state").map(String::as_str), Some(state));
     q.get("code").cloned().expect("code in redirect")
 }
@@ -88,21 +79,11 @@ async fn authorize(sb: &keva_sandbox::server::RunningSandbox, state: &str) -> St
 #[tokio::test]
 async fn oauth_code_token_refresh_and_token_info() {
     let sb = sandbox(ControlConfig::without_rate_limits()).await;
-    let (id, secret) = (sb.client_id(), sb.client_secret());
+    let id = sb.client_id();
     let code = authorize(&sb, "xyz 1/2").await;
 
     // A wrong secret is refused before the code is spent.
-    let (s, bad) = token_request(
-        &sb,
-        &[
-            ("grant_type", "authorization_code"),
-            ("client_id", &id),
-            ("client_secret", "nope"),
-            ("redirect_uri", REDIRECT),
-            ("code", &code),
-        ],
-    )
-    .await;
+    let (s, bad) = exchange_with_secret(&sb, "nope", &code, REDIRECT).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert!(
         bad["status"]
@@ -112,17 +93,7 @@ async fn oauth_code_token_refresh_and_token_info() {
         "{bad}"
     );
 
-    let (s, tok) = token_request(
-        &sb,
-        &[
-            ("grant_type", "authorization_code"),
-            ("client_id", &id),
-            ("client_secret", &secret),
-            ("redirect_uri", REDIRECT),
-            ("code", &code),
-        ],
-    )
-    .await;
+    let (s, tok) = exchange(&sb, &code, REDIRECT).await;
     assert_eq!(s, StatusCode::OK, "{tok}");
     assert_eq!(tok["token_type"], "bearer");
     assert_eq!(tok["token_use"], "access_token");
@@ -138,17 +109,7 @@ async fn oauth_code_token_refresh_and_token_info() {
         .to_string();
 
     // The code is single-use.
-    let (s, again) = token_request(
-        &sb,
-        &[
-            ("grant_type", "authorization_code"),
-            ("client_id", &id),
-            ("client_secret", &secret),
-            ("redirect_uri", REDIRECT),
-            ("code", &code),
-        ],
-    )
-    .await;
+    let (s, again) = exchange(&sb, &code, REDIRECT).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_eq!(again["status"], "BAD_AUTH_CODE");
     assert!(again["correlationId"].is_string());
@@ -157,16 +118,7 @@ async fn oauth_code_token_refresh_and_token_info() {
     let ok = call(&sb, Some(&access), Method::GET, CONTACTS, None).await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
 
-    let (s, refreshed) = token_request(
-        &sb,
-        &[
-            ("grant_type", "refresh_token"),
-            ("client_id", &id),
-            ("client_secret", &secret),
-            ("refresh_token", &refresh),
-        ],
-    )
-    .await;
+    let (s, refreshed) = refresh_grant(&sb, &refresh).await;
     assert_eq!(s, StatusCode::OK, "{refreshed}");
     let access2 = refreshed["access_token"]
         .as_str()
@@ -175,13 +127,7 @@ async fn oauth_code_token_refresh_and_token_info() {
     assert_ne!(access2, access);
     assert_eq!(refreshed["refresh_token"], refresh.as_str());
 
-    let info = admin(
-        &sb,
-        Method::GET,
-        &format!("/oauth/v1/access-tokens/{access2}"),
-        None,
-    )
-    .await;
+    let info = access_token_info(&sb, &access2).await;
     assert_eq!(info.status, StatusCode::OK, "{}", info.text);
     assert_eq!(info.body["hub_id"], sb.portal_id());
     assert_eq!(info.body["app_id"], sb.app_id());
@@ -223,16 +169,7 @@ async fn oauth_code_token_refresh_and_token_info() {
     )
     .await;
     assert_eq!(revoke.status, StatusCode::NO_CONTENT);
-    let (s, dead) = token_request(
-        &sb,
-        &[
-            ("grant_type", "refresh_token"),
-            ("client_id", &id),
-            ("client_secret", &secret),
-            ("refresh_token", &refresh),
-        ],
-    )
-    .await;
+    let (s, dead) = refresh_grant(&sb, &refresh).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_eq!(dead["status"], "BAD_REFRESH_TOKEN");
 
@@ -275,18 +212,7 @@ async fn expired_access_tokens_get_401_and_refresh_brings_them_back() {
     config.token_lifetime = Duration::from_secs(2);
     let sb = sandbox(config).await;
     let code = authorize(&sb, "s").await;
-    let (id, secret) = (sb.client_id(), sb.client_secret());
-    let (_, tok) = token_request(
-        &sb,
-        &[
-            ("grant_type", "authorization_code"),
-            ("client_id", &id),
-            ("client_secret", &secret),
-            ("redirect_uri", REDIRECT),
-            ("code", &code),
-        ],
-    )
-    .await;
+    let (_, tok) = exchange(&sb, &code, REDIRECT).await;
     assert_eq!(tok["expires_in"], 2);
     let access = tok["access_token"].as_str().expect("token").to_string();
     assert_eq!(
@@ -307,26 +233,11 @@ async fn expired_access_tokens_get_401_and_refresh_brings_them_back() {
         "{}",
         expired.text
     );
-    let info = admin(
-        &sb,
-        Method::GET,
-        &format!("/oauth/v1/access-tokens/{access}"),
-        None,
-    )
-    .await;
+    let info = access_token_info(&sb, &access).await;
     assert_eq!(info.status, StatusCode::NOT_FOUND);
 
     let refresh = tok["refresh_token"].as_str().expect("refresh").to_string();
-    let (_, fresh) = token_request(
-        &sb,
-        &[
-            ("grant_type", "refresh_token"),
-            ("client_id", &id),
-            ("client_secret", &secret),
-            ("refresh_token", &refresh),
-        ],
-    )
-    .await;
+    let (_, fresh) = refresh_grant(&sb, &refresh).await;
     let access2 = fresh["access_token"].as_str().expect("fresh token");
     assert_eq!(
         call(&sb, Some(access2), Method::GET, CONTACTS, None)

@@ -83,16 +83,7 @@ async fn submit(
         .send()
         .await
         .expect("form post");
-    assert_eq!(resp.status(), StatusCode::FOUND);
-    let location = resp
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .expect("Location")
-        .to_string();
-    assert!(location.starts_with(REDIRECT), "{location}");
-    let url = reqwest::Url::parse(&location).expect("absolute redirect");
-    url.query_pairs().into_owned().collect()
+    redirect_query(&resp, REDIRECT)
 }
 
 pub async fn token_request(sb: &RunningSandbox, form: &[(&str, &str)]) -> (StatusCode, Value) {
@@ -106,14 +97,24 @@ pub async fn token_request(sb: &RunningSandbox, form: &[(&str, &str)]) -> (Statu
     (status, resp.json().await.expect("JSON body"))
 }
 
-async fn exchange(sb: &RunningSandbox, code: &str, redirect: &str) -> (StatusCode, Value) {
-    let (id, secret) = (sb.client_id(), sb.client_secret());
+pub async fn exchange(sb: &RunningSandbox, code: &str, redirect: &str) -> (StatusCode, Value) {
+    exchange_with_secret(sb, &sb.client_secret(), code, redirect).await
+}
+
+/// `grant_type=authorization_code` for the sandbox's app, with `secret` as its secret.
+pub async fn exchange_with_secret(
+    sb: &RunningSandbox,
+    secret: &str,
+    code: &str,
+    redirect: &str,
+) -> (StatusCode, Value) {
+    let id = sb.client_id();
     token_request(
         sb,
         &[
             ("grant_type", "authorization_code"),
             ("client_id", &id),
-            ("client_secret", &secret),
+            ("client_secret", secret),
             ("redirect_uri", redirect),
             ("code", code),
         ],
@@ -121,7 +122,7 @@ async fn exchange(sb: &RunningSandbox, code: &str, redirect: &str) -> (StatusCod
     .await
 }
 
-async fn refresh(sb: &RunningSandbox, refresh_token: &str) -> (StatusCode, Value) {
+pub async fn refresh(sb: &RunningSandbox, refresh_token: &str) -> (StatusCode, Value) {
     let (id, secret) = (sb.client_id(), sb.client_secret());
     token_request(
         sb,
@@ -275,18 +276,7 @@ async fn codes_are_single_use_short_lived_bound_to_the_redirect_uri_and_the_secr
     let html = consent_page(&sb, &sb.client_id(), &[("scope", "oauth")]).await;
     let code = submit(&sb, &html, "approve", SECOND_PORTAL).await["code"].clone();
 
-    let (id, _) = (sb.client_id(), sb.client_secret());
-    let (s, bad) = token_request(
-        &sb,
-        &[
-            ("grant_type", "authorization_code"),
-            ("client_id", &id),
-            ("client_secret", "wrong"),
-            ("redirect_uri", REDIRECT),
-            ("code", &code),
-        ],
-    )
-    .await;
+    let (s, bad) = exchange_with_secret(&sb, "wrong", &code, REDIRECT).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_eq!(bad["status"], "BAD_CLIENT_SECRET", "{bad}");
     assert_eq!(bad["error"], "invalid_client", "{bad}");
@@ -317,13 +307,7 @@ async fn token_info_reports_portal_user_app_and_scopes() {
     let refresh_token = tok["refresh_token"].as_str().expect("refresh").to_string();
     assert!(tok["user_id"].is_u64(), "{tok}");
 
-    let info = admin(
-        &sb,
-        Method::GET,
-        &format!("/oauth/v1/access-tokens/{access}"),
-        None,
-    )
-    .await;
+    let info = access_token_info(&sb, &access).await;
     assert_eq!(info.status, StatusCode::OK, "{}", info.text);
     let b = &info.body;
     assert_eq!(b["token"], access.as_str());

@@ -2,7 +2,7 @@
 //! raw HTTP calls that keep headers, and a webhook receiver that records what it
 //! gets and answers with scripted statuses.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -94,6 +94,30 @@ pub fn header<'a>(r: &'a Reply, name: &str) -> Option<&'a str> {
 }
 
 /// Asserts HubSpot's error envelope.
+/// `GET /oauth/v1/access-tokens/{token}`.
+pub async fn access_token_info(sb: &RunningSandbox, token: &str) -> Reply {
+    admin(
+        sb,
+        Method::GET,
+        &format!("/oauth/v1/access-tokens/{token}"),
+        None,
+    )
+    .await
+}
+
+/// Asserts a 302 to `redirect` and returns the query of its Location.
+pub fn redirect_query(resp: &reqwest::Response, redirect: &str) -> HashMap<String, String> {
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    let location = resp
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .expect("Location header");
+    assert!(location.starts_with(redirect), "{location}");
+    let url = reqwest::Url::parse(location).expect("absolute redirect");
+    url.query_pairs().into_owned().collect()
+}
+
 pub fn assert_hubspot_error(r: &Reply, status: StatusCode, category: &str) {
     assert_eq!(r.status, status, "{}", r.text);
     assert_eq!(r.body["status"], "error", "{}", r.text);

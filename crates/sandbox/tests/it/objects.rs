@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::common::{assert_error, env};
+use crate::common::{assert_error, env, result_ids};
 
 #[tokio::test]
 async fn create_get_update_archive_contact() {
@@ -342,20 +342,10 @@ async fn archived_lists_and_patch_by_email() {
     let b = e.contact("gone@example.com", "Gone").await;
     e.delete(&format!("/crm/v3/objects/contacts/{b}")).await;
     let (_, v) = e.get("/crm/v3/objects/contacts?archived=true").await;
-    let ids: Vec<&str> = v["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["id"].as_str().unwrap())
-        .collect();
+    let ids = result_ids(&v);
     assert_eq!(ids, [b.as_str()]);
     let (_, v) = e.get("/crm/v3/objects/contacts").await;
-    let ids: Vec<&str> = v["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["id"].as_str().unwrap())
-        .collect();
+    let ids = result_ids(&v);
     assert_eq!(ids, [a.as_str()]);
 
     let (s, v) = e

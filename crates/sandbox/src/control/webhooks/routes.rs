@@ -59,6 +59,17 @@ pub(crate) fn subscription_json(s: &Subscription) -> Value {
     v
 }
 
+/// The `Ok` value, or returns the ready error response from the handler: `?` for
+/// handlers that answer with a plain `Response`.
+macro_rules! or_respond {
+    ($result:expr) => {
+        match $result {
+            Ok(value) => value,
+            Err(response) => return *response,
+        }
+    };
+}
+
 /// Parses the app id and checks that the app exists. Errors are ready responses,
 /// boxed because responses are large.
 fn app_id(control: &Control, raw: &str) -> Result<u64, Box<Response>> {
@@ -81,11 +92,18 @@ fn parse_body<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, Box<Respo
     })
 }
 
+/// [`app_id`] then [`parse_body`]: the checks every route with a body starts with.
+fn app_and_body<T: for<'de> Deserialize<'de>>(
+    control: &Control,
+    raw_app: &str,
+    body: &Bytes,
+) -> Result<(u64, T), Box<Response>> {
+    let app = app_id(control, raw_app)?;
+    Ok((app, parse_body(body)?))
+}
+
 async fn get_settings(State(c): State<Arc<Control>>, Path(app): Path<String>) -> Response {
-    let app = match app_id(&c, &app) {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
+    let app = or_respond!(app_id(&c, &app));
     match c.webhooks.settings(app) {
         Some(s) => Json(s).into_response(),
         None => error_response(
@@ -108,14 +126,7 @@ async fn put_settings(
     Path(app): Path<String>,
     body: Bytes,
 ) -> Response {
-    let app = match app_id(&c, &app) {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
-    let req: SettingsChange = match parse_body(&body) {
-        Ok(r) => r,
-        Err(r) => return *r,
-    };
+    let (app, req): (u64, SettingsChange) = or_respond!(app_and_body(&c, &app, &body));
     let Some(target_url) = req.target_url.filter(|u| reqwest::Url::parse(u).is_ok()) else {
         return ErrorResponse::validation("targetUrl must be a valid URL")
             .context("targetUrl", vec![])
@@ -169,14 +180,7 @@ async fn create_subscription(
     Path(app): Path<String>,
     body: Bytes,
 ) -> Response {
-    let app = match app_id(&c, &app) {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
-    let req: SubscriptionCreate = match parse_body(&body) {
-        Ok(r) => r,
-        Err(r) => return *r,
-    };
+    let (app, req): (u64, SubscriptionCreate) = or_respond!(app_and_body(&c, &app, &body));
     let Some(event_type) = req.event_type.filter(|t| is_known_event_type(t)) else {
         return ErrorResponse::validation("eventType is missing or not a supported event type")
             .into_response();
@@ -210,10 +214,7 @@ async fn get_subscription(
     State(c): State<Arc<Control>>,
     Path((app, id)): Path<(String, String)>,
 ) -> Response {
-    let app = match app_id(&c, &app) {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
+    let app = or_respond!(app_id(&c, &app));
     match parse_sub_id(&id).and_then(|i| c.webhooks.subscription(app, i)) {
         Some(s) => Json(subscription_json(&s)).into_response(),
         None => sub_not_found(&id),
@@ -230,14 +231,7 @@ async fn patch_subscription(
     Path((app, id)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    let app = match app_id(&c, &app) {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
-    let req: SubscriptionPatch = match parse_body(&body) {
-        Ok(r) => r,
-        Err(r) => return *r,
-    };
+    let (app, req): (u64, SubscriptionPatch) = or_respond!(app_and_body(&c, &app, &body));
     let Some(sid) = parse_sub_id(&id) else {
         return sub_not_found(&id);
     };
@@ -256,10 +250,7 @@ async fn delete_subscription(
     State(c): State<Arc<Control>>,
     Path((app, id)): Path<(String, String)>,
 ) -> Response {
-    let app = match app_id(&c, &app) {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
+    let app = or_respond!(app_id(&c, &app));
     match parse_sub_id(&id) {
         Some(sid) if c.webhooks.delete_subscription(app, sid) => {
             StatusCode::NO_CONTENT.into_response()
@@ -284,14 +275,7 @@ async fn batch_update(
     Path(app): Path<String>,
     body: Bytes,
 ) -> Response {
-    let app = match app_id(&c, &app) {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
-    let req: BatchUpdate = match parse_body(&body) {
-        Ok(r) => r,
-        Err(r) => return *r,
-    };
+    let (app, req): (u64, BatchUpdate) = or_respond!(app_and_body(&c, &app, &body));
     let started = Utc::now();
     let mut results = Vec::new();
     let mut missing = Vec::new();
