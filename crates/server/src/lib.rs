@@ -55,6 +55,15 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             api::customers::get_customer,
             api::customers::update_customer
         ))
+        .routes(routes!(
+            api::customer_attributes::list_attributes,
+            api::customer_attributes::create_attribute
+        ))
+        .routes(routes!(
+            api::customer_attributes::get_attribute,
+            api::customer_attributes::update_attribute,
+            api::customer_attributes::retire_attribute
+        ))
         .routes(routes!(api::tickets::create_ticket))
         .routes(routes!(
             api::crm::connectors::create_connector,
@@ -69,6 +78,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             api::crm::mappings::put_mappings
         ))
         .routes(routes!(api::crm::mappings::describe))
+        .routes(routes!(api::crm::automap::automap_fields))
         .routes(routes!(api::crm::sync_now::sync_now))
         .routes(routes!(api::crm::sync_now::test_mapping))
         .routes(routes!(api::crm::history::history))

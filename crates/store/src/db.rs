@@ -108,6 +108,7 @@ macro_rules! impl_store {
         $crate::workspaces::queries!($store, $db);
         $crate::api_keys::queries!($store, $db);
         $crate::customers::queries!($store, $db);
+        $crate::customer_attributes::queries!($store, $db);
         $crate::tickets::queries!($store, $db);
         $crate::connectors::queries!($store, $db);
         $crate::webhook_settings::queries!($store, $db);

@@ -35,6 +35,7 @@ mod api_keys;
 mod batches;
 mod codec;
 mod connectors;
+mod customer_attributes;
 mod customers;
 mod db;
 mod error;
@@ -68,6 +69,7 @@ pub use batches::{BatchChunk, BatchCounters, BatchRun, BatchState, ChunkOutcome,
 pub use connectors::{
     AuthKind, Connector, ConnectorSettings, ConnectorStatus, ConnectorTokens, NewConnector,
 };
+pub use customer_attributes::{AttributeDefinition, AttributeUpdate, NewAttribute};
 pub use customers::NewCustomer;
 pub use error::StoreError;
 pub use history::{HistoryEntry, HistoryResult, NewHistory};

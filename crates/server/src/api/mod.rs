@@ -2,6 +2,7 @@
 
 pub mod batch;
 pub mod crm;
+pub mod customer_attributes;
 pub mod customers;
 pub mod health;
 pub mod tickets;

@@ -2,9 +2,11 @@
 //! real HTTP, once per storage backend (SQLite and PostgreSQL).
 #![allow(clippy::unwrap_used)]
 
+mod api_attributes;
 mod api_auth;
 mod api_customers;
 mod api_tickets;
+mod automap_api;
 mod batch_support;
 mod batch_sync;
 mod harness;

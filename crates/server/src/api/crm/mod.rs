@@ -1,6 +1,7 @@
 //! The HubSpot CRM API under `/api/crm/hubspot` (connectors, mappings, describe,
 //! Sync Now, test-mapping, history) and a customer's CRM status.
 
+pub mod automap;
 pub mod connectors;
 pub mod customer_crm;
 pub mod history;
