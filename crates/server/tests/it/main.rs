@@ -8,6 +8,7 @@ mod api_tickets;
 mod batch_support;
 mod batch_sync;
 mod harness;
+mod oauth_connect;
 mod sync_connect;
 mod sync_flows;
 mod sync_oauth;
