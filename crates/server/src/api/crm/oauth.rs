@@ -329,10 +329,10 @@ async fn finish(
             )
         }
     };
-    let install =
-        match app.install(code).await {
-            Ok(i) => i,
-            Err(e) if e.api().is_some_and(|a| (400..500).contains(&a.status)) => return (
+    let install = match app.install(code).await {
+        Ok(i) => i,
+        Err(e) if e.api().is_some_and(|a| (400..500).contains(&a.status)) => {
+            return (
                 bad,
                 CallbackResult::error(
                     "code_rejected",
@@ -340,18 +340,19 @@ async fn finish(
                         "HubSpot rejected the authorization code ({e}): start the connection again"
                     ),
                 ),
-            ),
-            Err(e) => {
-                tracing::warn!(error = %e, "OAuth code exchange failed");
-                return (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    CallbackResult::error(
-                        "hubspot_unavailable",
-                        format!("HubSpot could not be reached to finish the connection: {e}"),
-                    ),
-                );
-            }
-        };
+            )
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "OAuth code exchange failed");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                CallbackResult::error(
+                    "hubspot_unavailable",
+                    format!("HubSpot could not be reached to finish the connection: {e}"),
+                ),
+            );
+        }
+    };
     let missing: Vec<String> = state
         .config
         .oauth_scopes
