@@ -92,6 +92,18 @@ pub struct HubspotArgs {
     /// HubSpot app id (webhook subscriptions).
     #[arg(long, env = "HUBSPOT_APP_ID")]
     pub hubspot_app_id: Option<String>,
+    /// HubSpot's OAuth consent page. Defaults to https://app.hubspot.com/oauth/authorize
+    /// for the production API and to HUBSPOT_API_BASE/oauth/authorize otherwise.
+    #[arg(long, env = "HUBSPOT_AUTHORIZE_URL")]
+    pub hubspot_authorize_url: Option<String>,
+    /// Scopes an OAuth connect requires (space- or comma-separated). Default:
+    /// contacts read/write, contact schema read, companies read, deals read.
+    #[arg(long, env = "HUBSPOT_SCOPES")]
+    pub hubspot_scopes: Option<String>,
+    /// Scopes asked for when the portal has them (`optional_scope`). Default:
+    /// crm.schemas.contacts.write.
+    #[arg(long, env = "HUBSPOT_OPTIONAL_SCOPES")]
+    pub hubspot_optional_scopes: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -129,7 +141,37 @@ impl ServeArgs {
         c.hubspot_client_id = self.hubspot.hubspot_client_id.clone();
         c.hubspot_client_secret = self.hubspot.hubspot_client_secret.clone();
         c.hubspot_app_id = self.hubspot.hubspot_app_id.clone();
+        if let Some(url) = &self.hubspot.hubspot_authorize_url {
+            c.hubspot_authorize_url = url.clone();
+        }
+        if let Some(scopes) = &self.hubspot.hubspot_scopes {
+            c.oauth_scopes = keva_server::config::parse_scopes(scopes);
+            anyhow::ensure!(!c.oauth_scopes.is_empty(), "HUBSPOT_SCOPES is empty");
+        }
+        if let Some(scopes) = &self.hubspot.hubspot_optional_scopes {
+            c.oauth_optional_scopes = keva_server::config::parse_scopes(scopes);
+        }
+        // Said once at start (never the secret).
+        eprintln!("{}", oauth_status(&c));
         Ok(c)
+    }
+}
+
+/// Whether the OAuth connect flow is configured, for the start-up log.
+pub fn oauth_status(c: &ServerConfig) -> String {
+    if c.oauth_configured() {
+        format!(
+            "HubSpot OAuth: configured (client id {}, app id {}, redirect URI {}, scopes {})",
+            c.hubspot_client_id.as_deref().unwrap_or_default(),
+            c.hubspot_app_id.as_deref().unwrap_or("not set"),
+            c.oauth_redirect_uri(),
+            c.oauth_scopes.join(" ")
+        )
+    } else {
+        "HubSpot OAuth: not configured (set HUBSPOT_CLIENT_ID, HUBSPOT_CLIENT_SECRET, \
+         HUBSPOT_APP_ID and KEVA_PUBLIC_URL to connect portals with OAuth; private-app \
+         tokens work without)"
+            .to_string()
     }
 }
 

@@ -5,7 +5,9 @@
 //! fresh API key, and the sandbox portal connected with the default mappings (so
 //! editing a customer through the API changes its sandbox contact) — then it
 //! prints where everything is and serves until Ctrl-C. It grows as the product
-//! does (batch sync, webhooks).
+//! does (batch sync, webhooks, OAuth: the sandbox has a second portal and the
+//! service is configured with the sandbox app's OAuth client, so the printed
+//! authorize link connects that portal through the browser flow).
 
 use anyhow::Context as _;
 use keva_store::{NewCustomer, StoreError};
@@ -73,10 +75,13 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     let defaults = keva_sandbox::server::SandboxConfig::default();
     let portal_id = defaults.portal_id + u64::try_from(earlier.len()).unwrap_or(0);
 
+    // A second portal to choose on the sandbox's consent page (OAuth connect).
+    let oauth_portal = portal_id + OAUTH_PORTAL_OFFSET;
     let sandbox = keva_sandbox::server::start(keva_sandbox::server::SandboxConfig {
         listen: args.sandbox_listen,
         seed_contacts: args.sandbox_contacts,
         portal_id,
+        extra_portals: vec![oauth_portal],
         ..defaults
     })
     .await
@@ -99,6 +104,8 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     let service_url = format!("http://{}", listener.local_addr()?);
     let mut config = keva_server::ServerConfig::new(args.listen, sandbox.url());
     // Webhook signatures cover the URL the sandbox calls: the address actually bound.
+    // It is also the OAuth redirect URI's origin (`/integrations/hubspot/callback`);
+    // the sandbox's default app accepts any redirect URI.
     config.public_url = service_url.clone();
     config.hubspot_client_id = Some(sandbox.client_id());
     config.hubspot_client_secret = Some(SecretString::from(sandbox.client_secret()));
@@ -118,6 +125,9 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
         )
         .await?;
     }
+    let authorize = keva_server::api::crm::oauth::begin_authorize(&state, workspace_id, None)
+        .await
+        .map_err(|e| anyhow::anyhow!("preparing the OAuth authorize link: {e}"))?;
     let example = store
         .customer_by_email(workspace_id, EXAMPLE_EMAIL)
         .await?
@@ -156,6 +166,18 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
         println!("  Example customer: {EXAMPLE_EMAIL}  (id {id})");
     }
     println!();
+    println!("Connect a HubSpot portal with OAuth (valid 10 minutes, single use):");
+    println!("  1. Open in a browser: {}", authorize.authorize_url);
+    println!("  2. Choose portal {oauth_portal} and click Approve.");
+    println!(
+        "  3. You are sent back to {service_url}{}?hubspot=connected&connectorId=…&portalId={oauth_portal}",
+        keva_server::api::crm::oauth::DEFAULT_RETURN_TO
+    );
+    println!(
+        "  New link: curl -X POST -H 'Authorization: Bearer {}' {service_url}/api/crm/hubspot/oauth/authorize",
+        key.plaintext
+    );
+    println!();
     println!("Try:");
     println!(
         "  curl -H 'Authorization: Bearer {}' {service_url}/api/customers",
@@ -173,6 +195,9 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     sandbox.shutdown().await;
     result
 }
+
+/// The OAuth demo portal's id is the sandbox portal's plus this.
+const OAUTH_PORTAL_OFFSET: u64 = 1_000_000;
 
 /// The sample customer the README's curl commands edit.
 const EXAMPLE_EMAIL: &str = "ada.lovelace@example.com";

@@ -19,19 +19,80 @@ pub struct ServerConfig {
     pub hubspot_client_id: Option<String>,
     pub hubspot_client_secret: Option<SecretString>,
     pub hubspot_app_id: Option<String>,
+    /// HubSpot's consent page (`https://app.hubspot.com/oauth/authorize`, or the
+    /// sandbox's `/oauth/authorize`).
+    pub hubspot_authorize_url: String,
+    /// Scopes the OAuth connect requires (`scope`); a grant without all of them
+    /// creates no connector.
+    pub oauth_scopes: Vec<String>,
+    /// Scopes asked for when the portal has them (`optional_scope`).
+    pub oauth_optional_scopes: Vec<String>,
+}
+
+/// The scopes a connector needs: contacts read/write, the contact schema (describe,
+/// property creation) and the company/deal context.
+pub const DEFAULT_OAUTH_SCOPES: &[&str] = &[
+    "crm.objects.contacts.read",
+    "crm.objects.contacts.write",
+    "crm.schemas.contacts.read",
+    "crm.objects.companies.read",
+    "crm.objects.deals.read",
+];
+
+/// Asked for when available: creating the mapped contact properties.
+pub const DEFAULT_OAUTH_OPTIONAL_SCOPES: &[&str] = &["crm.schemas.contacts.write"];
+
+/// Where HubSpot sends the browser back to (after `public_url`).
+pub const OAUTH_CALLBACK_PATH: &str = "/integrations/hubspot/callback";
+
+/// A space- or comma-separated scope list.
+pub fn parse_scopes(s: &str) -> Vec<String> {
+    s.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 impl ServerConfig {
     /// Settings for a service on `listen` that talks to `hubspot_api_base`.
+    ///
+    /// The consent page is HubSpot's for the production API and `{base}/oauth/authorize`
+    /// for any other base (the sandbox).
     pub fn new(listen: SocketAddr, hubspot_api_base: impl Into<String>) -> Self {
+        let hubspot_api_base: String = hubspot_api_base.into();
+        let hubspot_authorize_url =
+            if hubspot_api_base.trim_end_matches('/') == keva_hubspot::HUBSPOT_API_URL {
+                keva_hubspot::oauth::HUBSPOT_AUTHORIZE_URL.to_string()
+            } else {
+                format!("{}/oauth/authorize", hubspot_api_base.trim_end_matches('/'))
+            };
         Self {
             listen,
             public_url: format!("http://{listen}"),
-            hubspot_api_base: hubspot_api_base.into(),
+            hubspot_api_base,
             hubspot_client_id: None,
             hubspot_client_secret: None,
             hubspot_app_id: None,
+            hubspot_authorize_url,
+            oauth_scopes: DEFAULT_OAUTH_SCOPES.iter().map(|s| s.to_string()).collect(),
+            oauth_optional_scopes: DEFAULT_OAUTH_OPTIONAL_SCOPES
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
         }
+    }
+
+    /// Whether the OAuth connect flow can run (client id and secret set).
+    pub fn oauth_configured(&self) -> bool {
+        self.hubspot_client_id.is_some() && self.hubspot_client_secret.is_some()
+    }
+
+    /// `public_url` + the callback path: the redirect URI registered with HubSpot.
+    pub fn oauth_redirect_uri(&self) -> String {
+        format!(
+            "{}{OAUTH_CALLBACK_PATH}",
+            self.public_url.trim_end_matches('/')
+        )
     }
 }
 

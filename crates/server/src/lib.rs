@@ -71,8 +71,11 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         ))
         .routes(routes!(
             api::crm::connectors::get_connector,
-            api::crm::connectors::update_connector
+            api::crm::connectors::update_connector,
+            api::crm::connectors::disconnect_connector
         ))
+        .routes(routes!(api::crm::oauth::authorize))
+        .routes(routes!(api::crm::oauth::callback))
         .routes(routes!(
             api::crm::mappings::get_mappings,
             api::crm::mappings::put_mappings

@@ -20,7 +20,7 @@ macro_rules! connector_columns {
     () => {
         "id, workspace_id, portal_id, auth_kind, status, status_reason, scopes, \
          token_expires_at, last_sync_at, conflict_policy, import_contacts, batch_schedule, \
-         created_at, updated_at"
+         created_at, updated_at, connected_user, disconnected_at"
     };
 }
 
@@ -37,8 +37,9 @@ macro_rules! select_connectors {
 
 pub(crate) const INSERT_CONNECTOR: &str = concat!(
     "INSERT INTO hubspot_connectors (id, workspace_id, portal_id, auth_kind, \
-     access_token, refresh_token, token_expires_at, scopes, status, created_at, updated_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'connected', $9, $9) RETURNING ",
+     access_token, refresh_token, token_expires_at, scopes, status, created_at, updated_at, \
+     tokens_refreshed_at, connected_user) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'connected', $9, $9, $9, $10) RETURNING ",
     connector_columns!()
 );
 pub(crate) const CONNECTOR_BY_ID: &str = select_connectors!("WHERE workspace_id = $1 AND id = $2");
@@ -46,12 +47,39 @@ pub(crate) const LIST_CONNECTORS: &str = select_connectors!("WHERE workspace_id 
 pub(crate) const CONNECTORS_BY_PORTAL: &str =
     select_connectors!("WHERE portal_id = $1 ORDER BY id");
 pub(crate) const ALL_CONNECTORS: &str = select_connectors!("ORDER BY id");
+/// A disconnected connector has no tokens (`NotFound`).
 pub(crate) const CONNECTOR_TOKENS: &str =
     "SELECT id, access_token, refresh_token, token_expires_at \
-     FROM hubspot_connectors WHERE workspace_id = $1 AND id = $2";
+     FROM hubspot_connectors WHERE workspace_id = $1 AND id = $2 AND disconnected_at IS NULL";
 pub(crate) const UPDATE_CONNECTOR_TOKENS: &str =
     "UPDATE hubspot_connectors SET access_token = $2, \
-     refresh_token = $3, token_expires_at = $4, updated_at = $5 WHERE id = $1";
+     refresh_token = $3, token_expires_at = $4, updated_at = $5, tokens_refreshed_at = $5 \
+     WHERE id = $1";
+/// A refresh's tokens: written only over older ones (`tokens_refreshed_at`), never
+/// onto a disconnected connector.
+pub(crate) const STORE_REFRESHED_TOKENS: &str =
+    "UPDATE hubspot_connectors SET access_token = $2, refresh_token = $3, \
+     token_expires_at = $4, tokens_refreshed_at = $5, updated_at = $6 \
+     WHERE id = $1 AND disconnected_at IS NULL \
+     AND (tokens_refreshed_at IS NULL OR tokens_refreshed_at < $5)";
+pub(crate) const CONNECTOR_ID_BY_PORTAL: &str =
+    "SELECT id FROM hubspot_connectors WHERE workspace_id = $1 AND portal_id = $2";
+/// A reconnect: new tokens and grant, connected again; settings, mappings, links
+/// and history stay.
+pub(crate) const RECONNECT_CONNECTOR: &str = concat!(
+    "UPDATE hubspot_connectors SET auth_kind = $2, access_token = $3, refresh_token = $4, \
+     token_expires_at = $5, scopes = $6, connected_user = $7, status = 'connected', \
+     status_reason = NULL, disconnected_at = NULL, tokens_refreshed_at = $8, updated_at = $8 \
+     WHERE id = $1 RETURNING ",
+    connector_columns!()
+);
+/// Disconnect: the tokens are wiped; everything else stays for a later reconnect.
+pub(crate) const DISCONNECT_CONNECTOR: &str = concat!(
+    "UPDATE hubspot_connectors SET access_token = $3, refresh_token = NULL, \
+     token_expires_at = NULL, disconnected_at = COALESCE(disconnected_at, $4), \
+     updated_at = $4 WHERE workspace_id = $1 AND id = $2 RETURNING ",
+    connector_columns!()
+);
 pub(crate) const SET_CONNECTOR_STATUS: &str =
     "UPDATE hubspot_connectors SET status = $2, status_reason = $3, \
      updated_at = $4 WHERE id = $1";
@@ -99,6 +127,8 @@ pub enum ConnectorStatus {
     /// The tokens were refused (revoked, app uninstalled): a human must reconnect.
     NeedsReconnection,
     Error,
+    /// Disconnected by a user: no tokens, nothing runs; a connect resumes it.
+    Disconnected,
 }
 
 impl ConnectorStatus {
@@ -107,6 +137,7 @@ impl ConnectorStatus {
             ConnectorStatus::Connected => "connected",
             ConnectorStatus::NeedsReconnection => "needs_reconnection",
             ConnectorStatus::Error => "error",
+            ConnectorStatus::Disconnected => "disconnected",
         }
     }
 
@@ -115,6 +146,7 @@ impl ConnectorStatus {
             "connected" => Some(ConnectorStatus::Connected),
             "needs_reconnection" => Some(ConnectorStatus::NeedsReconnection),
             "error" => Some(ConnectorStatus::Error),
+            "disconnected" => Some(ConnectorStatus::Disconnected),
             _ => None,
         }
     }
@@ -151,6 +183,10 @@ pub struct Connector {
     pub batch_schedule: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The HubSpot user who installed the app (OAuth connectors).
+    pub connected_user: Option<String>,
+    /// Set while disconnected (`status` is then `Disconnected`).
+    pub disconnected_at: Option<DateTime<Utc>>,
 }
 
 /// A connector's decrypted tokens. `SecretString` redacts them in `Debug`.
@@ -187,6 +223,8 @@ pub(crate) struct ConnectorRow {
     pub batch_schedule: Option<String>,
     pub created_at: DbTime,
     pub updated_at: DbTime,
+    pub connected_user: Option<String>,
+    pub disconnected_at: Option<DbTime>,
 }
 
 impl TryFrom<ConnectorRow> for Connector {
@@ -194,7 +232,11 @@ impl TryFrom<ConnectorRow> for Connector {
 
     fn try_from(r: ConnectorRow) -> Result<Self, Self::Error> {
         let auth_kind = parse("auth_kind", &r.auth_kind, AuthKind::parse)?;
-        let status = parse("connector status", &r.status, ConnectorStatus::parse)?;
+        let status = if r.disconnected_at.is_some() {
+            ConnectorStatus::Disconnected
+        } else {
+            parse("connector status", &r.status, ConnectorStatus::parse)?
+        };
         let conflict_policy = parse("conflict policy", &r.conflict_policy, ConflictPolicy::parse)?;
         Ok(Connector {
             id: r.id.0,
@@ -211,6 +253,8 @@ impl TryFrom<ConnectorRow> for Connector {
             batch_schedule: r.batch_schedule,
             created_at: r.created_at.0,
             updated_at: r.updated_at.0,
+            connected_user: r.connected_user,
+            disconnected_at: r.disconnected_at.map(|t| t.0),
         })
     }
 }
@@ -276,6 +320,14 @@ macro_rules! queries {
                 &self,
                 c: $crate::NewConnector,
             ) -> Result<$crate::Connector, $crate::StoreError> {
+                self.insert_connector_by(c, None).await
+            }
+
+            async fn insert_connector_by(
+                &self,
+                c: $crate::NewConnector,
+                user: Option<&str>,
+            ) -> Result<$crate::Connector, $crate::StoreError> {
                 let id = uuid::Uuid::now_v7();
                 let (access, refresh) = $crate::connectors::seal_tokens(
                     &self.key,
@@ -298,6 +350,7 @@ macro_rules! queries {
                 .bind(c.token_expires_at.map($crate::codec::DbTime::from))
                 .bind(sqlx::types::Json(c.scopes.clone()))
                 .bind($crate::codec::DbTime($crate::codec::now()))
+                .bind(user)
                 .fetch_one(self.writer())
                 .await
                 .map_err(|e| {
@@ -368,6 +421,93 @@ macro_rules! queries {
                     .execute(self.writer())
                     .await?;
                 $crate::db::found(done.rows_affected())
+            }
+
+            pub async fn store_refreshed_tokens(
+                &self,
+                id: uuid::Uuid,
+                tokens: &$crate::ConnectorTokens,
+                refreshed_at: chrono::DateTime<chrono::Utc>,
+            ) -> Result<bool, $crate::StoreError> {
+                let (access, refresh) = $crate::connectors::seal_tokens(&self.key, id, tokens)?;
+                let done = sqlx::query::<$db>($crate::connectors::STORE_REFRESHED_TOKENS)
+                    .bind($crate::codec::DbId(id))
+                    .bind(access)
+                    .bind(refresh)
+                    .bind(tokens.expires_at.map($crate::codec::DbTime::from))
+                    .bind($crate::codec::DbTime::from(refreshed_at))
+                    .bind($crate::codec::DbTime($crate::codec::now()))
+                    .execute(self.writer())
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            pub async fn connect_oauth_connector(
+                &self,
+                c: $crate::NewConnector,
+                user: Option<&str>,
+            ) -> Result<($crate::Connector, bool), $crate::StoreError> {
+                let existing = || async {
+                    sqlx::query_scalar::<$db, $crate::codec::DbId>(
+                        $crate::connectors::CONNECTOR_ID_BY_PORTAL,
+                    )
+                    .bind($crate::codec::DbId(c.workspace_id))
+                    .bind(c.portal_id)
+                    .fetch_optional(self.writer())
+                    .await
+                };
+                let mut id = existing().await?;
+                if id.is_none() {
+                    match self.insert_connector_by(c.clone(), user).await {
+                        Ok(created) => return Ok((created, false)),
+                        // Connected concurrently: reconnect that one.
+                        Err($crate::StoreError::Conflict(_)) => id = existing().await?,
+                        Err(e) => return Err(e),
+                    }
+                }
+                let id = id.ok_or($crate::StoreError::NotFound)?.0;
+                let (access, refresh) = $crate::connectors::seal_tokens(
+                    &self.key,
+                    id,
+                    &$crate::ConnectorTokens {
+                        access_token: c.access_token.clone(),
+                        refresh_token: c.refresh_token.clone(),
+                        expires_at: c.token_expires_at,
+                    },
+                )?;
+                let row = sqlx::query_as::<$db, $crate::connectors::ConnectorRow>(
+                    $crate::connectors::RECONNECT_CONNECTOR,
+                )
+                .bind($crate::codec::DbId(id))
+                .bind(c.auth_kind.as_str())
+                .bind(access)
+                .bind(refresh)
+                .bind(c.token_expires_at.map($crate::codec::DbTime::from))
+                .bind(sqlx::types::Json(c.scopes.clone()))
+                .bind(user)
+                .bind($crate::codec::DbTime($crate::codec::now()))
+                .fetch_optional(self.writer())
+                .await?
+                .ok_or($crate::StoreError::NotFound)?;
+                Ok((row.try_into()?, true))
+            }
+
+            pub async fn disconnect_connector(
+                &self,
+                workspace_id: uuid::Uuid,
+                id: uuid::Uuid,
+            ) -> Result<$crate::Connector, $crate::StoreError> {
+                let row = sqlx::query_as::<$db, $crate::connectors::ConnectorRow>(
+                    $crate::connectors::DISCONNECT_CONNECTOR,
+                )
+                .bind($crate::codec::DbId(workspace_id))
+                .bind($crate::codec::DbId(id))
+                .bind(Vec::<u8>::new())
+                .bind($crate::codec::DbTime($crate::codec::now()))
+                .fetch_optional(self.writer())
+                .await?
+                .ok_or($crate::StoreError::NotFound)?;
+                Ok(row.try_into()?)
             }
 
             pub async fn set_connector_status(
@@ -493,6 +633,42 @@ impl crate::Store {
         dispatch!(self.update_connector_tokens(id, tokens))
     }
 
+    /// Stores tokens from a refresh obtained at `refreshed_at`, unless the stored
+    /// ones are as new or newer (or the connector is disconnected): `false` then.
+    #[tracing::instrument(skip(self, tokens))]
+    pub async fn store_refreshed_tokens(
+        &self,
+        id: Uuid,
+        tokens: &ConnectorTokens,
+        refreshed_at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self.store_refreshed_tokens(id, tokens, refreshed_at))
+    }
+
+    /// Connects a portal after an OAuth install: a new connector, or — when the
+    /// workspace already has one for the portal — that one with the new tokens,
+    /// grant and user, `connected` again (settings, mappings, links, history kept).
+    /// The flag says whether it was a reconnect.
+    #[tracing::instrument(skip(self, c, user), fields(workspace_id = %c.workspace_id, portal_id = c.portal_id))]
+    pub async fn connect_oauth_connector(
+        &self,
+        c: NewConnector,
+        user: Option<&str>,
+    ) -> Result<(Connector, bool), StoreError> {
+        dispatch!(self.connect_oauth_connector(c, user))
+    }
+
+    /// Wipes the tokens and marks the connector disconnected (mappings, links and
+    /// history stay). `NotFound` unless it is in `workspace_id`.
+    #[tracing::instrument(skip(self))]
+    pub async fn disconnect_connector(
+        &self,
+        workspace_id: Uuid,
+        id: Uuid,
+    ) -> Result<Connector, StoreError> {
+        dispatch!(self.disconnect_connector(workspace_id, id))
+    }
+
     #[tracing::instrument(skip(self))]
     pub async fn set_connector_status(
         &self,
@@ -550,6 +726,7 @@ mod tests {
             ConnectorStatus::Connected,
             ConnectorStatus::NeedsReconnection,
             ConnectorStatus::Error,
+            ConnectorStatus::Disconnected,
         ] {
             assert_eq!(ConnectorStatus::parse(status.as_str()), Some(status));
             assert_eq!(

@@ -119,6 +119,7 @@ macro_rules! impl_store {
         $crate::batches::queries!($store, $db);
         $crate::queue::queries!($store, $db);
         $crate::portal_leases::queries!($store, $db);
+        $crate::oauth_states::queries!($store, $db);
     };
 }
 

@@ -2,8 +2,10 @@
 //! kept, so every handler and worker of this process shares the connection pool,
 //! the OAuth refresh and (through `state.rate_limiters`) the portal's rate budget.
 //!
-//! Refreshed OAuth tokens are persisted (sealed) by the client's refresh hook; a
-//! refused grant marks the connector `needs_reconnection` and drops its client.
+//! Refreshed OAuth tokens are persisted (sealed) by the client's async refresh hook,
+//! which the client awaits before it uses the new token; the store ignores a write
+//! older than the stored tokens. A refused grant marks the connector
+//! `needs_reconnection` and drops its client; a disconnected connector gets none.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -48,6 +50,12 @@ impl ClientCache {
                     .status_reason
                     .clone()
                     .unwrap_or_else(|| "the portal must be reconnected".into()),
+            ));
+        }
+        if connector.status == ConnectorStatus::Disconnected {
+            self.invalidate(connector.id);
+            return Err(SyncError::permanent(
+                "the connector is disconnected: connect the portal again to resume",
             ));
         }
         if let Some(c) = self.clients.lock().get(&connector.id) {
@@ -140,28 +148,38 @@ fn build_client(
     };
     let store = state.store.clone();
     let connector_id = connector.id;
-    let on_refresh: keva_hubspot::RefreshHook = Arc::new(move |t: &TokenSet| {
-        let store = store.clone();
-        let tokens = ConnectorTokens {
-            access_token: t.access_token.clone(),
-            refresh_token: Some(t.refresh_token.clone()),
-            expires_at: Some(t.expires_at),
-        };
-        // The hook is synchronous; persisting happens beside the call that refreshed.
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(async move {
-                if let Err(e) = store.update_connector_tokens(connector_id, &tokens).await {
-                    tracing::error!(error = %e, %connector_id, "could not persist refreshed HubSpot tokens");
+    let on_refresh: keva_hubspot::AsyncRefreshHook = Arc::new(
+        move |t: TokenSet| -> futures::future::BoxFuture<'static, ()> {
+            let store = store.clone();
+            Box::pin(async move {
+                let tokens = ConnectorTokens {
+                    access_token: t.access_token,
+                    refresh_token: Some(t.refresh_token),
+                    expires_at: Some(t.expires_at),
+                };
+                // Awaited by the client before the new token is used; a newer stored
+                // token (another process refreshed later) is never overwritten.
+                match store
+                    .store_refreshed_tokens(connector_id, &tokens, chrono::Utc::now())
+                    .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::info!(%connector_id, "newer HubSpot tokens already stored; kept them")
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, %connector_id, "could not persist refreshed HubSpot tokens")
+                    }
                 }
-            });
-        }
-    });
+            })
+        },
+    );
     HubspotClient::builder(credentials)
         .base_url(state.config.hubspot_api_base.clone())
         .portal_id(connector.portal_id)
         .rate_limiters(state.rate_limiters.clone())
         .retry(request_retries())
-        .on_refresh(on_refresh)
+        .on_refresh_async(on_refresh)
         .build()
         .map_err(SyncError::from)
 }

@@ -185,3 +185,79 @@ fn label_for(field: KevaField, property: &str) -> String {
         _ => property.to_string(),
     }
 }
+
+/// A connector made (or resumed) by the OAuth install flow.
+#[derive(Debug)]
+pub struct OAuthConnected {
+    pub connector: Connector,
+    /// The workspace already had a connector for the portal: it was resumed with
+    /// its mappings, links and history.
+    pub reconnected: bool,
+    /// Other workspaces connected to the same portal.
+    pub other_workspaces: usize,
+}
+
+/// Stores the tokens of a finished install: a new connector with the default
+/// mappings, or the workspace's existing connector for the portal reconnected.
+pub async fn connect_oauth(
+    state: &AppState,
+    workspace_id: Uuid,
+    install: keva_hubspot::oauth::Installation,
+) -> Result<OAuthConnected, ConnectError> {
+    let portal_id = i64::try_from(install.hub_id)
+        .map_err(|_| SyncError::permanent("HubSpot returned an out-of-range portal id"))?;
+    let other_workspaces = state
+        .store
+        .connectors_by_portal(portal_id)
+        .await?
+        .iter()
+        .filter(|c| c.workspace_id != workspace_id && c.disconnected_at.is_none())
+        .count();
+    let (connector, reconnected) = state
+        .store
+        .connect_oauth_connector(
+            NewConnector {
+                workspace_id,
+                portal_id,
+                auth_kind: AuthKind::OAuth,
+                access_token: install.tokens.access_token,
+                refresh_token: Some(install.tokens.refresh_token),
+                token_expires_at: Some(install.tokens.expires_at),
+                scopes: install.scopes,
+            },
+            install.user.as_deref(),
+        )
+        .await?;
+    // The cached client (if any) holds the old tokens.
+    state.clients.invalidate(connector.id);
+    if !reconnected {
+        let mappings = default_contact_mappings();
+        let issues = match state.clients.client(state, &connector).await {
+            Ok(client) => match ensure_properties(state, &connector, &client, &mappings).await {
+                Ok((_, issues, _)) => issues,
+                Err(e) => {
+                    tracing::warn!(error = %e, connector_id = %connector.id, "could not check the mapped properties");
+                    Vec::new()
+                }
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, connector_id = %connector.id, "no client for the new connector");
+                Vec::new()
+            }
+        };
+        state
+            .store
+            .save_mappings(
+                connector.id,
+                ObjectKind::Contact,
+                &mappings,
+                &Value::Array(issues),
+            )
+            .await?;
+    }
+    Ok(OAuthConnected {
+        connector,
+        reconnected,
+        other_workspaces,
+    })
+}

@@ -10,6 +10,7 @@ mod automap_api;
 mod batch_support;
 mod batch_sync;
 mod harness;
+mod oauth_connect;
 mod sync_connect;
 mod sync_flows;
 mod sync_oauth;

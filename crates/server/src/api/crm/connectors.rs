@@ -1,11 +1,11 @@
 //! `/api/crm/hubspot/connectors`: connect a portal with a private-app token, list
-//! and show connectors (status, portal, last sync, settings, mapping issues) and
-//! change their settings.
+//! and show connectors (status, portal, last sync, settings, mapping issues),
+//! change their settings and disconnect them (OAuth connects: `oauth.rs`).
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use keva_core::{ConflictPolicy, ObjectKind};
-use keva_store::{Connector, ConnectorSettings};
+use keva_store::{AuthKind, Connector, ConnectorSettings, ConnectorStatus, StoreError};
 use secrecy::SecretString;
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
@@ -43,9 +43,20 @@ pub struct ConnectorView {
     pub portal_id: i64,
     /// `private_app` or `oauth`.
     pub auth_kind: String,
-    /// `connected`, `needs_reconnection` or `error`.
+    /// `connected`, `needs_reconnection` (HubSpot refused the grant: see
+    /// `statusReason` and `reconnectUrl`), `disconnected` or `error`.
     pub status: String,
     pub status_reason: Option<String>,
+    /// Set when a human must connect again: POST it (API key) and open the
+    /// returned `authorizeUrl`; the same connector resumes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconnect_url: Option<String>,
+    /// Granted scopes (OAuth).
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// The HubSpot user who installed the app (OAuth).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connected_user: Option<String>,
     pub last_sync_at: Option<chrono::DateTime<chrono::Utc>>,
     pub settings: SettingsView,
     /// Problems with the contact mappings, e.g. a property that is missing in the
@@ -88,12 +99,29 @@ pub(crate) async fn view(state: &AppState, c: Connector) -> Result<ConnectorView
         .await?
         .and_then(|m| m.issues.as_array().cloned())
         .unwrap_or_default();
+    let reconnect_url = matches!(
+        c.status,
+        ConnectorStatus::NeedsReconnection | ConnectorStatus::Disconnected
+    )
+    .then(|| {
+        format!(
+            "{}/api/crm/hubspot/oauth/authorize",
+            state.config.public_url.trim_end_matches('/')
+        )
+    });
+    let status_reason = match c.status {
+        ConnectorStatus::Disconnected => Some("disconnected by a user".to_string()),
+        _ => c.status_reason,
+    };
     Ok(ConnectorView {
         id: c.id,
         portal_id: c.portal_id,
         auth_kind: c.auth_kind.as_str().to_string(),
         status: c.status.as_str().to_string(),
-        status_reason: c.status_reason,
+        status_reason,
+        reconnect_url,
+        scopes: c.scopes,
+        connected_user: c.connected_user,
         last_sync_at: c.last_sync_at,
         settings: SettingsView {
             conflict_policy: c.conflict_policy.as_str().to_string(),
@@ -205,4 +233,77 @@ pub async fn update_connector(
         .update_connector_settings(auth.workspace_id, id, &settings)
         .await?;
     Ok(Json(view(&state, updated).await?))
+}
+
+/// The result of a disconnect.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DisconnectResult {
+    pub connector: ConnectorView,
+    /// Whether HubSpot confirmed the refresh token's revocation (OAuth only).
+    pub revoked: bool,
+    /// Why the revocation did not happen or failed (the tokens are deleted anyway).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoke_error: Option<String>,
+}
+
+#[utoipa::path(delete, path = "/api/crm/hubspot/connectors/{id}", tag = "crm",
+    params(("id" = Uuid, Path)), security(("api_key" = [])),
+    responses(
+        (status = 200, body = DisconnectResult, description = "disconnected: tokens revoked (best effort) and deleted; mappings, links and history kept"),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn disconnect_connector(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<Uuid>,
+) -> Result<Json<DisconnectResult>, ApiError> {
+    let c = connector_for(&state, auth.workspace_id, Some(id)).await?;
+    let (revoked, revoke_error) = revoke(&state, &c).await;
+    state.clients.invalidate(c.id);
+    let updated = state
+        .store
+        .disconnect_connector(auth.workspace_id, id)
+        .await?;
+    state.clients.invalidate(c.id);
+    tracing::info!(connector_id = %id, revoked, "connector disconnected");
+    Ok(Json(DisconnectResult {
+        connector: view(&state, updated).await?,
+        revoked,
+        revoke_error,
+    }))
+}
+
+/// Revokes an OAuth connector's refresh token at HubSpot (best effort).
+async fn revoke(state: &AppState, c: &Connector) -> (bool, Option<String>) {
+    if c.status == ConnectorStatus::Disconnected {
+        return (false, Some("already disconnected".into()));
+    }
+    if c.auth_kind != AuthKind::OAuth {
+        return (
+            false,
+            Some("private-app tokens cannot be revoked from here: rotate it in HubSpot".into()),
+        );
+    }
+    let tokens = match state.store.connector_tokens(c.workspace_id, c.id).await {
+        Ok(t) => t,
+        Err(StoreError::NotFound) => return (false, Some("no stored tokens".into())),
+        Err(e) => return (false, Some(format!("could not read the tokens: {e}"))),
+    };
+    let Some(refresh) = tokens.refresh_token else {
+        return (false, Some("no refresh token".into()));
+    };
+    let app = match super::oauth::oauth_app(&state.config) {
+        Ok(app) => app,
+        Err(e) => return (false, Some(e.to_string())),
+    };
+    match app.revoke_refresh_token(&refresh).await {
+        Ok(()) => (true, None),
+        Err(e) => {
+            tracing::warn!(error = %e, connector_id = %c.id, "could not revoke the refresh token");
+            (
+                false,
+                Some(format!("HubSpot did not confirm the revocation: {e}")),
+            )
+        }
+    }
 }

@@ -6,6 +6,7 @@ pub mod connectors;
 pub mod customer_crm;
 pub mod history;
 pub mod mappings;
+pub mod oauth;
 pub mod sync_now;
 
 use keva_store::Connector;
