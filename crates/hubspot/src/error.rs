@@ -114,6 +114,14 @@ pub type Result<T, E = HubspotError> = std::result::Result<T, E>;
 
 const PROPERTY_DOESNT_EXIST: &str = "PROPERTY_DOESNT_EXIST";
 
+/// Longest `Retry-After` honoured for HubSpot's short windows (secondly and
+/// ten-secondly policies): anything longer is a broken or hostile answer, and taken
+/// uncapped it could defer a job for years or overflow a date.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+/// Longest `Retry-After` honoured for the `DAILY` policy: it resets at midnight (in
+/// the account's time zone, which the client does not know), so at most a day.
+pub const MAX_DAILY_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
+
 impl HubspotError {
     /// Builds the error for a non-success response from its status, body and the
     /// relevant headers (`Retry-After`, `X-HubSpot-Correlation-Id`).
@@ -126,9 +134,14 @@ impl HubspotError {
         let raw: RawErrorBody = serde_json::from_slice(body).unwrap_or_default();
         let correlation_id = raw.correlation_id.clone().or(header_correlation_id);
         if status == 429 {
+            let cap = if raw.policy_name.as_deref() == Some("DAILY") {
+                MAX_DAILY_RETRY_AFTER
+            } else {
+                MAX_RETRY_AFTER
+            };
             return HubspotError::RateLimited {
                 policy: raw.policy_name,
-                retry_after,
+                retry_after: retry_after.map(|d| d.min(cap)),
                 correlation_id,
                 message: raw.message.unwrap_or_else(|| "rate limited".to_string()),
             };

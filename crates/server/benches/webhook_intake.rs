@@ -2,6 +2,9 @@
 //! PostgreSQL) receiving signed HubSpot batches of 1, 10 and 100 events from
 //! concurrent clients for a bounded time, then a paced 1,000 events/s run. Prints
 //! sustained events/s and p50/p99 acknowledgement latency per case and backend.
+//! Then a flood: 20,000 unsigned requests from one address (issue 16) while signed
+//! deliveries are paced alongside; prints the log rows the flood left and the
+//! deliveries' latency before and during it.
 //!
 //! `cargo bench -p keva-server --bench webhook_intake` (PostgreSQL from
 //! `KEVA_TEST_POSTGRES_URL`; `BENCH_SECS` sets each case's duration, default 5;
@@ -152,7 +155,75 @@ async fn paced(target: &Arc<Target>, backend: &str, n: usize, events_per_sec: u6
     );
 }
 
-async fn serve(store: Store) -> (Arc<Target>, CancellationToken) {
+/// Unsigned requests in the flood.
+const FLOOD: usize = 20_000;
+
+/// The flood: `FLOOD` unsigned requests from `CLIENTS` connections on one address,
+/// while signed deliveries are paced at 100 events/s; then the rows it left.
+async fn flood(target: &Arc<Target>, store: &Store, ws: uuid::Uuid, backend: &str) {
+    let rows_before = refused_rows(store, ws).await;
+    paced(target, backend, 1, 100, Duration::from_secs(2)).await;
+    let sent = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..CLIENTS {
+        let (t, sent) = (target.clone(), sent.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut statuses = std::collections::BTreeMap::<u16, u64>::new();
+            while sent.fetch_add(1, Ordering::Relaxed) < FLOOD as u64 {
+                let body = t.batch(1);
+                let r = t
+                    .http
+                    .post(&t.url)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .expect("send");
+                *statuses.entry(r.status().as_u16()).or_default() += 1;
+            }
+            statuses
+        }));
+    }
+    let legit = {
+        let t = target.clone();
+        let name = format!("{backend} (flood)");
+        tokio::spawn(async move {
+            let t2 = t.clone();
+            paced(&t2, &name, 1, 100, Duration::from_secs(3)).await;
+        })
+    };
+    let mut statuses = std::collections::BTreeMap::<u16, u64>::new();
+    for t in tasks {
+        for (k, v) in t.await.unwrap() {
+            *statuses.entry(k).or_default() += v;
+        }
+    }
+    let took = start.elapsed();
+    legit.await.unwrap();
+    let refused_rows = refused_rows(store, ws).await - rows_before;
+    println!(
+        "{backend:<10} flood of {FLOOD} unsigned requests in {:.1} s: answers {statuses:?}; \
+         refusal rows in the webhook log: {refused_rows}",
+        took.as_secs_f64()
+    );
+}
+
+/// Refusal rows in the workspace's webhook log.
+async fn refused_rows(store: &Store, ws: uuid::Uuid) -> usize {
+    let mut n = 0;
+    let mut before = None;
+    loop {
+        let page = store.webhook_log(ws, 500, before).await.unwrap();
+        n += page.iter().filter(|r| !r.valid).count();
+        match page.last() {
+            Some(last) if page.len() == 500 => before = Some(last.id),
+            _ => return n,
+        }
+    }
+}
+
+async fn serve(store: Store) -> (Arc<Target>, CancellationToken, uuid::Uuid) {
     let ws = store.ensure_workspace("bench").await.unwrap().0;
     store
         .insert_connector(NewConnector {
@@ -180,16 +251,19 @@ async fn serve(store: Store) -> (Arc<Target>, CancellationToken) {
     let stop = shutdown.clone();
     // The router alone, without the sync workers (see the module comment).
     tokio::spawn(async move {
-        axum::serve(listener, keva_server::app(state))
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await
+        axum::serve(
+            listener,
+            keva_server::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .await
     });
     let target = Arc::new(Target {
         url: format!("http://{addr}/api/webhooks/hubspot"),
         http: reqwest::Client::builder().no_proxy().build().unwrap(),
         next_event: AtomicU64::new(1),
     });
-    (target, shutdown)
+    (target, shutdown, ws.id)
 }
 
 async fn run(backend: Backend, secs: Duration) {
@@ -204,7 +278,7 @@ async fn run(backend: Backend, secs: Duration) {
         Backend::Sqlite => "sqlite",
         Backend::Postgres => "postgres",
     };
-    let (target, shutdown) = serve(store.clone()).await;
+    let (target, shutdown, ws) = serve(store.clone()).await;
     // Warm up connections and caches.
     for _ in 0..20 {
         target.post(1).await;
@@ -214,6 +288,7 @@ async fn run(backend: Backend, secs: Duration) {
     }
     paced(&target, name, 1, 1_000, secs).await;
     paced(&target, name, 10, 1_000, secs).await;
+    flood(&target, &store, ws, name).await;
     shutdown.cancel();
     keva_store::testing::drop_test_database(store).await;
     drop(guard);

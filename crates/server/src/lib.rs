@@ -152,9 +152,13 @@ pub async fn serve(
         std::sync::Arc::new(batch::BatchSettings::default()),
         shutdown.clone(),
     );
-    let served = axum::serve(listener, app(state))
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await;
+    // With the peer address: the webhook receiver rate-limits refusals per source.
+    let served = axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { shutdown.cancelled().await })
+    .await;
     workers.abort();
     batches.abort();
     served?;

@@ -16,10 +16,16 @@ pub(crate) const UPSERT_WEBHOOK_SETTINGS: &str =
      VALUES ($1, $2, $3, $4, $4) \
      ON CONFLICT (workspace_id) DO UPDATE SET app_id = excluded.app_id, \
      client_secret = excluded.client_secret, updated_at = excluded.updated_at \
-     RETURNING workspace_id, app_id, created_at, updated_at";
+     RETURNING workspace_id, app_id, allow_legacy_signatures, created_at, updated_at";
+
+pub(crate) const SET_LEGACY_SIGNATURES: &str =
+    "UPDATE webhook_settings SET allow_legacy_signatures = $2, updated_at = $3 \
+     WHERE workspace_id = $1 \
+     RETURNING workspace_id, app_id, allow_legacy_signatures, created_at, updated_at";
 
 pub(crate) const WEBHOOK_SETTINGS: &str =
-    "SELECT workspace_id, app_id, created_at, updated_at FROM webhook_settings WHERE workspace_id = $1";
+    "SELECT workspace_id, app_id, allow_legacy_signatures, created_at, updated_at \
+     FROM webhook_settings WHERE workspace_id = $1";
 
 pub(crate) const WEBHOOK_SECRET: &str =
     "SELECT client_secret FROM webhook_settings WHERE workspace_id = $1";
@@ -32,6 +38,9 @@ pub(crate) const WEBHOOK_SECRET: &str =
 pub struct WebhookSettings {
     pub workspace_id: Uuid,
     pub app_id: String,
+    /// Accept v1/v2 signatures (no timestamp, replayable; v1 does not cover the
+    /// URL) for this workspace's app. Off by default: only v3 verifies.
+    pub allow_legacy_signatures: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -40,6 +49,7 @@ pub struct WebhookSettings {
 pub(crate) struct WebhookSettingsRow {
     pub workspace_id: DbId,
     pub app_id: String,
+    pub allow_legacy_signatures: bool,
     pub created_at: DbTime,
     pub updated_at: DbTime,
 }
@@ -49,6 +59,7 @@ impl From<WebhookSettingsRow> for WebhookSettings {
         WebhookSettings {
             workspace_id: r.workspace_id.0,
             app_id: r.app_id,
+            allow_legacy_signatures: r.allow_legacy_signatures,
             created_at: r.created_at.0,
             updated_at: r.updated_at.0,
         }
@@ -111,6 +122,22 @@ macro_rules! queries {
                 .map_err(|e| $crate::error::conflict_or_db(e, String::new))
             }
 
+            pub async fn set_webhook_legacy_signatures(
+                &self,
+                workspace_id: uuid::Uuid,
+                allow: bool,
+            ) -> Result<Option<$crate::WebhookSettings>, $crate::StoreError> {
+                sqlx::query_as::<$db, $crate::webhook_settings::WebhookSettingsRow>(
+                    $crate::webhook_settings::SET_LEGACY_SIGNATURES,
+                )
+                .bind($crate::codec::DbId(workspace_id))
+                .bind(allow)
+                .bind($crate::codec::DbTime($crate::codec::now()))
+                .fetch_optional(self.writer())
+                .await?
+                .decode()
+            }
+
             pub async fn webhook_settings(
                 &self,
                 workspace_id: uuid::Uuid,
@@ -158,6 +185,17 @@ impl crate::Store {
         client_secret: &SecretString,
     ) -> Result<WebhookSettings, StoreError> {
         dispatch!(self.set_webhook_settings(workspace_id, app_id, client_secret))
+    }
+
+    /// Allows (or stops allowing) v1/v2 signatures for the workspace's app; `None`
+    /// if the workspace has no webhook settings. Kept by `set_webhook_settings`.
+    #[tracing::instrument(skip(self))]
+    pub async fn set_webhook_legacy_signatures(
+        &self,
+        workspace_id: Uuid,
+        allow: bool,
+    ) -> Result<Option<WebhookSettings>, StoreError> {
+        dispatch!(self.set_webhook_legacy_signatures(workspace_id, allow))
     }
 
     #[tracing::instrument(skip(self))]

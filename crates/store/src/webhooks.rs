@@ -45,7 +45,7 @@ pub(crate) const INSERT_WEBHOOK_EVENT: &str = concat!(
     "INSERT INTO webhook_events (",
     event_columns!(),
     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-     ON CONFLICT (portal_id, event_id) DO NOTHING"
+     ON CONFLICT (workspace_id, portal_id, event_id) DO NOTHING"
 );
 
 pub(crate) const CONTACT_EVENTS_SINCE: &str = concat!(
@@ -81,8 +81,10 @@ pub struct WebhookRequest {
     pub duplicates: u32,
 }
 
-/// One event of a verified delivery. `(portal_id, event_id)` identifies it: a
-/// second copy is a duplicate and is not stored again.
+/// One event of a verified delivery, for one workspace. `(workspace_id, portal_id,
+/// event_id)` identifies it: a second copy for the same workspace is a duplicate and
+/// is not stored again. Another workspace (with its own app on the same portal)
+/// cannot pre-empt it: its copy is its own row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewWebhookEvent {
     pub event_id: i64,
@@ -116,8 +118,9 @@ pub struct WebhookEvent {
 pub struct WebhookIngest {
     pub request: NewWebhookRequest,
     pub events: Vec<NewWebhookEvent>,
-    /// Enqueued (with coalescing) only if at least one event was new: a delivery
-    /// made only of duplicates (HubSpot's retry) changes nothing but the log.
+    /// A job is enqueued (with coalescing) only if its connector got at least one
+    /// new event: a delivery made only of duplicates (HubSpot's retry) changes
+    /// nothing but the log, and one workspace's duplicates decide nothing for another.
     pub jobs: Vec<NewJob>,
 }
 
@@ -247,6 +250,8 @@ macro_rules! queries {
                 let now = $crate::codec::now();
                 let mut tx = self.begin_write().await?;
                 let mut result = $crate::IngestResult::default();
+                let mut fresh: std::collections::HashSet<uuid::Uuid> =
+                    std::collections::HashSet::new();
                 for e in &ingest.events {
                     let done = sqlx::query::<$db>($crate::webhooks::INSERT_WEBHOOK_EVENT)
                         .bind($crate::codec::DbId(uuid::Uuid::now_v7()))
@@ -266,10 +271,15 @@ macro_rules! queries {
                         result.duplicates += 1;
                     } else {
                         result.inserted += 1;
+                        fresh.extend(e.connector_id);
                     }
                 }
-                if result.inserted > 0 {
-                    for job in &ingest.jobs {
+                {
+                    for job in ingest
+                        .jobs
+                        .iter()
+                        .filter(|j| fresh.contains(&j.connector_id))
+                    {
                         if Self::enqueue_on(&mut tx, job).await?.coalesced {
                             result.jobs_coalesced += 1;
                         } else {
@@ -331,8 +341,8 @@ impl crate::Store {
     }
 
     /// In one transaction: the log row, the new events (duplicates by
-    /// `(portal_id, event_id)` skipped and counted) and, if any event was new, the
-    /// jobs (coalesced). All or nothing.
+    /// `(workspace_id, portal_id, event_id)` skipped and counted) and the jobs
+    /// (coalesced) of the connectors that got a new event. All or nothing.
     #[tracing::instrument(skip(self, ingest), fields(events = ingest.events.len()))]
     pub async fn ingest_webhook(&self, ingest: &WebhookIngest) -> Result<IngestResult, StoreError> {
         dispatch!(self.ingest_webhook(ingest))

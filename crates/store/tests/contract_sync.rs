@@ -1428,8 +1428,11 @@ async fn webhook_ingest_is_all_or_nothing(ts: TestStore) {
     let store = &*ts;
     let f = fixture(store).await;
     let mut bad = delivery(&f);
-    // The last job names a connector that does not exist: the whole delivery fails.
-    bad.jobs[1].connector_id = Uuid::now_v7();
+    // The last event and its job name a connector that does not exist: the whole
+    // delivery fails. (A job is enqueued only for a connector that got a new event.)
+    let missing = Uuid::now_v7();
+    bad.events[2].connector_id = Some(missing);
+    bad.jobs[1].connector_id = missing;
     let r = store.ingest_webhook(&bad).await;
     assert!(r.is_err(), "{r:?}");
     assert!(store

@@ -12,5 +12,6 @@ mod metrics;
 mod oauth;
 mod objects;
 mod properties_associations;
+mod retry_after;
 mod search;
 mod webhooks;

@@ -1,4 +1,5 @@
-//! `GET /healthz`: liveness plus a database round trip, for load balancers.
+//! `GET /healthz`: liveness plus a database round trip, for load balancers. A failure
+//! is answered generically (503 "database unavailable"); its cause is logged.
 
 use axum::extract::State;
 use axum::Json;
@@ -17,11 +18,11 @@ pub struct Health {
 #[utoipa::path(get, path = "/healthz", tag = "health",
     responses((status = 200, body = Health), (status = 503, body = crate::error::ErrorBody)))]
 pub async fn healthz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
-    state
-        .store
-        .ping()
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("database: {e}")))?;
+    state.store.ping().await.map_err(|e| {
+        // Public endpoint: the details go to the log, not to whoever asks.
+        tracing::error!(error = %e, "health check: the database did not answer");
+        ApiError::Unavailable("database unavailable".into())
+    })?;
     Ok(Json(Health {
         status: "ok",
         database: "ok",

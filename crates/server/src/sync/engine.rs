@@ -297,7 +297,8 @@ pub async fn inbound_contact(
     apply(&mut ctx, &customer, None, link.as_ref(), &contact, warnings).await
 }
 
-/// Contacts merged in HubSpot: every link to a merged id moves to the survivor,
+/// Contacts merged in HubSpot: every link to a merged id moves to the contact
+/// HubSpot now answers for that id (the survivor; never just the event's word),
 /// which is then reconciled.
 pub async fn contact_merge(
     state: &AppState,
@@ -306,8 +307,16 @@ pub async fn contact_merge(
     merged: &[String],
     trigger: Trigger,
 ) -> Result<SyncOutcome, SyncError> {
+    // The event's ids are only a hint: each merged id is re-read, and its link moves
+    // only to where HubSpot says that contact now lives (reading a merged-away id
+    // answers with the survivor), as `inbound_contact` does.
+    let ctx = Ctx::load(state, connector, trigger).await?;
     for id in merged.iter().filter(|id| id.as_str() != primary) {
-        state.store.relink(connector.id, id, primary).await?;
+        if let Some(contact) = ctx.fetch(id).await? {
+            if contact.id != *id {
+                state.store.relink(connector.id, id, &contact.id).await?;
+            }
+        }
     }
     inbound_contact(state, connector, primary, trigger).await
 }

@@ -15,6 +15,10 @@ pub const EVENTS_ECHO_TOTAL: &str = "webhook_events_echo_total";
 /// Events newly stored (each is handed to the engine through a job unless an echo).
 pub const EVENTS_STORED_TOTAL: &str = "webhook_events_stored_total";
 
+/// Refused requests over their source's or portal's budget: answered 429 without a
+/// log row (one sample row per source and window).
+pub const REFUSALS_SUPPRESSED_TOTAL: &str = "webhook_refusals_suppressed_total";
+
 /// Describes the counters to the installed recorder (called once, on install).
 pub fn describe() {
     metrics::describe_counter!(
@@ -29,6 +33,10 @@ pub fn describe() {
     metrics::describe_counter!(EVENTS_DUPLICATE_TOTAL, "webhook events received again");
     metrics::describe_counter!(EVENTS_ECHO_TOTAL, "echoes of Keva's own HubSpot writes");
     metrics::describe_counter!(EVENTS_STORED_TOTAL, "webhook events newly stored");
+    metrics::describe_counter!(
+        REFUSALS_SUPPRESSED_TOTAL,
+        "refused webhook requests over the rate limit, not logged one by one"
+    );
 }
 
 /// Counts one request by how it ended.

@@ -26,6 +26,8 @@ pub struct App {
     /// Our app's id (the events' `appId`, and `sourceId` on our own writes).
     pub app_id: Option<String>,
     pub secret: Option<SecretString>,
+    /// The workspace opted in to v1/v2 signatures (`allowLegacySignatures`).
+    pub allow_legacy: bool,
 }
 
 type Entry<T> = (Instant, Arc<T>);
@@ -73,10 +75,9 @@ impl Directory {
             return Ok(Arc::new(Vec::new()));
         };
         let found = Arc::new(state.store.connectors_by_portal(id).await?);
-        // An unknown portal is not remembered: connecting it must work at once.
-        if !found.is_empty() {
-            remember(&self.portals, portal, found.clone());
-        }
+        // An unknown portal is remembered too (a flood naming it costs no query):
+        // connecting it still works at once, as a refusal is re-checked fresh.
+        remember(&self.portals, portal, found.clone());
         Ok(found)
     }
 
@@ -97,6 +98,7 @@ impl Directory {
             Some(_) => state.store.webhook_secret(workspace_id).await?,
             None => None,
         };
+        let allow_legacy = settings.as_ref().is_some_and(|s| s.allow_legacy_signatures);
         let app_id = settings
             .map(|s| s.app_id)
             .or_else(|| state.config.hubspot_app_id.clone())
@@ -104,7 +106,11 @@ impl Directory {
         let secret = secret
             .or_else(|| state.config.hubspot_client_secret.clone())
             .filter(|s| !s.expose_secret().is_empty());
-        let app = Arc::new(App { app_id, secret });
+        let app = Arc::new(App {
+            app_id,
+            secret,
+            allow_legacy,
+        });
         remember(&self.apps, workspace_id, app.clone());
         Ok(app)
     }

@@ -98,9 +98,11 @@ fn occurred_at(e: &WebhookEvent) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(e.occurred_at).unwrap_or_else(Utc::now)
 }
 
-/// Builds the rows and jobs. Every event is stored once (under the portal's first
-/// target); jobs are made per target connector and deduplicated within the batch
-/// (the store coalesces across batches).
+/// Builds the rows and jobs. Every event is stored once per target (so each
+/// workspace deduplicates its own copy: another workspace's app on the portal cannot
+/// pre-empt it); jobs are made per target connector and deduplicated within the
+/// batch (the store coalesces across batches, and enqueues a target's jobs only if
+/// that target got a new event).
 pub fn jobs_from_events(
     events: &[WebhookEvent],
     targets: &HashMap<u64, Vec<Target>>,
@@ -110,17 +112,18 @@ pub fn jobs_from_events(
     let mut seen_jobs: HashSet<(Uuid, String)> = HashSet::new();
     for e in events {
         let portal_targets = targets.get(&e.portal_id).map(Vec::as_slice).unwrap_or(&[]);
-        let first = portal_targets.first();
-        out.events.push(NewWebhookEvent {
-            event_id: i64::try_from(e.event_id).unwrap_or(i64::MAX),
-            portal_id: i64::try_from(e.portal_id).unwrap_or(i64::MAX),
-            connector_id: first.map(|t| t.connector_id),
-            workspace_id: first.map(|t| t.workspace_id),
-            object_id: e.object_id.to_string(),
-            subscription_type: e.subscription_type.clone(),
-            occurred_at: occurred_at(e),
-            payload: serde_json::to_value(e).unwrap_or_default(),
-        });
+        for t in portal_targets {
+            out.events.push(NewWebhookEvent {
+                event_id: i64::try_from(e.event_id).unwrap_or(i64::MAX),
+                portal_id: i64::try_from(e.portal_id).unwrap_or(i64::MAX),
+                connector_id: Some(t.connector_id),
+                workspace_id: Some(t.workspace_id),
+                object_id: e.object_id.to_string(),
+                subscription_type: e.subscription_type.clone(),
+                occurred_at: occurred_at(e),
+                payload: serde_json::to_value(e).unwrap_or_default(),
+            });
+        }
         let kind = e.kind();
         let mut echoed = false;
         for t in portal_targets.iter().filter(|t| t.connected) {

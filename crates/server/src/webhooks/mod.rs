@@ -6,6 +6,7 @@
 
 pub mod counters;
 pub mod directory;
+pub mod guard;
 pub mod jobs_from_events;
 pub mod log;
 pub mod receiver;
@@ -33,11 +34,15 @@ pub fn routes(router: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
 
 /// The receiver, kept apart from the API's body-limit layer: it enforces its own
 /// limit so an oversized delivery still gets a JSON 413 and a log line.
-/// Each router gets its own lookup cache (`directory`).
+/// Each router gets its own lookup cache (`directory`) and refusal budgets (`guard`).
 pub fn receiver() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, api) = OpenApiRouter::new()
         .routes(routes!(receiver::receive))
         .split_for_parts();
     let directory = Arc::new(directory::Directory::default());
-    (router.layer(Extension(directory)), api)
+    let guard = Arc::new(guard::Guard::default());
+    (
+        router.layer(Extension(directory)).layer(Extension(guard)),
+        api,
+    )
 }

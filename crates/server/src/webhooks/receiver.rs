@@ -9,11 +9,12 @@
 //! lost, even when the process dies right after answering.
 
 use std::collections::HashSet;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{OriginalUri, State};
-use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::extract::{ConnectInfo, OriginalUri, Request, State};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
@@ -24,9 +25,10 @@ use uuid::Uuid;
 
 use super::counters::{self as m};
 use super::directory::Directory;
+use super::guard::{Guard, SAMPLE_WINDOW};
 use super::jobs_from_events::{echo_candidates, jobs_from_events, LinkBases};
 use super::verify::verify;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::state::AppState;
 
 /// The receiver's path, as registered with HubSpot (after the public base URL).
@@ -40,12 +42,16 @@ pub const MAX_WEBHOOK_BODY: usize = 1024 * 1024;
 struct Refusal {
     error: ApiError,
     log: NewWebhookRequest,
+    /// Already charged to the source's and portal's refusal budgets.
+    charged: bool,
+    /// Over budget: answered 429, logged only as the window's sample.
+    limited: bool,
 }
 
 /// Receives a HubSpot webhook delivery.
 ///
-/// Public (no API key): the HubSpot signature (`X-HubSpot-Signature-v3`, or v2/v1) is
-/// the only proof. The URI checked is `KEVA_PUBLIC_URL` + this path + the query.
+/// Public (no API key): the HubSpot signature (`X-HubSpot-Signature-v3`; v2/v1 only
+/// for a workspace that set `allowLegacySignatures`) is the only proof. The URI checked is `KEVA_PUBLIC_URL` + this path + the query.
 #[utoipa::path(
     post,
     path = "/api/webhooks/hubspot",
@@ -65,22 +71,40 @@ struct Refusal {
         (status = 401, description = "Signature missing or wrong, stale timestamp, unknown app or portal", body = ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
         (status = 415, description = "Content type is not application/json", body = ErrorBody),
+        (status = 429, description = "Too many refused requests from this address or for this portal", body = ErrorBody),
     )
 )]
 pub async fn receive(
     State(state): State<AppState>,
     Extension(directory): Extension<Arc<Directory>>,
+    Extension(guard): Extension<Arc<Guard>>,
     OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Response {
     let path_and_query = uri
         .path_and_query()
         .map_or_else(|| uri.path().to_owned(), |p| p.as_str().to_owned());
-    match intake(&state, &directory, &path_and_query, &headers, body).await {
+    let source = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
+    let context = Context {
+        state: &state,
+        directory: &directory,
+        guard: &guard,
+        source,
+    };
+    match intake(&context, &path_and_query, &headers, body).await {
         Ok(()) => {
             m::request("accepted");
             StatusCode::NO_CONTENT.into_response()
+        }
+        Err(Outcome::Refused(r))
+            if r.limited || (!r.charged && !guard.charge(source, r.log.portal_id)) =>
+        {
+            suppressed(&state, &guard, source, *r).await
         }
         Err(Outcome::Refused(r)) => {
             m::request(r.error.code());
@@ -110,6 +134,50 @@ pub async fn receive(
     }
 }
 
+/// A refusal over its budget: a counter, one sample log row per source and
+/// window, and a 429 (HubSpot itself retries a 429 later).
+async fn suppressed(state: &AppState, guard: &Guard, source: IpAddr, r: Refusal) -> Response {
+    m::request("rate_limited");
+    m::add(m::REFUSALS_SUPPRESSED_TOTAL, 1);
+    if guard.sample(source) {
+        let reason = r.log.reject_reason.as_deref().unwrap_or("refused");
+        let log = NewWebhookRequest {
+            reject_reason: Some(format!(
+                "rate limited: too many refused requests from {source}; this is a \
+                 sample, the next {} s of refusals from it are only counted \
+                 ({}): {reason}",
+                SAMPLE_WINDOW.as_secs(),
+                m::REFUSALS_SUPPRESSED_TOTAL
+            )),
+            ..r.log
+        };
+        if let Err(e) = state.store.log_webhook_request(&log).await {
+            tracing::warn!(error = %e, "could not log a rate-limited webhook request");
+        }
+        tracing::warn!(%source, "webhook refusals over the limit; suppressing their log rows");
+    }
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code: "rate_limited",
+            message: "too many refused webhook requests; retry later".into(),
+        },
+    };
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(RETRY_AFTER, "10")],
+        axum::Json(body),
+    )
+        .into_response()
+}
+
+/// What `intake` works with.
+struct Context<'a> {
+    state: &'a AppState,
+    directory: &'a Directory,
+    guard: &'a Guard,
+    source: IpAddr,
+}
+
 enum Outcome {
     Refused(Box<Refusal>),
     Failed(anyhow::Error),
@@ -127,7 +195,12 @@ fn refuse(error: ApiError) -> Outcome {
         reject_reason: Some(error.to_string()),
         ..NewWebhookRequest::default()
     };
-    Outcome::Refused(Box::new(Refusal { error, log }))
+    Outcome::Refused(Box::new(Refusal {
+        error,
+        log,
+        charged: false,
+        limited: false,
+    }))
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
@@ -161,19 +234,19 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, Outcome> {
 }
 
 async fn intake(
-    state: &AppState,
-    directory: &Directory,
+    cx: &Context<'_>,
     path_and_query: &str,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(), Outcome> {
+    let (state, directory) = (cx.state, cx.directory);
     if !is_json(headers) {
         return Err(refuse(ApiError::UnsupportedMediaType(
             "expected Content-Type: application/json".into(),
         )));
     }
     let body = read_body(headers, body).await?;
-    let events = parse_batch(&body).map_err(|e| refuse(ApiError::BadRequest(e.to_string())))?;
+    let mut events = parse_batch(&body).map_err(|e| refuse(ApiError::BadRequest(e.to_string())))?;
 
     let uri = public_uri(&state.config.public_url, path_and_query);
     let signed = SignedRequest::from_headers("POST", &uri, &body, headers);
@@ -182,15 +255,24 @@ async fn intake(
     let first_portal = events.first().and_then(|e| i64::try_from(e.portal_id).ok());
 
     let mut outcome = verify(state, directory, &signed, &events, now_ms, false).await?;
+    // Cached lookups may be stale (a secret just set): refuse only on fresh data —
+    // unless this source or portal is over its refusal budget, whose requests get
+    // no uncached lookups.
+    let mut limited = false;
     if outcome.is_err() {
-        // Cached lookups may be stale (a secret just set): refuse only on fresh data.
-        outcome = verify(state, directory, &signed, &events, now_ms, true).await?;
+        if cx.guard.charge(cx.source, first_portal) {
+            outcome = verify(state, directory, &signed, &events, now_ms, true).await?;
+        } else {
+            limited = true;
+        }
     }
     let verified = match outcome {
         Ok(v) => v,
         Err(rejection) => {
             m::add(m::EVENTS_REJECTED_TOTAL, events.len() as u64);
             return Err(Outcome::Refused(Box::new(Refusal {
+                charged: true,
+                limited,
                 error: ApiError::NotVerified(
                     "webhook request could not be verified (see the webhook log)".into(),
                 ),
@@ -204,6 +286,20 @@ async fn intake(
                 },
             })));
         }
+    };
+    // Events of portals nobody connected are not refused with the rest: they are
+    // dropped, counted and named in the (accepted) request's log line.
+    let ignored = if verified.unknown_portals.is_empty() {
+        None
+    } else {
+        let before = events.len();
+        events.retain(|e| !verified.unknown_portals.contains(&e.portal_id));
+        let dropped = before - events.len();
+        m::add(m::EVENTS_REJECTED_TOTAL, dropped as u64);
+        Some(format!(
+            "ignored {dropped} event(s) of unknown portal {}: no connector",
+            super::verify::join(&verified.unknown_portals)
+        ))
     };
     m::add(m::EVENTS_RECEIVED_TOTAL, events.len() as u64);
 
@@ -219,7 +315,7 @@ async fn intake(
             portal_id: first_portal,
             event_count,
             valid: true,
-            reject_reason: None,
+            reject_reason: ignored,
             duplicates: 0,
         },
         events: planned.events,

@@ -45,16 +45,39 @@ pub struct WebhookSettingsView {
     pub secret_source: String,
     /// The URL to register as the app's webhook target.
     pub target_url: String,
+    /// v1/v2 signatures are accepted (otherwise only v3).
+    pub allow_legacy_signatures: bool,
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// HubSpot's app id: digits as a string, or a JSON number (HubSpot's own payloads
+/// use numbers).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum AppIdInput {
+    Number(u64),
+    Text(String),
+}
+
+impl AppIdInput {
+    fn into_text(self) -> String {
+        match self {
+            AppIdInput::Number(n) => n.to_string(),
+            AppIdInput::Text(s) => s.trim().to_owned(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PutWebhookSettings {
-    /// HubSpot app id (digits).
-    pub app_id: String,
+    /// HubSpot app id (digits, as a string or a number).
+    pub app_id: AppIdInput,
     /// The app's client secret; omit to keep the one already set.
     pub client_secret: Option<String>,
+    /// Accept v1/v2 signatures (no timestamp: replayable; v1 does not cover the
+    /// URL) for older HubSpot apps. Omit to keep the current value (default false).
+    pub allow_legacy_signatures: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -109,6 +132,7 @@ async fn view(state: &AppState, auth: &Authenticated) -> Result<WebhookSettingsV
         client_secret_set: secret_source != "none",
         secret_source: secret_source.into(),
         target_url: target_url(state),
+        allow_legacy_signatures: settings.as_ref().is_some_and(|s| s.allow_legacy_signatures),
         updated_at: settings.map(|s| s.updated_at),
     })
 }
@@ -135,7 +159,8 @@ pub async fn put_settings(
     auth: Authenticated,
     Json(body): Json<PutWebhookSettings>,
 ) -> Result<Json<WebhookSettingsView>, ApiError> {
-    let app_id = body.app_id.trim();
+    let app_id = body.app_id.into_text();
+    let app_id = app_id.as_str();
     if app_id.is_empty() || !app_id.bytes().all(|b| b.is_ascii_digit()) || app_id.len() > 19 {
         return Err(ApiError::Unprocessable(
             "appId must be HubSpot's numeric app id".into(),
@@ -158,6 +183,12 @@ pub async fn put_settings(
         .store
         .set_webhook_settings(auth.workspace_id, app_id, &secret)
         .await?;
+    if let Some(allow) = body.allow_legacy_signatures {
+        state
+            .store
+            .set_webhook_legacy_signatures(auth.workspace_id, allow)
+            .await?;
+    }
     Ok(Json(view(&state, &auth).await?))
 }
 

@@ -16,6 +16,7 @@ mod sync_flows;
 mod sync_oauth;
 mod sync_props;
 mod sync_queue;
+mod webhook_abuse;
 mod webhook_intake;
 mod webhook_sandbox;
 mod webhook_settings;
