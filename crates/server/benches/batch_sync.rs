@@ -438,12 +438,10 @@ async fn verify(db: &Db, sb: &Sandbox) -> Result<(u64, u64)> {
                 (false, None) => link.as_ref().is_none_or(|l| l.hubspot_id.is_none()),
                 (true, Some(h)) => {
                     let p = &h["properties"];
-                    let name = [p["firstname"].as_str(), p["lastname"].as_str()]
-                        .into_iter()
-                        .flatten()
-                        .filter(|s| !s.is_empty())
-                        .collect::<Vec<_>>()
-                        .join(" ");
+                    let name = keva_core::name::join(
+                        p["firstname"].as_str().unwrap_or_default(),
+                        p["lastname"].as_str().unwrap_or_default(),
+                    );
                     link.as_ref().and_then(|l| l.hubspot_id.as_deref()) == h["id"].as_str()
                         && c.name.as_deref().unwrap_or_default() == name
                         && c.company.as_deref() == p["company"].as_str()

@@ -164,6 +164,16 @@ pub struct NewConnector {
     pub scopes: Vec<String>,
 }
 
+impl NewConnector {
+    pub(crate) fn tokens(&self) -> ConnectorTokens {
+        ConnectorTokens {
+            access_token: self.access_token.clone(),
+            refresh_token: self.refresh_token.clone(),
+            expires_at: self.token_expires_at,
+        }
+    }
+}
+
 /// A stored HubSpot connection, without its tokens (see `ConnectorTokens`), so it
 /// can be logged and serialised freely.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -329,15 +339,8 @@ macro_rules! queries {
                 user: Option<&str>,
             ) -> Result<$crate::Connector, $crate::StoreError> {
                 let id = uuid::Uuid::now_v7();
-                let (access, refresh) = $crate::connectors::seal_tokens(
-                    &self.key,
-                    id,
-                    &$crate::ConnectorTokens {
-                        access_token: c.access_token.clone(),
-                        refresh_token: c.refresh_token.clone(),
-                        expires_at: c.token_expires_at,
-                    },
-                )?;
+                let (access, refresh) =
+                    $crate::connectors::seal_tokens(&self.key, id, &c.tokens())?;
                 let row = sqlx::query_as::<$db, $crate::connectors::ConnectorRow>(
                     $crate::connectors::INSERT_CONNECTOR,
                 )
@@ -466,15 +469,8 @@ macro_rules! queries {
                     }
                 }
                 let id = id.ok_or($crate::StoreError::NotFound)?.0;
-                let (access, refresh) = $crate::connectors::seal_tokens(
-                    &self.key,
-                    id,
-                    &$crate::ConnectorTokens {
-                        access_token: c.access_token.clone(),
-                        refresh_token: c.refresh_token.clone(),
-                        expires_at: c.token_expires_at,
-                    },
-                )?;
+                let (access, refresh) =
+                    $crate::connectors::seal_tokens(&self.key, id, &c.tokens())?;
                 let row = sqlx::query_as::<$db, $crate::connectors::ConnectorRow>(
                     $crate::connectors::RECONNECT_CONNECTOR,
                 )

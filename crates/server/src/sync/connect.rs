@@ -82,15 +82,7 @@ pub async fn connect_private_app(
     let client = state.clients.client(state, &connector).await?;
     let mappings = default_contact_mappings();
     let (_, issues, created) = ensure_properties(state, &connector, &client, &mappings).await?;
-    state
-        .store
-        .save_mappings(
-            connector.id,
-            ObjectKind::Contact,
-            &mappings,
-            &Value::Array(issues.clone()),
-        )
-        .await?;
+    save_contact_mappings(state, connector.id, &mappings, issues.clone()).await?;
     Ok(Connected {
         connector,
         issues,
@@ -245,19 +237,25 @@ pub async fn connect_oauth(
                 Vec::new()
             }
         };
-        state
-            .store
-            .save_mappings(
-                connector.id,
-                ObjectKind::Contact,
-                &mappings,
-                &Value::Array(issues),
-            )
-            .await?;
+        save_contact_mappings(state, connector.id, &mappings, issues).await?;
     }
     Ok(OAuthConnected {
         connector,
         reconnected,
         other_workspaces,
     })
+}
+
+/// Saves a new connector's contact mappings with the issues its property check found.
+async fn save_contact_mappings(
+    state: &AppState,
+    connector_id: Uuid,
+    mappings: &[FieldMapping],
+    issues: Vec<Value>,
+) -> Result<(), StoreError> {
+    let issues = Value::Array(issues);
+    state
+        .store
+        .save_mappings(connector_id, ObjectKind::Contact, mappings, &issues)
+        .await
 }

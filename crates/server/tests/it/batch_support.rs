@@ -173,12 +173,10 @@ impl TestApp {
                     c.email
                 );
                 let p = &contact["properties"];
-                let name = [p["firstname"].as_str(), p["lastname"].as_str()]
-                    .into_iter()
-                    .flatten()
-                    .filter(|s| !s.is_empty())
-                    .collect::<Vec<_>>()
-                    .join(" ");
+                let name = keva_core::name::join(
+                    p["firstname"].as_str().unwrap_or_default(),
+                    p["lastname"].as_str().unwrap_or_default(),
+                );
                 assert_eq!(c.name.as_deref().unwrap_or_default(), name, "{}", c.email);
                 assert_eq!(c.company.as_deref(), p["company"].as_str(), "{}", c.email);
             }

@@ -301,6 +301,12 @@ impl TestApp {
         c.unwrap_or_else(|e| panic!("insert customer {email}: {e}"))
     }
 
+    /// The id of the workspace named `name` (e.g. one made by `key_for`).
+    pub async fn workspace_id_of(&self, name: &str) -> Uuid {
+        let ws = self.store.workspace_by_name(name).await.unwrap();
+        ws.unwrap_or_else(|| panic!("no workspace {name:?}")).id
+    }
+
     /// Sends a request and asserts its status; returns the JSON body.
     pub async fn expect(&self, req: RequestBuilder, status: u16, what: &str) -> Value {
         let (s, v) = parts(req.send().await.unwrap_or_else(|e| panic!("{what}: {e}"))).await;

@@ -50,6 +50,14 @@ async fn oauth_app(backend: Backend) -> TestApp {
     app
 }
 
+/// Starts the flow with `key`'s workspace and clicks `button` on HubSpot's page
+/// (choosing the second portal); the redirect's location.
+async fn consent_as(app: &TestApp, key: &str, button: &str) -> String {
+    let auth = authorize(app, key, json!({})).await;
+    let url = auth["authorizeUrl"].as_str().unwrap();
+    consent(app, url, button, SECOND_PORTAL).await
+}
+
 fn unescape(s: &str) -> String {
     s.replace("&quot;", "\"")
         .replace("&#39;", "'")
@@ -148,14 +156,7 @@ fn q<'a>(query: &'a [(String, String)], key: &str) -> Option<&'a str> {
 
 /// The whole flow with the second portal; returns the callback's JSON.
 async fn connect_second_portal(app: &TestApp) -> Value {
-    let auth = authorize(app, &app.key, json!({})).await;
-    let location = consent(
-        app,
-        auth["authorizeUrl"].as_str().unwrap(),
-        "approve",
-        SECOND_PORTAL,
-    )
-    .await;
+    let location = consent_as(app, &app.key, "approve").await;
     let (s, v) = follow_json(&location).await;
     assert_eq!(s, 200, "{v}");
     v
@@ -415,14 +416,7 @@ async fn oauth_bad_states_deny_and_bad_codes_store_nothing(app: TestApp) {
     );
 
     // Deny: back to returnTo with the reason; the state is used up.
-    let auth = authorize(&app, &app.key, json!({})).await;
-    let location = consent(
-        &app,
-        auth["authorizeUrl"].as_str().unwrap(),
-        "deny",
-        SECOND_PORTAL,
-    )
-    .await;
+    let location = consent_as(&app, &app.key, "deny").await;
     assert!(location.contains("error=access_denied"), "{location}");
     let (path, back) = follow(&location).await;
     assert_eq!(path, "/settings/integrations/hubspot");
@@ -451,14 +445,7 @@ async fn oauth_bad_states_deny_and_bad_codes_store_nothing(app: TestApp) {
 
     // A state of another workspace connects that workspace, never this one.
     let other_key = app.key_for("other").await;
-    let auth = authorize(&app, &other_key, json!({})).await;
-    let location = consent(
-        &app,
-        auth["authorizeUrl"].as_str().unwrap(),
-        "approve",
-        SECOND_PORTAL,
-    )
-    .await;
+    let location = consent_as(&app, &other_key, "approve").await;
     let (s, v) = follow_json(&location).await;
     assert_eq!(s, 200, "{v}");
     assert!(connectors(&app).await.is_empty());
@@ -483,14 +470,7 @@ async fn oauth_bad_states_deny_and_bad_codes_store_nothing(app: TestApp) {
 async fn oauth_denied_bad_code_and_expired_leave_no_connector(app: TestApp) {
     // Nothing from the failures above is stored: a fresh app, failures only.
     let cb = format!("{}/integrations/hubspot/callback", app.url);
-    let auth = authorize(&app, &app.key, json!({})).await;
-    let location = consent(
-        &app,
-        auth["authorizeUrl"].as_str().unwrap(),
-        "deny",
-        SECOND_PORTAL,
-    )
-    .await;
+    let location = consent_as(&app, &app.key, "deny").await;
     let (_, back) = follow(&location).await;
     assert_eq!(q(&back, "reason"), Some("access_denied"));
     let auth = authorize(&app, &app.key, json!({})).await;

@@ -39,19 +39,13 @@ async fn refreshed_tokens_are_persisted_and_a_revoked_grant_needs_reconnection(a
         )
         .unwrap();
     // Stored with an access token that has already expired: the first call refreshes.
-    let connector = app
-        .store
-        .insert_connector(NewConnector {
-            workspace_id: app.workspace_id,
-            portal_id: i64::try_from(app.sb().portal_id()).unwrap(),
-            auth_kind: AuthKind::OAuth,
-            access_token: SecretString::from("expired-access-token"),
-            refresh_token: Some(SecretString::from(issued.refresh_token.clone())),
-            token_expires_at: Some(Utc::now() - chrono::Duration::minutes(5)),
-            scopes: Vec::new(),
-        })
-        .await
-        .unwrap();
+    let connector = oauth_connector(
+        &app,
+        "expired-access-token",
+        Some(SecretString::from(issued.refresh_token.clone())),
+        Utc::now() - chrono::Duration::minutes(5),
+    )
+    .await;
     let customer = app.stored_customer("oauth@example.com").await;
     let state = oauth_state(&app);
     let outcome = sync_customer(&state, &connector, customer.id, Trigger::Manual)
@@ -94,19 +88,7 @@ async fn refreshed_tokens_are_persisted_and_a_revoked_grant_needs_reconnection(a
 
 async fn a_connector_that_cannot_authenticate_is_marked_for_reconnection(app: TestApp) {
     // An OAuth connector without a refresh token cannot work.
-    let connector = app
-        .store
-        .insert_connector(NewConnector {
-            workspace_id: app.workspace_id,
-            portal_id: i64::try_from(app.sb().portal_id()).unwrap(),
-            auth_kind: AuthKind::OAuth,
-            access_token: SecretString::from("no-good"),
-            refresh_token: None,
-            token_expires_at: Some(Utc::now()),
-            scopes: Vec::new(),
-        })
-        .await
-        .unwrap();
+    let connector = oauth_connector(&app, "no-good", None, Utc::now()).await;
     let c = app
         .synced_customer(json!({"email": "stuck@example.com"}))
         .await;
@@ -134,3 +116,22 @@ keva_store::backend_tests!(with = crate::harness::sandboxed;
     refreshed_tokens_are_persisted_and_a_revoked_grant_needs_reconnection,
     a_connector_that_cannot_authenticate_is_marked_for_reconnection,
 );
+
+/// An OAuth connector on the sandbox portal with the given tokens.
+async fn oauth_connector(
+    app: &TestApp,
+    access: &str,
+    refresh: Option<SecretString>,
+    expires_at: chrono::DateTime<Utc>,
+) -> keva_store::Connector {
+    let new = NewConnector {
+        workspace_id: app.workspace_id,
+        portal_id: i64::try_from(app.sb().portal_id()).unwrap(),
+        auth_kind: AuthKind::OAuth,
+        access_token: SecretString::from(access),
+        refresh_token: refresh,
+        token_expires_at: Some(expires_at),
+        scopes: Vec::new(),
+    };
+    app.store.insert_connector(new).await.unwrap()
+}

@@ -17,26 +17,8 @@ const OTHER_SECRET: &str = "other-workspace-secret";
 /// Returns (workspace id, connector id, API key).
 async fn other_workspace_on_the_portal(app: &TestApp) -> (Uuid, Uuid, String) {
     let key = app.key_for("other").await;
-    let ws = app
-        .store
-        .workspace_by_name("other")
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
-    let c = app
-        .store
-        .insert_connector(keva_store::NewConnector {
-            workspace_id: ws,
-            portal_id: PORTAL as i64,
-            auth_kind: keva_store::AuthKind::PrivateApp,
-            access_token: SecretString::from("x"),
-            refresh_token: None,
-            token_expires_at: None,
-            scopes: vec![],
-        })
-        .await
-        .unwrap();
+    let ws = app.workspace_id_of("other").await;
+    let c = private_connector(&app.store, ws, PORTAL).await;
     app.store
         .set_webhook_settings(
             ws,

@@ -124,29 +124,13 @@ async fn every_rejection_is_401_and_stores_nothing_but_the_log_line(app: TestApp
     let other_app = json!([change(8, 900, "firstname", "X")])
         .to_string()
         .replace(&format!("\"appId\":{APP_ID}"), "\"appId\":31337");
-    let r = post_signed(
-        &app,
-        other_app.as_bytes(),
-        SECRET,
-        Sign::V3 {
-            timestamp_ms: now_ms(),
-        },
-    )
-    .await;
+    let r = post_v3(&app, other_app.as_bytes(), SECRET).await;
     assert_eq!(r.status(), 401, "unknown app");
     // A portal nobody connected, validly signed.
     let unknown = json!([change(9, 900, "firstname", "X")])
         .to_string()
         .replace(&format!("\"portalId\":{PORTAL}"), "\"portalId\":4242");
-    let r = post_signed(
-        &app,
-        unknown.as_bytes(),
-        SECRET,
-        Sign::V3 {
-            timestamp_ms: now_ms(),
-        },
-    )
-    .await;
+    let r = post_v3(&app, unknown.as_bytes(), SECRET).await;
     assert_eq!(r.status(), 401, "unknown portal");
 
     assert!(
@@ -418,19 +402,7 @@ async fn the_log_api_pages_and_is_scoped_to_the_workspace(app: TestApp) {
 async fn without_a_webhook_app_or_service_secret_nothing_verifies(app: TestApp) {
     // Connector, but no workspace webhook app: the harness's service has no
     // HUBSPOT_CLIENT_SECRET, so nothing can verify.
-    let c = app
-        .store
-        .insert_connector(keva_store::NewConnector {
-            workspace_id: app.workspace_id,
-            portal_id: PORTAL as i64,
-            auth_kind: keva_store::AuthKind::PrivateApp,
-            access_token: secrecy::SecretString::from("x"),
-            refresh_token: None,
-            token_expires_at: None,
-            scopes: vec![],
-        })
-        .await
-        .unwrap();
+    let c = private_connector(&app.store, app.workspace_id, PORTAL).await;
     let r = post_batch(&app, &json!([change(1, 5, "firstname", "A")])).await;
     assert_eq!(r.status(), 401);
     assert!(stored_events(&app.store, c.id, 5).await.is_empty());
@@ -443,28 +415,10 @@ async fn mixed_portals_verify_per_portal_and_stay_in_their_workspace(app: TestAp
     let ours = connect(&app, PORTAL).await;
     // Another workspace with its own app (secret) on portal 5000 and on ours.
     let other_key = app.key_for("other").await;
-    let other_ws = app
-        .store
-        .workspace_by_name("other")
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let other_ws = app.workspace_id_of("other").await;
     let mut other_connectors = Vec::new();
     for portal in [5000, PORTAL] {
-        let c = app
-            .store
-            .insert_connector(keva_store::NewConnector {
-                workspace_id: other_ws,
-                portal_id: portal as i64,
-                auth_kind: keva_store::AuthKind::PrivateApp,
-                access_token: secrecy::SecretString::from("x"),
-                refresh_token: None,
-                token_expires_at: None,
-                scopes: vec![],
-            })
-            .await
-            .unwrap();
+        let c = private_connector(&app.store, other_ws, portal).await;
         other_connectors.push(c);
     }
     app.store
@@ -483,15 +437,7 @@ async fn mixed_portals_verify_per_portal_and_stay_in_their_workspace(app: TestAp
     let mixed = json!([at(PORTAL, 1), at(5000, 2)]).to_string();
     for secret in [SECRET, "other-secret"] {
         // Our secret cannot vouch for portal 5000; theirs can for both portals.
-        let r = post_signed(
-            &app,
-            mixed.as_bytes(),
-            secret,
-            Sign::V3 {
-                timestamp_ms: now_ms(),
-            },
-        )
-        .await;
+        let r = post_v3(&app, mixed.as_bytes(), secret).await;
         let expected = if secret == SECRET { 401 } else { 204 };
         assert_eq!(r.status(), expected, "signed with {secret}");
     }

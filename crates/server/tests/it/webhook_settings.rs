@@ -68,19 +68,7 @@ async fn settings_show_the_secret_only_as_set_and_keep_it_when_omitted(app: Test
     )
     .await;
     assert_eq!((s, v["appId"].as_str()), (200, Some("778")));
-    let c = app
-        .store
-        .insert_connector(keva_store::NewConnector {
-            workspace_id: app.workspace_id,
-            portal_id: PORTAL as i64,
-            auth_kind: keva_store::AuthKind::PrivateApp,
-            access_token: secrecy::SecretString::from("x"),
-            refresh_token: None,
-            token_expires_at: None,
-            scopes: vec![],
-        })
-        .await
-        .unwrap();
+    let c = private_connector(&app.store, app.workspace_id, PORTAL).await;
     let mut event = change(1, 9, "firstname", "A");
     event["appId"] = json!(778);
     let r = post_batch(&app, &json!([event])).await;
@@ -288,29 +276,9 @@ async fn the_service_wide_secret_is_the_fallback(backend: Backend) {
         })
         .build()
         .await;
-    let c = app
-        .store
-        .insert_connector(keva_store::NewConnector {
-            workspace_id: app.workspace_id,
-            portal_id: PORTAL as i64,
-            auth_kind: keva_store::AuthKind::PrivateApp,
-            access_token: secrecy::SecretString::from("x"),
-            refresh_token: None,
-            token_expires_at: None,
-            scopes: vec![],
-        })
-        .await
-        .unwrap();
+    let c = private_connector(&app.store, app.workspace_id, PORTAL).await;
     let body = json!([change(1, 4, "firstname", "A")]).to_string();
-    let r = post_signed(
-        &app,
-        body.as_bytes(),
-        SECRET,
-        Sign::V3 {
-            timestamp_ms: now_ms(),
-        },
-    )
-    .await;
+    let r = post_v3(&app, body.as_bytes(), SECRET).await;
     assert_eq!(r.status(), 401, "not the service secret");
     let r = post_signed(
         &app,

@@ -19,19 +19,7 @@ pub const PATH: &str = "/api/webhooks/hubspot";
 /// Connects `portal` to the app's workspace (a fake token: these tests never call
 /// HubSpot) and sets the workspace's webhook app.
 pub async fn connect(app: &TestApp, portal: u64) -> Connector {
-    let c = app
-        .store
-        .insert_connector(NewConnector {
-            workspace_id: app.workspace_id,
-            portal_id: portal as i64,
-            auth_kind: AuthKind::PrivateApp,
-            access_token: SecretString::from("pat-test-not-used"),
-            refresh_token: None,
-            token_expires_at: None,
-            scopes: vec![],
-        })
-        .await
-        .expect("insert connector");
+    let c = private_connector(&app.store, app.workspace_id, portal).await;
     app.store
         .set_webhook_settings(
             app.workspace_id,
@@ -64,6 +52,32 @@ pub enum Sign {
     V2,
     V1,
     None,
+}
+
+/// A private-app connector with a fake token (these tests never call HubSpot).
+pub async fn private_connector(
+    store: &keva_store::Store,
+    workspace: Uuid,
+    portal: u64,
+) -> Connector {
+    let new = NewConnector {
+        workspace_id: workspace,
+        portal_id: portal as i64,
+        auth_kind: AuthKind::PrivateApp,
+        access_token: SecretString::from("pat-test-not-used"),
+        refresh_token: None,
+        token_expires_at: None,
+        scopes: vec![],
+    };
+    store.insert_connector(new).await.expect("insert connector")
+}
+
+/// Posts `body` signed with v3 at the current time.
+pub async fn post_v3(app: &TestApp, body: &[u8], secret: &str) -> Response {
+    let sign = Sign::V3 {
+        timestamp_ms: now_ms(),
+    };
+    post_signed(app, body, secret, sign).await
 }
 
 /// Posts `body` to the receiver, signed with `secret` over the URI the service
