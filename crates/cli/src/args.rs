@@ -122,10 +122,52 @@ pub struct ServeArgs {
     /// to live (event-driven) syncs, 0.0–0.9.
     #[arg(long, env = "KEVA_BATCH_RESERVE", default_value_t = keva_server::batch::DEFAULT_BATCH_RESERVE)]
     pub batch_reserve: f64,
+    /// Serve `/metrics` on this address only (e.g. one the monitoring network
+    /// reaches) instead of beside the API.
+    #[arg(long, env = "KEVA_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Seconds one API request may take, body upload included (longer → 408).
+    #[arg(long, env = "KEVA_REQUEST_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub request_timeout_secs: u64,
+    /// Requests one API key may have in flight at once (more → 429).
+    #[arg(long, env = "KEVA_PER_KEY_CONCURRENCY", default_value_t = keva_server::limits::DEFAULT_PER_KEY_CONCURRENCY)]
+    pub per_key_concurrency: usize,
+    #[command(flatten)]
+    pub retention: RetentionArgs,
     #[command(flatten)]
     pub db: DbArgs,
     #[command(flatten)]
     pub hubspot: HubspotArgs,
+}
+
+/// Days each kind of ever-growing row is kept (0 keeps it forever).
+#[derive(Args, Debug)]
+pub struct RetentionArgs {
+    /// The webhook delivery log.
+    #[arg(long, env = "KEVA_RETAIN_WEBHOOK_REQUESTS_DAYS", default_value_t = 14)]
+    pub retain_webhook_requests_days: u32,
+    /// Ingested webhook events (deduplication of HubSpot's retries).
+    #[arg(long, env = "KEVA_RETAIN_WEBHOOK_EVENTS_DAYS", default_value_t = 30)]
+    pub retain_webhook_events_days: u32,
+    /// Sync history.
+    #[arg(long, env = "KEVA_RETAIN_HISTORY_DAYS", default_value_t = 90)]
+    pub retain_history_days: u32,
+    /// Succeeded, failed and dead jobs, from when they finished.
+    #[arg(long, env = "KEVA_RETAIN_FINISHED_JOBS_DAYS", default_value_t = 7)]
+    pub retain_finished_jobs_days: u32,
+}
+
+impl RetentionArgs {
+    pub fn settings(&self) -> keva_server::retention::RetentionSettings {
+        let days = |d: u32| (d > 0).then(|| std::time::Duration::from_secs(u64::from(d) * 86_400));
+        keva_server::retention::RetentionSettings {
+            webhook_requests: days(self.retain_webhook_requests_days),
+            webhook_events: days(self.retain_webhook_events_days),
+            history: days(self.retain_history_days),
+            finished_jobs: days(self.retain_finished_jobs_days),
+            ..Default::default()
+        }
+    }
 }
 
 impl ServeArgs {
@@ -138,6 +180,8 @@ impl ServeArgs {
             );
             c.public_url = url.trim_end_matches('/').to_string();
         }
+        c.metrics_listen = self.metrics_listen;
+        c.request_timeout = std::time::Duration::from_secs(self.request_timeout_secs);
         c.hubspot_client_id = self.hubspot.hubspot_client_id.clone();
         c.hubspot_client_secret = self.hubspot.hubspot_client_secret.clone();
         c.hubspot_app_id = self.hubspot.hubspot_app_id.clone();

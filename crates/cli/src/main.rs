@@ -99,8 +99,10 @@ async fn serve(args: args::ServeArgs) -> anyhow::Result<()> {
         let _ = tokio::signal::ctrl_c().await;
         on_signal.cancel();
     });
-    let settings =
+    let mut settings =
         keva_server::config::Settings::new(config).with_batch_reserve(args.batch_reserve);
+    settings.per_key_concurrency = args.per_key_concurrency;
+    settings.retention = args.retention.settings();
     let state = keva_server::AppState::new(store, settings);
     keva_server::serve(listener, state, shutdown).await
 }

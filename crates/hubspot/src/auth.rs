@@ -77,8 +77,8 @@ impl TokenSet {
         let expires_at = Utc::now()
             + chrono::Duration::from_std(lifetime).unwrap_or_else(|_| chrono::Duration::zero());
         Self {
-            access_token: SecretString::from(resp.access_token.clone()),
-            refresh_token: SecretString::from(resp.refresh_token.clone()),
+            access_token: resp.access_token.clone(),
+            refresh_token: resp.refresh_token.clone(),
             expires_at,
             lifetime,
         }
@@ -241,7 +241,7 @@ impl OAuthState {
         match result {
             Ok(resp) => {
                 let mut tokens = TokenSet::from_response(&resp);
-                if resp.refresh_token.is_empty() {
+                if resp.refresh_token.expose_secret().is_empty() {
                     tokens.refresh_token = current.tokens.refresh_token.clone();
                 }
                 metrics::counter!("hubspot_token_refreshes_total", "outcome" => "ok").increment(1);

@@ -620,11 +620,13 @@ pub(crate) struct AssociationBatchReadInput {
 
 // ---------------------------------------------------------------- OAuth
 
-/// `POST /oauth/v1/token` response.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `POST /oauth/v1/token` response. The tokens are secrets: `Debug` shows them
+/// redacted, so the response can never reach a log line in clear.
+#[derive(Debug, Clone, Deserialize)]
 pub struct TokenResponse {
-    pub access_token: String,
-    pub refresh_token: String,
+    pub access_token: secrecy::SecretString,
+    /// Empty when a refresh answers without a new refresh token.
+    pub refresh_token: secrecy::SecretString,
     pub expires_in: u64,
     #[serde(default)]
     pub token_type: Option<String>,
@@ -723,6 +725,23 @@ pub(crate) struct ResultsOnly<T> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn token_responses_never_print_their_tokens() {
+        let r: TokenResponse = serde_json::from_value(serde_json::json!({
+            "access_token": "CJSP5qf1KhICAQEY-access",
+            "refresh_token": "6f18f21e-refresh",
+            "expires_in": 1800,
+            "token_type": "bearer"
+        }))
+        .unwrap();
+        let shown = format!("{r:?}");
+        assert!(!shown.contains("CJSP5qf1KhICAQEY-access"), "{shown}");
+        assert!(!shown.contains("6f18f21e-refresh"), "{shown}");
+        assert!(shown.contains("1800"), "other fields still show: {shown}");
+        use secrecy::ExposeSecret;
+        assert_eq!(r.access_token.expose_secret(), "CJSP5qf1KhICAQEY-access");
+    }
 
     #[test]
     fn object_decodes_nulls_numbers_and_associations() {

@@ -251,7 +251,7 @@ impl OAuthApp {
             .refresh(&self.client_id, &self.client_secret, refresh_token)
             .await?;
         let mut set = TokenSet::from_response(&resp);
-        if resp.refresh_token.is_empty() {
+        if resp.refresh_token.expose_secret().is_empty() {
             set.refresh_token = refresh_token.clone();
         }
         Ok(set)

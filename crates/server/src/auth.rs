@@ -60,6 +60,8 @@ pub async fn create_api_key(store: &Store, workspace: &str) -> anyhow::Result<(U
 pub struct Authenticated {
     pub workspace_id: Uuid,
     pub key_id: Uuid,
+    /// The key's in-flight slot, held until the request is answered.
+    _slot: std::sync::Arc<crate::limits::KeyPermit>,
 }
 
 impl FromRequestParts<AppState> for Authenticated {
@@ -102,9 +104,15 @@ impl FromRequestParts<AppState> for Authenticated {
                 tracing::warn!(error = %e, "could not record API key use");
             }
         }
+        let slot = state.key_concurrency.try_acquire(key.id).ok_or_else(|| {
+            ApiError::TooManyRequests(
+                "too many requests in flight for this API key; retry when one is answered".into(),
+            )
+        })?;
         Ok(Authenticated {
             workspace_id: key.workspace_id,
             key_id: key.id,
+            _slot: std::sync::Arc::new(slot),
         })
     }
 }

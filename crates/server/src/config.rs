@@ -6,6 +6,7 @@ use keva_hubspot::RateLimitConfig;
 use secrecy::SecretString;
 
 use crate::batch::DEFAULT_BATCH_RESERVE;
+use crate::retention::RetentionSettings;
 use crate::sync::SyncSettings;
 
 /// Everything `serve` needs besides the store. Secrets are `SecretString` so they
@@ -27,6 +28,12 @@ pub struct ServerConfig {
     pub oauth_scopes: Vec<String>,
     /// Scopes asked for when the portal has them (`optional_scope`).
     pub oauth_optional_scopes: Vec<String>,
+    /// Where `/metrics` is served instead of `listen` (`serve --metrics-listen`),
+    /// e.g. an address only the monitoring network reaches; `None` serves it on
+    /// `listen` with the API.
+    pub metrics_listen: Option<SocketAddr>,
+    /// How long one API request may take, body upload included; longer → 408.
+    pub request_timeout: std::time::Duration,
 }
 
 /// The scopes a connector needs: contacts read/write, the contact schema (describe,
@@ -41,6 +48,10 @@ pub const DEFAULT_OAUTH_SCOPES: &[&str] = &[
 
 /// Asked for when available: creating the mapped contact properties.
 pub const DEFAULT_OAUTH_OPTIONAL_SCOPES: &[&str] = &["crm.schemas.contacts.write"];
+
+/// How long one API request may take by default: above Sync Now's longest wait
+/// (ten seconds) with room to spare.
+pub const DEFAULT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Where HubSpot sends the browser back to (after `public_url`).
 pub const OAUTH_CALLBACK_PATH: &str = "/integrations/hubspot/callback";
@@ -79,6 +90,8 @@ impl ServerConfig {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
+            metrics_listen: None,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
         }
     }
 
@@ -107,6 +120,10 @@ pub struct Settings {
     /// One portal's rate budget; `bulk_reserve_share` is the part of every window
     /// that batch calls leave to live syncs (`serve --batch-reserve`).
     pub rate_limits: RateLimitConfig,
+    /// Requests one API key may have in flight; more are answered 429.
+    pub per_key_concurrency: usize,
+    /// How long webhook logs, history and finished jobs are kept.
+    pub retention: RetentionSettings,
 }
 
 impl Settings {
@@ -120,6 +137,8 @@ impl Settings {
                 bulk_reserve_share: DEFAULT_BATCH_RESERVE,
                 ..RateLimitConfig::default()
             },
+            per_key_concurrency: crate::limits::DEFAULT_PER_KEY_CONCURRENCY,
+            retention: RetentionSettings::default(),
         }
     }
 

@@ -14,8 +14,10 @@ pub mod batch;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod limits;
 pub mod metrics;
 pub mod openapi;
+pub mod retention;
 pub mod state;
 pub mod sync;
 pub mod webhooks;
@@ -23,7 +25,10 @@ pub mod webhooks;
 use std::any::Any;
 use std::sync::Arc;
 
+use axum::body::Body;
+use axum::extract::State;
 use axum::http::{HeaderName, Request};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -101,7 +106,7 @@ pub fn app(state: AppState) -> Router {
     let (router, api) = routes();
     let api = Arc::new(api);
     let request_id = HeaderName::from_static("x-request-id");
-    router
+    let router = router
         .route(
             "/api/openapi.json",
             get(move || {
@@ -111,7 +116,14 @@ pub fn app(state: AppState) -> Router {
         )
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .merge(webhooks::receiver().0)
-        .fallback(|| async { ApiError::NotFound("route") })
+        .layer(middleware::from_fn_with_state(state.clone(), deadline))
+        .fallback(|| async { ApiError::NotFound("route") });
+    let router = if state.config.metrics_listen.is_some() {
+        router.layer(middleware::from_fn(hide_metrics))
+    } else {
+        router
+    };
+    router
         .with_state(state)
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
@@ -127,6 +139,24 @@ pub fn app(state: AppState) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// Abandons a request (its body upload included) that outlives
+/// `config.request_timeout`: a slow client cannot hold a connection and a
+/// database slot indefinitely.
+async fn deadline(State(state): State<AppState>, req: Request<Body>, next: Next) -> Response {
+    match tokio::time::timeout(state.config.request_timeout, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::RequestTimeout.into_response(),
+    }
+}
+
+/// With `--metrics-listen`, `/metrics` is only on that address.
+async fn hide_metrics(req: Request<Body>, next: Next) -> Response {
+    if req.uri().path() == "/metrics" {
+        return ApiError::NotFound("route").into_response();
+    }
+    next.run(req).await
 }
 
 /// What a panicking handler answers: a 500 in `ApiError`'s JSON shape. The panic
@@ -152,6 +182,15 @@ pub async fn serve(
         std::sync::Arc::new(batch::BatchSettings::default()),
         shutdown.clone(),
     );
+    let pruner = retention::start_background(
+        state.store.clone(),
+        state.retention.as_ref().clone(),
+        shutdown.clone(),
+    );
+    let metrics_server = match state.config.metrics_listen {
+        Some(addr) => Some(serve_metrics(addr, shutdown.clone()).await?),
+        None => None,
+    };
     // With the peer address: the webhook receiver rate-limits refusals per source.
     let served = axum::serve(
         listener,
@@ -161,8 +200,34 @@ pub async fn serve(
     .await;
     workers.abort();
     batches.abort();
+    pruner.abort();
+    if let Some(m) = metrics_server {
+        m.abort();
+    }
     served?;
     Ok(())
+}
+
+/// `/metrics` alone on its own address, until `shutdown`.
+async fn serve_metrics(
+    addr: std::net::SocketAddr,
+    shutdown: CancellationToken,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    metrics::install();
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("binding the metrics address {addr}: {e}"))?;
+    let router = Router::new()
+        .route("/metrics", get(metrics::metrics))
+        .fallback(|| async { ApiError::NotFound("route") });
+    Ok(tokio::spawn(async move {
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "metrics listener failed");
+        }
+    }))
 }
 
 #[cfg(test)]

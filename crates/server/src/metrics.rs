@@ -21,6 +21,7 @@ pub fn install() -> Option<&'static PrometheusHandle> {
         .get_or_init(|| match PrometheusBuilder::new().install_recorder() {
             Ok(handle) => {
                 crate::webhooks::counters::describe();
+                crate::retention::describe();
                 Some(handle)
             }
             Err(e) => {

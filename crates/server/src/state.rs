@@ -7,6 +7,8 @@ use keva_store::Store;
 use tokio::sync::Notify;
 
 use crate::config::{ServerConfig, Settings};
+use crate::limits::KeyConcurrency;
+use crate::retention::RetentionSettings;
 use crate::sync::{ClientCache, SyncSettings};
 
 /// Built once from a [`Settings`] by [`AppState::new`]; no field is replaced later.
@@ -25,6 +27,10 @@ pub struct AppState {
     pub sync: Arc<SyncSettings>,
     /// One HubSpot client per connector, built from its sealed tokens.
     pub clients: Arc<ClientCache>,
+    /// Requests each API key may have in flight (`Settings::per_key_concurrency`).
+    pub key_concurrency: Arc<KeyConcurrency>,
+    /// How long rows that only grow are kept.
+    pub retention: Arc<RetentionSettings>,
 }
 
 impl AppState {
@@ -33,6 +39,8 @@ impl AppState {
             server,
             sync,
             rate_limits,
+            per_key_concurrency,
+            retention,
         } = settings;
         Self {
             store,
@@ -41,6 +49,8 @@ impl AppState {
             rate_limiters: RateLimiters::new(rate_limits),
             sync: Arc::new(sync),
             clients: Arc::new(ClientCache::default()),
+            key_concurrency: Arc::new(KeyConcurrency::new(per_key_concurrency)),
+            retention: Arc::new(retention),
         }
     }
 

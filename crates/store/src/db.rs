@@ -120,6 +120,7 @@ macro_rules! impl_store {
         $crate::queue::queries!($store, $db);
         $crate::portal_leases::queries!($store, $db);
         $crate::oauth_states::queries!($store, $db);
+        $crate::retention::queries!($store, $db);
     };
 }
 

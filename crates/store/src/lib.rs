@@ -13,7 +13,8 @@
 //! `customers/rules.rs`), `tickets`, `connectors` (records, settings, sealed
 //! tokens), `webhook_settings`, `mappings` (and the property cache), `links` (and
 //! the one-transaction sync commit), `history`, `webhooks` (intake), `batches`,
-//! `queue` (the durable job queue and its semantics) and `portal_leases`.
+//! `queue` (the durable job queue and its semantics), `portal_leases` and `retention`
+//! (pruning what only grows).
 //! `db.rs` has the shared decode and fetch helpers and instantiates every
 //! `queries!` for a backend; `sqlite.rs` and `postgres.rs` are the backends (pools,
 //! migrations and the few statements whose dialects differ); `codec.rs` encodes ids
@@ -46,6 +47,7 @@ mod oauth_states;
 mod portal_leases;
 pub mod postgres;
 mod queue;
+mod retention;
 pub mod sealing;
 pub mod sqlite;
 #[cfg(feature = "testing")]
@@ -80,6 +82,7 @@ pub use mappings::{CachedProperties, StoredMappings};
 pub use oauth_states::OAuthState;
 pub use postgres::PgStore;
 pub use queue::{EnqueueResult, Job, NewJob, DEFAULT_MAX_ATTEMPTS};
+pub use retention::Retained;
 pub use sealing::MasterKey;
 pub use sqlite::SqliteStore;
 pub use tickets::Ticket;

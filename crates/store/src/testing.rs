@@ -25,9 +25,42 @@ pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test"
 /// dropped by later runs, as a test that panics never reaches its own cleanup.
 const STALE_AFTER_MS: u64 = 60 * 60 * 1000;
 
-/// Keeps a test's temporary files alive; drop it after the store.
+/// Keeps a test's database alive; drop it after the store. Dropping it removes
+/// the SQLite file's directory, or drops the PostgreSQL test database (with
+/// `FORCE`, so connections a test left open do not keep it): hundreds of
+/// databases left for the end of the run cost gigabytes of disk.
 pub struct TempGuard {
     _dir: Option<TempDir>,
+    postgres_database: Option<String>,
+}
+
+impl Drop for TempGuard {
+    fn drop(&mut self) {
+        let Some(name) = self.postgres_database.take() else {
+            return;
+        };
+        // Drop may run inside the test's runtime, which cannot be blocked on; a
+        // thread with its own runtime does the async work.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime to drop the test database");
+            runtime.block_on(async {
+                let mut admin = admin_connection().await.1;
+                let _ = admin
+                    .execute(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                    )))
+                    .await;
+                admin.close().await.ok();
+            });
+        })
+        .join();
+        if dropped.is_err() {
+            eprintln!("could not drop a PostgreSQL test database; later runs sweep it");
+        }
+    }
 }
 
 /// A migrated store on a new SQLite file in a temporary directory.
@@ -41,7 +74,13 @@ pub async fn sqlite_store() -> (Store, TempGuard) {
         .migrate()
         .await
         .expect("migrate the SQLite test database");
-    (store, TempGuard { _dir: Some(dir) })
+    (
+        store,
+        TempGuard {
+            _dir: Some(dir),
+            postgres_database: None,
+        },
+    )
 }
 
 /// A migrated store on a fresh, uniquely named PostgreSQL database on the server
@@ -97,7 +136,24 @@ pub async fn drop_test_database(store: Store) {
 pub async fn store_for(backend: Backend) -> (Store, TempGuard) {
     match backend {
         Backend::Sqlite => sqlite_store().await,
-        Backend::Postgres => (postgres_store().await, TempGuard { _dir: None }),
+        Backend::Postgres => {
+            let store = postgres_store().await;
+            let postgres_database = match &store {
+                Store::Postgres(pg) => pg
+                    .pool()
+                    .connect_options()
+                    .get_database()
+                    .map(str::to_string),
+                Store::Sqlite(_) => None,
+            };
+            (
+                store,
+                TempGuard {
+                    _dir: None,
+                    postgres_database,
+                },
+            )
+        }
     }
 }
 

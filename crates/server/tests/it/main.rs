@@ -11,6 +11,7 @@ mod batch_support;
 mod batch_sync;
 mod harness;
 mod oauth_connect;
+mod service_limits;
 mod sync_connect;
 mod sync_flows;
 mod sync_oauth;
