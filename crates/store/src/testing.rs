@@ -132,6 +132,25 @@ pub async fn drop_test_database(store: Store) {
     admin.close().await.ok();
 }
 
+/// A new workspace named `name` with a private-app connector on `portal_id`:
+/// (workspace id, connector id).
+pub async fn workspace_with_connector(store: &Store, name: &str, portal_id: i64) -> (Uuid, Uuid) {
+    let ws = store.create_workspace(name).await.expect("workspace").id;
+    let connector = store
+        .insert_connector(crate::NewConnector {
+            workspace_id: ws,
+            portal_id,
+            auth_kind: crate::AuthKind::PrivateApp,
+            access_token: secrecy::SecretString::from("pat-token"),
+            refresh_token: None,
+            token_expires_at: None,
+            scopes: vec![],
+        })
+        .await
+        .expect("connector");
+    (ws, connector.id)
+}
+
 /// A migrated store on `backend`, for suites that run once per backend.
 pub async fn store_for(backend: Backend) -> (Store, TempGuard) {
     match backend {

@@ -7,10 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use keva_core::{JobState, SyncDirection, Trigger};
 use keva_store::testing::TestStore;
-use keva_store::{
-    AuthKind, HistoryResult, NewConnector, NewHistory, NewJob, NewWebhookRequest, Retained, Store,
-};
-use secrecy::SecretString;
+use keva_store::{HistoryResult, NewHistory, NewJob, NewWebhookRequest, Retained, Store};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -26,20 +23,7 @@ struct Fixture {
 }
 
 async fn fixture(store: &Store) -> Fixture {
-    let ws = store.create_workspace("acme").await.expect("workspace").id;
-    let conn = store
-        .insert_connector(NewConnector {
-            workspace_id: ws,
-            portal_id: 4242,
-            auth_kind: AuthKind::PrivateApp,
-            access_token: SecretString::from("pat-na1-test"),
-            refresh_token: None,
-            token_expires_at: None,
-            scopes: vec![],
-        })
-        .await
-        .expect("connector")
-        .id;
+    let (ws, conn) = keva_store::testing::workspace_with_connector(store, "acme", 4242).await;
     Fixture { ws, conn }
 }
 

@@ -64,12 +64,7 @@ struct Fixture {
 }
 
 async fn fixture(store: &Store) -> Fixture {
-    let ws = store.create_workspace("acme").await.expect("workspace").id;
-    let conn = store
-        .insert_connector(new_connector(ws, 4242))
-        .await
-        .expect("connector")
-        .id;
+    let (ws, conn) = keva_store::testing::workspace_with_connector(store, "acme", 4242).await;
     Fixture { ws, conn }
 }
 
