@@ -134,6 +134,34 @@ pub struct ServeArgs {
     pub per_key_concurrency: usize,
     #[command(flatten)]
     pub retention: RetentionArgs,
+    /// How long a claimed sync job stays ours without a heartbeat, in ms.
+    #[arg(long, env = "KEVA_JOB_LEASE_MS", default_value_t = 30_000, hide = true)]
+    pub job_lease_ms: u64,
+    /// How long a portal lease lasts unrenewed (PostgreSQL: a dead instance's
+    /// portals are taken over after this), in ms.
+    #[arg(
+        long,
+        env = "KEVA_PORTAL_LEASE_MS",
+        default_value_t = 30_000,
+        hide = true
+    )]
+    pub portal_lease_ms: u64,
+    /// A batch run's lease, in ms.
+    #[arg(
+        long,
+        env = "KEVA_BATCH_LEASE_MS",
+        default_value_t = 60_000,
+        hide = true
+    )]
+    pub batch_lease_ms: u64,
+    /// On shutdown, how long running jobs may take before they are handed back, in ms.
+    #[arg(
+        long,
+        env = "KEVA_SHUTDOWN_GRACE_MS",
+        default_value_t = 10_000,
+        hide = true
+    )]
+    pub shutdown_grace_ms: u64,
     #[command(flatten)]
     pub db: DbArgs,
     #[command(flatten)]

@@ -56,8 +56,8 @@ pub async fn run(args: BatchSyncArgs) -> anyhow::Result<()> {
     let settings = Arc::new(BatchSettings::default());
     let run = match store.active_batch(connector.id).await? {
         Some(active) => {
-            let stale = chrono::Utc::now() - active.updated_at
-                >= chrono::Duration::from_std(settings.stale_after).unwrap_or_default();
+            let now = store.database_now().await?;
+            let stale = active.owner.is_none() || active.lease_until.is_none_or(|t| t <= now);
             if stale {
                 eprintln!(
                     "Resuming batch sync {} (left by a stopped process)",

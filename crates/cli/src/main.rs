@@ -96,15 +96,48 @@ async fn serve(args: args::ServeArgs) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let on_signal = shutdown.clone();
     tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
+        stop_signal().await;
+        eprintln!("Stopping: finishing or handing back running work");
         on_signal.cancel();
     });
     let mut settings =
         keva_server::config::Settings::new(config).with_batch_reserve(args.batch_reserve);
     settings.per_key_concurrency = args.per_key_concurrency;
     settings.retention = args.retention.settings();
+    let ms = std::time::Duration::from_millis;
+    settings.sync.lease = ms(args.job_lease_ms.max(100));
+    settings.cluster = keva_server::sync::cluster::ClusterSettings {
+        // Several instances may share a PostgreSQL database; SQLite is one process.
+        portal_ownership: matches!(store, Store::Postgres(_)),
+        portal_lease: ms(args.portal_lease_ms.max(100)),
+        batch_lease: ms(args.batch_lease_ms.max(100)),
+        shutdown_grace: ms(args.shutdown_grace_ms),
+    };
     let state = keva_server::AppState::new(store, settings);
     keva_server::serve(listener, state, shutdown).await
+}
+
+/// Ctrl-C, or SIGTERM (what a service manager or orchestrator sends).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 #[cfg(test)]

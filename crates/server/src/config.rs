@@ -124,6 +124,9 @@ pub struct Settings {
     pub per_key_concurrency: usize,
     /// How long webhook logs, history and finished jobs are kept.
     pub retention: RetentionSettings,
+    /// Sharing portals with other processes on the database (off by default;
+    /// `serve` turns it on for PostgreSQL).
+    pub cluster: crate::sync::cluster::ClusterSettings,
 }
 
 impl Settings {
@@ -139,6 +142,7 @@ impl Settings {
             },
             per_key_concurrency: crate::limits::DEFAULT_PER_KEY_CONCURRENCY,
             retention: RetentionSettings::default(),
+            cluster: crate::sync::cluster::ClusterSettings::default(),
         }
     }
 

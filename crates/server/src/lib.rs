@@ -170,16 +170,25 @@ pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
     ApiError::Internal(anyhow::anyhow!("handler panicked: {message}")).into_response()
 }
 
-/// Serves `app(state)` on `listener` until `shutdown` is cancelled.
+/// Serves `app(state)` on `listener` until `shutdown` is cancelled, then stops
+/// gracefully: no more claims, running jobs finish or are handed back, batch
+/// runs stop at a chunk boundary and release their lease, and the portal leases
+/// are released, so another process takes over at once.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let stopping = state.cluster.stopping.clone();
+    let on_shutdown = shutdown.clone();
+    tokio::spawn(async move {
+        on_shutdown.cancelled().await;
+        stopping.cancel();
+    });
     let workers = sync::start_workers(state.clone(), shutdown.clone());
     let batches = batch::schedule::start_background(
         state.clone(),
-        std::sync::Arc::new(batch::BatchSettings::default()),
+        batch::settings_for(&state),
         shutdown.clone(),
     );
     let pruner = retention::start_background(
@@ -194,16 +203,29 @@ pub async fn serve(
     // With the peer address: the webhook receiver rate-limits refusals per source.
     let served = axum::serve(
         listener,
-        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(async move { shutdown.cancelled().await })
+    .with_graceful_shutdown({
+        let shutdown = shutdown.clone();
+        async move { shutdown.cancelled().await }
+    })
     .await;
-    workers.abort();
+    shutdown.cancel();
     batches.abort();
     pruner.abort();
     if let Some(m) = metrics_server {
         m.abort();
     }
+    let grace = state.cluster.settings.shutdown_grace;
+    if tokio::time::timeout(grace + std::time::Duration::from_secs(1), workers)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the workers did not stop in time");
+    }
+    batch::wait_stopped(grace).await;
+    sync::cluster::leave(&state).await;
+    tracing::info!("stopped");
     served?;
     Ok(())
 }

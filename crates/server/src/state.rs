@@ -9,6 +9,7 @@ use tokio::sync::Notify;
 use crate::config::{ServerConfig, Settings};
 use crate::limits::KeyConcurrency;
 use crate::retention::RetentionSettings;
+use crate::sync::cluster::Cluster;
 use crate::sync::{ClientCache, SyncSettings};
 
 /// Built once from a [`Settings`] by [`AppState::new`]; no field is replaced later.
@@ -31,6 +32,9 @@ pub struct AppState {
     pub key_concurrency: Arc<KeyConcurrency>,
     /// How long rows that only grow are kept.
     pub retention: Arc<RetentionSettings>,
+    /// This process among the `serve` processes on the database: its instance id
+    /// and the portals whose HubSpot traffic it drives.
+    pub cluster: Arc<Cluster>,
 }
 
 impl AppState {
@@ -41,6 +45,7 @@ impl AppState {
             rate_limits,
             per_key_concurrency,
             retention,
+            cluster,
         } = settings;
         Self {
             store,
@@ -51,6 +56,7 @@ impl AppState {
             clients: Arc::new(ClientCache::default()),
             key_concurrency: Arc::new(KeyConcurrency::new(per_key_concurrency)),
             retention: Arc::new(retention),
+            cluster: Arc::new(Cluster::new(cluster)),
         }
     }
 
@@ -59,5 +65,8 @@ impl AppState {
     pub fn wake_workers(&self) {
         self.jobs_notify.notify_one();
         self.jobs_notify.notify_waiters();
+        if self.cluster.settings.portal_ownership {
+            self.cluster.wake();
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Batch runs: lifecycle, counters, checkpointed chunk commits and the customer pages they read.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use keva_core::{Bases, Customer, KevaField, SyncStatus};
@@ -20,7 +21,7 @@ use crate::StoreError;
 macro_rules! batch_columns {
     () => {
         "id, workspace_id, connector_id, state, counters, checkpoint, pause_reason, resume_at, \
-         error, started_at, updated_at, finished_at"
+         error, started_at, updated_at, finished_at, owner, lease_epoch, lease_until"
     };
 }
 
@@ -75,12 +76,29 @@ pub(crate) const LIST_BATCHES: &str = concat!(
     " FROM batch_runs WHERE workspace_id = $1 AND connector_id = $2 ORDER BY id DESC LIMIT $3"
 );
 
-/// Only an active run changes state; `$7` sets `finished_at` (terminal states).
+/// Only an active run changes state; `$7` sets `finished_at` (terminal states);
+/// `$8` the owner's fencing token (NULL: anyone, e.g. a cancel from the API).
 pub(crate) const SET_BATCH_STATE: &str = concat!(
     "UPDATE batch_runs SET state = $2, pause_reason = $3, resume_at = $4, error = $5, \
-     updated_at = $6, finished_at = $7 WHERE id = $1 AND state IN ('running', 'paused') RETURNING ",
+     updated_at = $6, finished_at = $7 WHERE id = $1 AND state IN ('running', 'paused') \
+     AND ($8 IS NULL OR lease_epoch = $8) RETURNING ",
     batch_columns!()
 );
+
+/// Takes an active run by compare-and-set on its owner: only while nobody holds
+/// an unexpired lease on it (`$2` owner, `$3` lease end, `$4` now; `$5` true
+/// takes it whatever its lease).
+pub(crate) const CLAIM_BATCH: &str =
+    "UPDATE batch_runs SET owner = $2, lease_epoch = lease_epoch + 1, \
+     lease_until = $3 WHERE id = $1 AND state IN ('running', 'paused') \
+     AND ($5 OR owner IS NULL OR lease_until IS NULL OR lease_until <= $4) RETURNING lease_epoch";
+
+pub(crate) const HEARTBEAT_BATCH: &str = "UPDATE batch_runs SET lease_until = $4 \
+     WHERE id = $1 AND owner = $2 AND lease_epoch = $3 AND lease_until > $5 \
+     AND state IN ('running', 'paused')";
+
+pub(crate) const RELEASE_BATCH: &str = "UPDATE batch_runs SET owner = NULL, lease_until = NULL \
+     WHERE id = $1 AND owner = $2 AND lease_epoch = $3";
 
 pub(crate) const SAVE_BATCH_PROGRESS: &str = concat!(
     "UPDATE batch_runs SET counters = $2, checkpoint = $3, updated_at = $4 WHERE id = $1 RETURNING ",
@@ -183,6 +201,21 @@ pub struct BatchRun {
     pub started_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// The process working the run, while its lease (`lease_until`) runs.
+    pub owner: Option<String>,
+    /// The fencing token of the latest claim (0: never claimed).
+    pub lease_epoch: i64,
+    pub lease_until: Option<DateTime<Utc>>,
+}
+
+/// One claim of a batch run: its owner and fencing token. Heartbeats, state
+/// changes and chunk commits made with it are refused once another claim
+/// superseded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchLease {
+    pub run_id: Uuid,
+    pub owner: String,
+    pub epoch: i64,
 }
 
 /// One chunk of a batch, committed in one transaction with its checkpoint.
@@ -195,6 +228,9 @@ pub struct BatchChunk {
     /// still counts that customer under its planned outcome.
     pub counters_delta: BatchCounters,
     pub commits: Vec<SyncCommit>,
+    /// The claim the chunk was worked under; `None` commits unconditionally
+    /// (single-process tools).
+    pub lease: Option<BatchLease>,
 }
 
 /// What `commit_batch_chunk` did.
@@ -220,6 +256,9 @@ pub(crate) struct BatchRow {
     pub started_at: DbTime,
     pub updated_at: DbTime,
     pub finished_at: Option<DbTime>,
+    pub owner: Option<String>,
+    pub lease_epoch: i64,
+    pub lease_until: Option<DbTime>,
 }
 
 impl TryFrom<BatchRow> for BatchRun {
@@ -244,6 +283,9 @@ impl TryFrom<BatchRow> for BatchRun {
             started_at: r.started_at.0,
             updated_at: r.updated_at.0,
             finished_at: r.finished_at.map(|t| t.0),
+            owner: r.owner,
+            lease_epoch: r.lease_epoch,
+            lease_until: r.lease_until.map(|t| t.0),
         })
     }
 }
@@ -384,6 +426,7 @@ macro_rules! queries {
                 state: $crate::BatchState,
                 reason: Option<&str>,
                 resume_at: Option<chrono::DateTime<chrono::Utc>>,
+                epoch: Option<i64>,
             ) -> Result<$crate::BatchRun, $crate::StoreError> {
                 let now = $crate::codec::now();
                 let (pause_reason, error) = match state {
@@ -403,6 +446,7 @@ macro_rules! queries {
                 .bind(error)
                 .bind($crate::codec::DbTime(now))
                 .bind(finished_at)
+                .bind(epoch)
                 .fetch_optional(self.writer())
                 .await?;
                 match row {
@@ -415,6 +459,13 @@ macro_rules! queries {
                         .fetch_optional(self.writer())
                         .await?;
                         Err(match exists {
+                            Some(r)
+                                if epoch.is_some_and(|e| e != r.lease_epoch)
+                                    && $crate::BatchState::parse(&r.state)
+                                        .is_some_and(|s| s.is_active()) =>
+                            {
+                                $crate::StoreError::LeaseLost
+                            }
                             Some(r) => $crate::StoreError::Conflict(format!(
                                 "the batch sync has already ended ({})",
                                 r.state
@@ -437,6 +488,23 @@ macro_rules! queries {
                         .await?
                         .ok_or($crate::StoreError::NotFound)?
                         .try_into()?;
+                if let Some(lease) = &chunk.lease {
+                    let now = Self::db_now_on(&mut *tx).await?;
+                    let current = run.lease_epoch == lease.epoch
+                        && run.owner.as_deref() == Some(lease.owner.as_str())
+                        && run.lease_until.is_some_and(|t| t > now);
+                    if !current {
+                        return Err($crate::StoreError::LeaseLost);
+                    }
+                }
+                // Only forward: a chunk before the checkpoint was committed already
+                // (the import pass commits several chunks at the last one).
+                if run.checkpoint.is_some_and(|c| chunk.checkpoint < c) {
+                    return Err($crate::StoreError::Conflict(format!(
+                        "the batch sync's checkpoint is already past {}",
+                        chunk.checkpoint
+                    )));
+                }
                 let mut failed = Vec::new();
                 for commit in &chunk.commits {
                     let mut sp = sqlx::Acquire::begin(&mut tx).await?;
@@ -508,6 +576,59 @@ macro_rules! queries {
                 };
                 Self::insert_history_on(conn, &history).await?;
                 Ok(())
+            }
+
+            pub async fn claim_batch(
+                &self,
+                id: uuid::Uuid,
+                owner: &str,
+                lease: std::time::Duration,
+                force: bool,
+            ) -> Result<Option<$crate::BatchLease>, $crate::StoreError> {
+                let now = self.db_now().await?;
+                let epoch = sqlx::query_scalar::<$db, i64>($crate::batches::CLAIM_BATCH)
+                    .bind($crate::codec::DbId(id))
+                    .bind(owner)
+                    .bind($crate::codec::DbTime($crate::codec::plus(now, lease)))
+                    .bind($crate::codec::DbTime(now))
+                    .bind(force)
+                    .fetch_optional(self.writer())
+                    .await?;
+                Ok(epoch.map(|epoch| $crate::BatchLease {
+                    run_id: id,
+                    owner: owner.to_string(),
+                    epoch,
+                }))
+            }
+
+            pub async fn heartbeat_batch(
+                &self,
+                lease: &$crate::BatchLease,
+                duration: std::time::Duration,
+            ) -> Result<bool, $crate::StoreError> {
+                let now = self.db_now().await?;
+                let done = sqlx::query::<$db>($crate::batches::HEARTBEAT_BATCH)
+                    .bind($crate::codec::DbId(lease.run_id))
+                    .bind(lease.owner.as_str())
+                    .bind(lease.epoch)
+                    .bind($crate::codec::DbTime($crate::codec::plus(now, duration)))
+                    .bind($crate::codec::DbTime(now))
+                    .execute(self.writer())
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            pub async fn release_batch(
+                &self,
+                lease: &$crate::BatchLease,
+            ) -> Result<bool, $crate::StoreError> {
+                let done = sqlx::query::<$db>($crate::batches::RELEASE_BATCH)
+                    .bind($crate::codec::DbId(lease.run_id))
+                    .bind(lease.owner.as_str())
+                    .bind(lease.epoch)
+                    .execute(self.writer())
+                    .await?;
+                Ok(done.rows_affected() == 1)
             }
 
             pub async fn customers_for_batch(
@@ -603,7 +724,63 @@ impl crate::Store {
         reason: Option<&str>,
         resume_at: Option<DateTime<Utc>>,
     ) -> Result<BatchRun, StoreError> {
-        dispatch!(self.set_batch_state(id, state, reason, resume_at))
+        dispatch!(self.set_batch_state(id, state, reason, resume_at, None))
+    }
+
+    /// `set_batch_state` by the run's owner: `LeaseLost` (nothing written) once
+    /// another claim superseded `lease`.
+    #[tracing::instrument(skip(self))]
+    pub async fn set_batch_state_fenced(
+        &self,
+        lease: &BatchLease,
+        state: BatchState,
+        reason: Option<&str>,
+        resume_at: Option<DateTime<Utc>>,
+    ) -> Result<BatchRun, StoreError> {
+        let epoch = Some(lease.epoch);
+        dispatch!(self.set_batch_state(lease.run_id, state, reason, resume_at, epoch))
+    }
+
+    /// Takes the active run `id` for `owner` until `lease` from now (database
+    /// clock), by compare-and-set: only if nobody holds an unexpired lease on it.
+    /// `None` if someone does or the run is not active.
+    #[tracing::instrument(skip(self))]
+    pub async fn claim_batch(
+        &self,
+        id: Uuid,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<Option<BatchLease>, StoreError> {
+        dispatch!(self.claim_batch(id, owner, lease, false))
+    }
+
+    /// `claim_batch` whatever the run's lease says: for a process that knows no
+    /// other can be working on it (start-up of a single process, tests).
+    #[tracing::instrument(skip(self))]
+    pub async fn take_over_batch(
+        &self,
+        id: Uuid,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<Option<BatchLease>, StoreError> {
+        dispatch!(self.claim_batch(id, owner, lease, true))
+    }
+
+    /// Extends the run's lease; `false` once the claim is no longer current (or
+    /// its lease ran out, or the run ended).
+    #[tracing::instrument(skip(self))]
+    pub async fn heartbeat_batch(
+        &self,
+        lease: &BatchLease,
+        duration: Duration,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self.heartbeat_batch(lease, duration))
+    }
+
+    /// Gives the run up so another process takes it at once (graceful shutdown).
+    #[tracing::instrument(skip(self))]
+    pub async fn release_batch(&self, lease: &BatchLease) -> Result<bool, StoreError> {
+        dispatch!(self.release_batch(lease))
     }
 
     /// In one transaction: every commit (as `commit_sync`), the counters and the
@@ -613,6 +790,9 @@ impl crate::Store {
     /// unchanged) and a failed history row with the reason, and counted in
     /// `failed`. The counters are saved whatever the run's state (the HubSpot side
     /// of the chunk is already written), so a cancelled run still records it.
+    /// With `chunk.lease`, `LeaseLost` (nothing written) unless that claim is the
+    /// run's current one and unexpired; a checkpoint before the run's is refused
+    /// with `Conflict` (checkpoints only move forward).
     #[tracing::instrument(skip(self, chunk), fields(run_id = %chunk.run_id, commits = chunk.commits.len()))]
     pub async fn commit_batch_chunk(&self, chunk: &BatchChunk) -> Result<ChunkOutcome, StoreError> {
         dispatch!(self.commit_batch_chunk(chunk))

@@ -9,6 +9,10 @@ pub enum StoreError {
     /// A uniqueness rule was violated; the message is safe to show to API clients.
     #[error("{0}")]
     Conflict(String),
+    /// The caller's lease (a job's or a batch run's fencing token) is no longer
+    /// current: another worker took over, so nothing was written.
+    #[error("the lease was lost; another worker owns the work now")]
+    LeaseLost,
     #[error("crypto: {0}")]
     Crypto(String),
     #[error(transparent)]

@@ -68,7 +68,9 @@ pub mod jobs {
 }
 
 pub use api_keys::ApiKey;
-pub use batches::{BatchChunk, BatchCounters, BatchRun, BatchState, ChunkOutcome, CustomerForSync};
+pub use batches::{
+    BatchChunk, BatchCounters, BatchLease, BatchRun, BatchState, ChunkOutcome, CustomerForSync,
+};
 pub use connectors::{
     AuthKind, Connector, ConnectorSettings, ConnectorStatus, ConnectorTokens, NewConnector,
 };
@@ -81,7 +83,7 @@ pub use links::{CrmLink, LinkUpdate, SyncCommit};
 pub use mappings::{CachedProperties, StoredMappings};
 pub use oauth_states::OAuthState;
 pub use postgres::PgStore;
-pub use queue::{EnqueueResult, Job, NewJob, DEFAULT_MAX_ATTEMPTS};
+pub use queue::{EnqueueResult, Holder, Job, JobLease, NewJob, Reaped, DEFAULT_MAX_ATTEMPTS};
 pub use retention::Retained;
 pub use sealing::MasterKey;
 pub use sqlite::SqliteStore;

@@ -74,6 +74,27 @@ impl PgStore {
 
     /// Claimers in several processes skip each other's locked candidates instead
     /// of waiting for them or taking them twice.
+    /// The database's clock: every instance computes lease times from the same
+    /// one, so their own clocks may drift apart.
+    pub(crate) async fn db_now(&self) -> Result<chrono::DateTime<chrono::Utc>, sqlx::Error> {
+        let mut conn = self.pool.acquire().await?;
+        Self::db_now_on(&mut conn).await
+    }
+
+    /// `db_now` on a connection or transaction (`clock_timestamp`, not the
+    /// transaction's start time, so a lease checked late in it is checked now).
+    pub(crate) async fn db_now_on(
+        conn: &mut sqlx::PgConnection,
+    ) -> Result<chrono::DateTime<chrono::Utc>, sqlx::Error> {
+        let t: crate::codec::DbTime = sqlx::query_scalar("SELECT clock_timestamp()")
+            .fetch_one(conn)
+            .await?;
+        Ok(crate::codec::to_millis(t.0))
+    }
+
+    /// Locks the job row: a takeover (reaper, claim) waits for the commit.
+    const JOB_FENCE: &'static str = crate::queue::job_fence_sql!(" FOR UPDATE");
+
     const CLAIM_JOBS: &'static str =
         crate::queue::claim_jobs_sql!(" = ANY(ARRAY(", " FOR UPDATE SKIP LOCKED))");
 

@@ -52,11 +52,13 @@ macro_rules! job_columns {
     () => {
         "id, workspace_id, connector_id, kind, coalesce_key, payload, trigger, state, attempts, \
          max_attempts, run_at, lease_owner, lease_until, last_error, coalesced_into, created_at, \
-         updated_at, finished_at"
+         updated_at, finished_at, lease_epoch"
     };
 }
 
-/// The claiming statement, `$1` worker, `$2` lease end, `$3` now, `$4` limit.
+/// The claiming statement, `$1` worker, `$2` lease end, `$3` now, `$4` limit,
+/// `$5` the portal-lease owner whose portals' jobs it may take (NULL: any portal).
+/// Each claim bumps `lease_epoch`, the job's fencing token.
 /// Candidates are due queued jobs whose key has no running job with an unexpired
 /// lease, oldest `run_at` first. `$open`/`$close` wrap the candidate query: on
 /// PostgreSQL it must run exactly once (`= ANY(ARRAY(…))`, an init plan), since a
@@ -66,13 +68,15 @@ macro_rules! claim_jobs_sql {
     ($open:literal, $close:literal) => {
         concat!(
             "UPDATE sync_jobs SET state = 'running', lease_owner = $1, lease_until = $2, \
-             attempts = attempts + 1, updated_at = $3 \
+             attempts = attempts + 1, lease_epoch = lease_epoch + 1, updated_at = $3 \
              WHERE state = 'queued' AND id",
             $open,
             "SELECT q.id FROM sync_jobs q \
              WHERE q.state = 'queued' AND q.run_at <= $3 AND NOT EXISTS (SELECT 1 FROM sync_jobs r \
              WHERE r.connector_id = q.connector_id AND r.coalesce_key = q.coalesce_key \
              AND r.state = 'running' AND r.lease_until > $3) \
+             AND ($5 IS NULL OR q.connector_id IN (SELECT c.id FROM hubspot_connectors c \
+             JOIN portal_leases p ON p.portal_id = c.portal_id WHERE p.owner = $5 AND p.lease_until > $3)) \
              ORDER BY q.run_at, q.id LIMIT $4",
             $close,
             " RETURNING ",
@@ -95,16 +99,39 @@ pub(crate) const ENQUEUE_JOB: &str =
      updated_at = excluded.updated_at \
      RETURNING id";
 
+/// `$5` the fencing token (`lease_epoch`) the caller claimed with; NULL checks the
+/// owner only.
 pub(crate) const HEARTBEAT_JOB: &str = "UPDATE sync_jobs SET lease_until = $3, updated_at = $4 \
-     WHERE id = $1 AND state = 'running' AND lease_owner = $2 AND lease_until > $4";
+     WHERE id = $1 AND state = 'running' AND lease_owner = $2 AND lease_until > $4 \
+     AND ($5 IS NULL OR lease_epoch = $5)";
 
 pub(crate) const FINISH_JOB: &str =
     "UPDATE sync_jobs SET state = $3, last_error = $4, lease_owner = NULL, lease_until = NULL, \
-     updated_at = $5, finished_at = $5 WHERE id = $1 AND state = 'running' AND lease_owner = $2";
+     updated_at = $5, finished_at = $5 WHERE id = $1 AND state = 'running' AND lease_owner = $2 \
+     AND ($6 IS NULL OR lease_epoch = $6)";
 
 pub(crate) const REQUEUE_OWNED_JOB: &str =
     "UPDATE sync_jobs SET state = 'queued', run_at = $3, last_error = $4, lease_owner = NULL, \
-     lease_until = NULL, updated_at = $5 WHERE id = $1 AND state = 'running' AND lease_owner = $2";
+     lease_until = NULL, updated_at = $5 WHERE id = $1 AND state = 'running' AND lease_owner = $2 \
+     AND ($6 IS NULL OR lease_epoch = $6)";
+
+/// The fencing check of a sync commit, `$1` job, `$2` owner, `$3` epoch, `$4` now:
+/// a row only while the claim is still the current one and its lease runs.
+macro_rules! job_fence_sql {
+    ($lock:literal) => {
+        concat!(
+            "SELECT id FROM sync_jobs WHERE id = $1 AND state = 'running' AND lease_owner = $2 \
+             AND lease_epoch = $3 AND lease_until > $4",
+            $lock
+        )
+    };
+}
+
+pub(crate) use job_fence_sql;
+
+/// Whether a key was enqueued since `$3` (a recent edit: debounce the next one).
+pub(crate) const KEY_ENQUEUED_SINCE: &str = "SELECT COUNT(*) FROM sync_jobs \
+     WHERE connector_id = $1 AND coalesce_key = $2 AND created_at > $3";
 
 /// The queued twin of a job (same connector and key), if any.
 pub(crate) const QUEUED_TWIN: &str = "SELECT q.id FROM sync_jobs j JOIN sync_jobs q \
@@ -115,19 +142,24 @@ pub(crate) const PULL_RUN_AT: &str = "UPDATE sync_jobs SET run_at = $2, updated_
      WHERE id = $1 AND state = 'queued' AND run_at > $2";
 
 /// Ends a running job that a queued twin covers: `$2` the message, `$3` the twin,
-/// `$5` the owner the job must still have (NULL for the reaper, which owns none).
+/// `$5` the owner the job must still have (NULL for the reaper, which owns none),
+/// `$6` its fencing token (NULL: not checked).
 pub(crate) const COALESCE_RUNNING_JOB: &str =
     "UPDATE sync_jobs SET state = 'succeeded', last_error = $2, coalesced_into = $3, \
      lease_owner = NULL, lease_until = NULL, updated_at = $4, finished_at = $4 \
-     WHERE id = $1 AND state = 'running' AND ($5 IS NULL OR lease_owner = $5)";
+     WHERE id = $1 AND state = 'running' AND ($5 IS NULL OR lease_owner = $5) \
+     AND ($6 IS NULL OR lease_epoch = $6)";
 
 pub(crate) const EXPIRED_LEASES: &str =
     "SELECT id, attempts, max_attempts FROM sync_jobs WHERE state = 'running' AND lease_until <= $1 \
      ORDER BY id";
 
-pub(crate) const KILL_EXPIRED_JOB: &str =
+pub(crate) const KILL_EXPIRED_JOB: &str = concat!(
     "UPDATE sync_jobs SET state = 'dead', last_error = $2, lease_owner = NULL, lease_until = NULL, \
-     updated_at = $3, finished_at = $3 WHERE id = $1 AND state = 'running' AND lease_until <= $3";
+     updated_at = $3, finished_at = $3 WHERE id = $1 AND state = 'running' AND lease_until <= $3 \
+     RETURNING ",
+    job_columns!()
+);
 
 pub(crate) const REQUEUE_EXPIRED_JOB: &str =
     "UPDATE sync_jobs SET state = 'queued', run_at = $3, last_error = $2, lease_owner = NULL, \
@@ -229,6 +261,68 @@ pub struct Job {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// The fencing token of the latest claim (0 before the first).
+    pub lease_epoch: i64,
+}
+
+impl Job {
+    /// The claim this record was handed out with, to heartbeat, finish, retry and
+    /// commit under (each refused once another claim superseded it).
+    pub fn lease(&self) -> JobLease {
+        JobLease {
+            job_id: self.id,
+            owner: self.lease_owner.clone().unwrap_or_default(),
+            epoch: self.lease_epoch,
+        }
+    }
+}
+
+/// One claim of a job: its owner and fencing token (`lease_epoch`, bumped by every
+/// claim, so even a re-claim by the same worker supersedes an older one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobLease {
+    pub job_id: Uuid,
+    pub owner: String,
+    pub epoch: i64,
+}
+
+/// Who asks to act on a running job: a worker id alone (checks the owner), or a
+/// [`JobLease`] (checks the owner and the fencing token).
+#[derive(Debug, Clone, Copy)]
+pub struct Holder<'a> {
+    pub owner: &'a str,
+    pub epoch: Option<i64>,
+}
+
+impl<'a> From<&'a str> for Holder<'a> {
+    fn from(owner: &'a str) -> Self {
+        Holder { owner, epoch: None }
+    }
+}
+
+impl<'a> From<&'a String> for Holder<'a> {
+    fn from(owner: &'a String) -> Self {
+        Holder { owner, epoch: None }
+    }
+}
+
+impl<'a> From<&'a JobLease> for Holder<'a> {
+    fn from(lease: &'a JobLease) -> Self {
+        Holder {
+            owner: &lease.owner,
+            epoch: Some(lease.epoch),
+        }
+    }
+}
+
+/// What the reaper did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Reaped {
+    /// Jobs requeued, coalesced into a twin or killed.
+    pub changed: u64,
+    /// The jobs it ended `dead` (their last attempt's lease ran out), as they ended,
+    /// so the caller records the failure.
+    pub dead: Vec<Job>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -251,6 +345,7 @@ pub(crate) struct JobRow {
     pub created_at: DbTime,
     pub updated_at: DbTime,
     pub finished_at: Option<DbTime>,
+    pub lease_epoch: i64,
 }
 
 impl TryFrom<JobRow> for Job {
@@ -276,6 +371,7 @@ impl TryFrom<JobRow> for Job {
             created_at: r.created_at.0,
             updated_at: r.updated_at.0,
             finished_at: r.finished_at.map(|t| t.0),
+            lease_epoch: r.lease_epoch,
         })
     }
 }
@@ -306,7 +402,7 @@ macro_rules! queries {
                 job: &$crate::NewJob,
             ) -> Result<$crate::EnqueueResult, $crate::StoreError> {
                 let id = uuid::Uuid::now_v7();
-                let now = $crate::codec::now();
+                let now = Self::db_now_on(&mut *conn).await?;
                 let run_at = job.run_at.map($crate::codec::to_millis).unwrap_or(now);
                 let got =
                     sqlx::query_scalar::<$db, $crate::codec::DbId>($crate::queue::ENQUEUE_JOB)
@@ -334,15 +430,17 @@ macro_rules! queries {
                 worker_id: &str,
                 lease: std::time::Duration,
                 limit: u32,
+                portal_owner: Option<&str>,
             ) -> Result<Vec<$crate::Job>, $crate::StoreError> {
-                let now = $crate::codec::now();
-                let until = $crate::codec::plus(now, lease);
                 let mut tx = self.begin_write().await?;
+                let now = Self::db_now_on(&mut *tx).await?;
+                let until = $crate::codec::plus(now, lease);
                 let rows = sqlx::query_as::<$db, $crate::queue::JobRow>(Self::CLAIM_JOBS)
                     .bind(worker_id)
                     .bind($crate::codec::DbTime(until))
                     .bind($crate::codec::DbTime(now))
                     .bind(i64::from(limit))
+                    .bind(portal_owner)
                     .fetch_all(&mut *tx)
                     .await?;
                 tx.commit().await?;
@@ -358,15 +456,16 @@ macro_rules! queries {
             pub async fn heartbeat(
                 &self,
                 job_id: uuid::Uuid,
-                worker_id: &str,
+                holder: $crate::Holder<'_>,
                 lease: std::time::Duration,
             ) -> Result<bool, $crate::StoreError> {
-                let now = $crate::codec::now();
+                let now = self.db_now().await?;
                 let done = sqlx::query::<$db>($crate::queue::HEARTBEAT_JOB)
                     .bind($crate::codec::DbId(job_id))
-                    .bind(worker_id)
+                    .bind(holder.owner)
                     .bind($crate::codec::DbTime($crate::codec::plus(now, lease)))
                     .bind($crate::codec::DbTime(now))
+                    .bind(holder.epoch)
                     .execute(self.writer())
                     .await?;
                 Ok(done.rows_affected() == 1)
@@ -375,7 +474,7 @@ macro_rules! queries {
             pub async fn finish(
                 &self,
                 job_id: uuid::Uuid,
-                worker_id: &str,
+                holder: $crate::Holder<'_>,
                 state: keva_core::JobState,
                 error: Option<&str>,
             ) -> Result<bool, $crate::StoreError> {
@@ -384,12 +483,14 @@ macro_rules! queries {
                         "a job cannot finish as {state}"
                     )));
                 }
+                let now = self.db_now().await?;
                 let done = sqlx::query::<$db>($crate::queue::FINISH_JOB)
                     .bind($crate::codec::DbId(job_id))
-                    .bind(worker_id)
+                    .bind(holder.owner)
                     .bind(state.as_str())
                     .bind(error)
-                    .bind($crate::codec::DbTime($crate::codec::now()))
+                    .bind($crate::codec::DbTime(now))
+                    .bind(holder.epoch)
                     .execute(self.writer())
                     .await?;
                 Ok(done.rows_affected() == 1)
@@ -398,17 +499,18 @@ macro_rules! queries {
             pub async fn retry_later(
                 &self,
                 job_id: uuid::Uuid,
-                worker_id: &str,
+                holder: $crate::Holder<'_>,
                 run_at: chrono::DateTime<chrono::Utc>,
                 error: Option<&str>,
             ) -> Result<bool, $crate::StoreError> {
-                let now = $crate::codec::now();
+                let now = self.db_now().await?;
                 let requeued = sqlx::query::<$db>($crate::queue::REQUEUE_OWNED_JOB)
                     .bind($crate::codec::DbId(job_id))
-                    .bind(worker_id)
+                    .bind(holder.owner)
                     .bind($crate::codec::DbTime::from(run_at))
                     .bind(error)
                     .bind($crate::codec::DbTime(now))
+                    .bind(holder.epoch)
                     .execute(self.writer())
                     .await;
                 match requeued {
@@ -418,7 +520,7 @@ macro_rules! queries {
                             return Ok(false);
                         };
                         let done = self
-                            .coalesce_running(job_id, Some(worker_id), twin, "coalesced into", now)
+                            .coalesce_running(job_id, Some(holder), twin, "coalesced into", now)
                             .await?;
                         Ok(done == 1)
                     }
@@ -454,7 +556,7 @@ macro_rules! queries {
             async fn coalesce_running(
                 &self,
                 job_id: uuid::Uuid,
-                owner: Option<&str>,
+                owner: Option<$crate::Holder<'_>>,
                 twin: uuid::Uuid,
                 what: &str,
                 now: chrono::DateTime<chrono::Utc>,
@@ -464,33 +566,42 @@ macro_rules! queries {
                     .bind(format!("{what} {twin}"))
                     .bind($crate::codec::DbId(twin))
                     .bind($crate::codec::DbTime(now))
-                    .bind(owner)
+                    .bind(owner.map(|h| h.owner))
+                    .bind(owner.and_then(|h| h.epoch))
                     .execute(self.writer())
                     .await?
                     .rows_affected())
             }
 
-            pub async fn reap_expired_leases(&self) -> Result<u64, $crate::StoreError> {
-                let now = $crate::codec::now();
+            pub async fn reap_expired_jobs(&self) -> Result<$crate::Reaped, $crate::StoreError> {
+                let now = self.db_now().await?;
                 let expired = sqlx::query_as::<$db, $crate::queue::ExpiredJobRow>(
                     $crate::queue::EXPIRED_LEASES,
                 )
                 .bind($crate::codec::DbTime(now))
                 .fetch_all(self.writer())
                 .await?;
-                let mut reaped = 0;
+                let mut reaped = $crate::Reaped::default();
                 for job in expired {
                     let done = if job.attempts >= job.max_attempts {
-                        sqlx::query::<$db>($crate::queue::KILL_EXPIRED_JOB)
-                            .bind(job.id)
-                            .bind(format!(
-                                "lease expired on attempt {} of {}",
-                                job.attempts, job.max_attempts
-                            ))
-                            .bind($crate::codec::DbTime(now))
-                            .execute(self.writer())
-                            .await?
-                            .rows_affected()
+                        let killed = sqlx::query_as::<$db, $crate::queue::JobRow>(
+                            $crate::queue::KILL_EXPIRED_JOB,
+                        )
+                        .bind(job.id)
+                        .bind(format!(
+                            "lease expired on attempt {} of {}",
+                            job.attempts, job.max_attempts
+                        ))
+                        .bind($crate::codec::DbTime(now))
+                        .fetch_optional(self.writer())
+                        .await?;
+                        match killed {
+                            Some(row) => {
+                                reaped.dead.push(row.try_into()?);
+                                1
+                            }
+                            None => 0,
+                        }
                     } else {
                         let requeued = sqlx::query::<$db>($crate::queue::REQUEUE_EXPIRED_JOB)
                             .bind(job.id)
@@ -518,9 +629,55 @@ macro_rules! queries {
                             Err(e) => return Err(e.into()),
                         }
                     };
-                    reaped += done;
+                    reaped.changed += done;
                 }
                 Ok(reaped)
+            }
+
+            /// Whether `key` was enqueued on the connector within `window`.
+            pub async fn key_enqueued_within(
+                &self,
+                connector_id: uuid::Uuid,
+                key: &str,
+                window: std::time::Duration,
+            ) -> Result<bool, $crate::StoreError> {
+                let now = self.db_now().await?;
+                let since =
+                    now - chrono::Duration::from_std(window).unwrap_or(chrono::Duration::zero());
+                let n: i64 = sqlx::query_scalar::<$db, i64>($crate::queue::KEY_ENQUEUED_SINCE)
+                    .bind($crate::codec::DbId(connector_id))
+                    .bind(key)
+                    .bind($crate::codec::DbTime::from(since))
+                    .fetch_one(self.reader())
+                    .await?;
+                Ok(n > 0)
+            }
+
+            /// `commit_sync` under a job's lease: the fencing check and the commit
+            /// in one transaction (the job row locked on PostgreSQL, the write lock
+            /// held on SQLite), so a superseded claim writes nothing.
+            pub async fn commit_sync_fenced(
+                &self,
+                commit: &$crate::SyncCommit,
+                lease: &$crate::JobLease,
+            ) -> Result<Option<$crate::Customer>, $crate::StoreError> {
+                let mut tx = self.begin_write().await?;
+                let now = Self::db_now_on(&mut *tx).await?;
+                let current = sqlx::query_scalar::<$db, $crate::codec::DbId>(Self::JOB_FENCE)
+                    .bind($crate::codec::DbId(lease.job_id))
+                    .bind(lease.owner.as_str())
+                    .bind(lease.epoch)
+                    .bind($crate::codec::DbTime(now))
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if current.is_none() {
+                    return Err($crate::StoreError::LeaseLost);
+                }
+                let customer = Self::apply_commit(&mut tx, commit).await?;
+                if customer.is_some() {
+                    tx.commit().await?;
+                }
+                Ok(customer)
             }
 
             pub async fn get_job(
@@ -603,51 +760,98 @@ impl crate::Store {
         lease: Duration,
         limit: u32,
     ) -> Result<Vec<Job>, StoreError> {
-        dispatch!(self.claim(worker_id, lease, limit))
+        dispatch!(self.claim(worker_id, lease, limit, None))
     }
 
-    /// Extends the lease; `false` if the worker no longer holds it.
+    /// Like `claim`, but only jobs of connectors whose HubSpot portal `portal_owner`
+    /// holds an unexpired portal lease for (several instances on one database).
     #[tracing::instrument(skip(self))]
-    pub async fn heartbeat(
+    pub async fn claim_owned(
         &self,
-        job_id: Uuid,
         worker_id: &str,
         lease: Duration,
+        limit: u32,
+        portal_owner: &str,
+    ) -> Result<Vec<Job>, StoreError> {
+        dispatch!(self.claim(worker_id, lease, limit, Some(portal_owner)))
+    }
+
+    /// Extends the lease (from the database clock); `false` if the worker no
+    /// longer holds it (with a [`JobLease`]: or another claim superseded it).
+    #[tracing::instrument(skip(self, holder))]
+    pub async fn heartbeat<'a>(
+        &self,
+        job_id: Uuid,
+        holder: impl Into<Holder<'a>>,
+        lease: Duration,
     ) -> Result<bool, StoreError> {
-        dispatch!(self.heartbeat(job_id, worker_id, lease))
+        let holder = holder.into();
+        dispatch!(self.heartbeat(job_id, holder, lease))
     }
 
     /// Ends a job in a terminal state; `false` if the worker no longer owns it.
     /// `Conflict` for a non-terminal `state`.
-    #[tracing::instrument(skip(self, error))]
-    pub async fn finish(
+    #[tracing::instrument(skip(self, holder, error))]
+    pub async fn finish<'a>(
         &self,
         job_id: Uuid,
-        worker_id: &str,
+        holder: impl Into<Holder<'a>>,
         state: JobState,
         error: Option<&str>,
     ) -> Result<bool, StoreError> {
-        dispatch!(self.finish(job_id, worker_id, state, error))
+        let holder = holder.into();
+        dispatch!(self.finish(job_id, holder, state, error))
     }
 
     /// Back to queued until `run_at` (or coalesced into a queued twin, see
     /// the `queue` module); `false` if the worker no longer owns the job.
-    #[tracing::instrument(skip(self, error))]
-    pub async fn retry_later(
+    #[tracing::instrument(skip(self, holder, error))]
+    pub async fn retry_later<'a>(
         &self,
         job_id: Uuid,
-        worker_id: &str,
+        holder: impl Into<Holder<'a>>,
         run_at: DateTime<Utc>,
         error: Option<&str>,
     ) -> Result<bool, StoreError> {
-        dispatch!(self.retry_later(job_id, worker_id, run_at, error))
+        let holder = holder.into();
+        dispatch!(self.retry_later(job_id, holder, run_at, error))
     }
 
     /// Requeues (or kills, after the last attempt) running jobs whose lease
     /// expired; returns how many it changed.
     #[tracing::instrument(skip(self))]
     pub async fn reap_expired_leases(&self) -> Result<u64, StoreError> {
-        dispatch!(self.reap_expired_leases())
+        Ok(self.reap_expired_jobs().await?.changed)
+    }
+
+    /// `reap_expired_leases`, also handing back the jobs it ended `dead` so the
+    /// caller records their failure (history row, link status).
+    #[tracing::instrument(skip(self))]
+    pub async fn reap_expired_jobs(&self) -> Result<Reaped, StoreError> {
+        dispatch!(self.reap_expired_jobs())
+    }
+
+    /// Whether `key` was enqueued on the connector within `window` (database
+    /// clock): a Keva edit after a recent one is debounced, an isolated one is not.
+    #[tracing::instrument(skip(self))]
+    pub async fn key_enqueued_within(
+        &self,
+        connector_id: Uuid,
+        key: &str,
+        window: Duration,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self.key_enqueued_within(connector_id, key, window))
+    }
+
+    /// `commit_sync` only while `lease` is the job's current claim and unexpired;
+    /// `LeaseLost` (nothing written) otherwise.
+    #[tracing::instrument(skip_all, fields(job_id = %lease.job_id))]
+    pub async fn commit_sync_fenced(
+        &self,
+        commit: &crate::SyncCommit,
+        lease: &JobLease,
+    ) -> Result<Option<crate::Customer>, StoreError> {
+        dispatch!(self.commit_sync_fenced(commit, lease))
     }
 
     #[tracing::instrument(skip(self))]

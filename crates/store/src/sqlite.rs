@@ -125,6 +125,22 @@ impl SqliteStore {
     const CUSTOMER_FOR_UPDATE: &'static str = crate::customers::CUSTOMER_BY_ID;
 
     /// `BEGIN IMMEDIATE` holds the write lock, so claimers are serialised.
+    /// The clock leases are computed from. SQLite is one file on one host, so
+    /// every process using it shares this host's clock: the process clock is the
+    /// database clock (and saves a round trip).
+    pub(crate) async fn db_now(&self) -> Result<chrono::DateTime<chrono::Utc>, sqlx::Error> {
+        Ok(crate::codec::now())
+    }
+
+    pub(crate) async fn db_now_on(
+        _conn: &mut sqlx::SqliteConnection,
+    ) -> Result<chrono::DateTime<chrono::Utc>, sqlx::Error> {
+        Ok(crate::codec::now())
+    }
+
+    /// The write transaction (`BEGIN IMMEDIATE`) already excludes every other writer.
+    const JOB_FENCE: &'static str = crate::queue::job_fence_sql!("");
+
     const CLAIM_JOBS: &'static str = crate::queue::claim_jobs_sql!(" IN (", ")");
 
     const BATCH_FOR_UPDATE: &'static str = crate::batches::BATCH_BY_ID;

@@ -1624,6 +1624,7 @@ async fn batch_chunk_commit_and_checkpoint(ts: TestStore) {
             checkpoint: ids[2],
             counters_delta: delta,
             commits: vec![c0, c2],
+            lease: None,
         })
         .await
         .expect("chunk");
@@ -1717,6 +1718,7 @@ async fn batch_chunk_commit_and_checkpoint(ts: TestStore) {
                 commit(&f, ids[3], "503", None),
                 commit(&f, ids[4], "504", None),
             ],
+            lease: None,
         })
         .await
         .expect("chunk 2");
@@ -1733,6 +1735,7 @@ async fn batch_chunk_commit_and_checkpoint(ts: TestStore) {
             checkpoint: ids[4],
             counters_delta: BatchCounters::default(),
             commits: vec![commit(&f, ids[4], "503", None)],
+            lease: None,
         })
         .await
         .expect("chunk 3");
@@ -1772,6 +1775,7 @@ async fn batch_chunk_commit_and_checkpoint(ts: TestStore) {
                 ..BatchCounters::default()
             },
             commits: vec![good, broken],
+            lease: None,
         })
         .await;
     assert!(r.is_err(), "{r:?}");
@@ -1800,6 +1804,7 @@ async fn batch_chunk_commit_and_checkpoint(ts: TestStore) {
             checkpoint: ids[0],
             counters_delta: BatchCounters::default(),
             commits: vec![],
+            lease: None,
         })
         .await;
     assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");

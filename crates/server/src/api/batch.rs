@@ -2,8 +2,6 @@
 //! while one is active), follow its progress, cancel it (it stops after the chunk
 //! in progress, whose work is kept).
 
-use std::sync::Arc;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use keva_store::{BatchState, StoreError};
@@ -12,7 +10,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::Authenticated;
-use crate::batch::{self, BatchProgress, BatchSettings};
+use crate::batch::{self, BatchProgress};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, Path};
 use crate::state::AppState;
@@ -46,7 +44,7 @@ pub async fn start_batch(
         .get_connector(auth.workspace_id, body.connector_id)
         .await?
         .ok_or(ApiError::NotFound("connector"))?;
-    let settings = Arc::new(BatchSettings::default());
+    let settings = batch::settings_for(&state);
     let (run, _) = match batch::start(&state, auth.workspace_id, body.connector_id, settings).await
     {
         Ok(started) => started,

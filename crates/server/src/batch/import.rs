@@ -7,7 +7,7 @@
 use futures::TryStreamExt;
 use keva_core::Email;
 use keva_hubspot::{HubspotClient, ListOptions, ReadOptions};
-use keva_store::{BatchChunk, BatchCounters, BatchRun, Connector, StoreError};
+use keva_store::{BatchChunk, BatchCounters, BatchLease, BatchRun, Connector, StoreError};
 
 use super::chunk::ChunkError;
 use crate::state::AppState;
@@ -21,6 +21,7 @@ pub async fn import_contacts(
     client: &HubspotClient,
     rules: &MergeRules,
     run: &BatchRun,
+    lease: &BatchLease,
 ) -> Result<(), ChunkError> {
     let opts = ListOptions {
         limit: Some(100),
@@ -108,6 +109,7 @@ pub async fn import_contacts(
                 checkpoint,
                 counters_delta: counters,
                 commits,
+                lease: Some(lease.clone()),
             })
             .await?;
     }

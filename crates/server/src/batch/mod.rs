@@ -79,10 +79,11 @@ impl std::fmt::Debug for BatchHooks {
 pub struct BatchSettings {
     /// Customers per chunk (HubSpot's batch cap is 100).
     pub chunk_size: u32,
-    /// How often a running or paused run marks itself alive.
+    /// How often a running or paused run renews its lease.
     pub heartbeat: Duration,
-    /// A running or paused run not marked alive for this long belongs to a crashed
-    /// process and is taken over.
+    /// The run's lease: a run not renewed for this long belongs to a crashed (or
+    /// paused, or partitioned) process and is taken over; that process stops
+    /// before writing more.
     pub stale_after: Duration,
     /// While paused on the daily limit, try again this often instead of waiting
     /// for `resume_at` (`None`: wait for `resume_at`).
@@ -107,6 +108,25 @@ impl Default for BatchSettings {
             schedule_tick: Duration::from_secs(30),
             hooks: BatchHooks::default(),
         }
+    }
+}
+
+/// The settings of the runs this process starts or takes over: the defaults with
+/// the lease of its [`ClusterSettings`](crate::sync::cluster::ClusterSettings).
+pub fn settings_for(state: &AppState) -> Arc<BatchSettings> {
+    let lease = state.cluster.settings.batch_lease;
+    Arc::new(BatchSettings {
+        stale_after: lease,
+        heartbeat: (lease / 12).max(Duration::from_millis(50)),
+        ..BatchSettings::default()
+    })
+}
+
+/// Waits (at most `grace`) until this process works no run any more.
+pub async fn wait_stopped(grace: Duration) {
+    let deadline = tokio::time::Instant::now() + grace;
+    while !RUNNING.lock().is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
 
@@ -135,7 +155,8 @@ pub fn is_running_here(id: Uuid) -> bool {
 }
 
 /// Starts a run for the connector (`Conflict` if one is active) and works it in
-/// a background task.
+/// a background task — here if this process owns the connector's portal, else
+/// the owner takes it over at its next tick.
 pub async fn start(
     state: &AppState,
     workspace_id: Uuid,
@@ -147,21 +168,65 @@ pub async fn start(
         .store
         .start_batch(workspace_id, connector_id, total)
         .await?;
-    let handle = spawn(state.clone(), run.clone(), settings);
+    let owned = match state
+        .store
+        .get_connector(workspace_id, connector_id)
+        .await?
+    {
+        Some(c) => state.cluster.owns(c.portal_id),
+        None => true,
+    };
+    let handle = if owned {
+        spawn(state.clone(), run.clone(), settings)
+    } else {
+        tokio::spawn(async {})
+    };
     Ok((run, handle))
 }
 
-/// Works an existing run in a background task (no-op if this process already is).
+/// Works an existing run in a background task, if it can be claimed (no other
+/// process holds an unexpired lease on it) and this process is not already.
 pub fn spawn(
     state: AppState,
     run: BatchRun,
     settings: Arc<BatchSettings>,
 ) -> tokio::task::JoinHandle<()> {
+    spawn_with(state, run, settings, false)
+}
+
+/// `spawn`, or with `force` take the run whatever its lease says (at start, when
+/// no other process can be working on it: tests and single-process setups).
+pub fn spawn_with(
+    state: AppState,
+    run: BatchRun,
+    settings: Arc<BatchSettings>,
+    force: bool,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let Some(_claim) = Claim::take(run.id) else {
             return;
         };
-        match runner::run(&state, &run, &settings).await {
+        let owner = state.cluster.id.clone();
+        let claimed = if force {
+            state
+                .store
+                .take_over_batch(run.id, &owner, settings.stale_after)
+                .await
+        } else {
+            state
+                .store
+                .claim_batch(run.id, &owner, settings.stale_after)
+                .await
+        };
+        let lease = match claimed {
+            Ok(Some(lease)) => lease,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(run_id = %run.id, error = %e, "could not claim a batch sync");
+                return;
+            }
+        };
+        match runner::run(&state, &run, &lease, &settings).await {
             Ok(end) => {
                 tracing::info!(run_id = %run.id, state = end.state.as_str(), "batch sync ended")
             }

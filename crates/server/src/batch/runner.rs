@@ -3,13 +3,21 @@
 //! daily limit runs out; a stop after the current chunk when cancelled; retries of
 //! a chunk that failed transiently; a heartbeat so another process can tell a live
 //! run from one a crash left behind.
+//!
+//! The run is worked under a claim (`BatchLease`, taken by compare-and-set in
+//! `batch::spawn`): a separate task renews it every `heartbeat`, whatever the
+//! chunks are doing; every state change and chunk commit is fenced by it; once a
+//! renewal is refused or none succeeded within the lease, the run stops before
+//! it writes more. It also stops, and hands the run back, at a chunk boundary
+//! when the process shuts down or no longer owns the connector's portal.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Days, NaiveTime, Utc};
 use keva_core::{missing_properties, ObjectKind, Trigger};
 use keva_hubspot::Priority;
-use keva_store::{BatchChunk, BatchRun, BatchState, Connector, StoreError};
+use keva_store::{BatchChunk, BatchLease, BatchRun, BatchState, Connector, StoreError};
+use tokio_util::sync::CancellationToken;
 
 use super::chunk::{self, ChunkEnv, ChunkError};
 use super::{import, BatchSettings};
@@ -25,6 +33,53 @@ pub enum RunError {
     Store(#[from] StoreError),
     #[error("stopped by a test hook")]
     Crashed,
+    #[error("lost the run's lease; another process works it now")]
+    LeaseLost,
+    #[error("handed back: {0}")]
+    HandedBack(&'static str),
+}
+
+/// Renews the run's lease on its own task; `lost` is cancelled when a renewal is
+/// refused or none succeeded for a lease. Stops when dropped.
+struct Heartbeat {
+    task: tokio::task::JoinHandle<()>,
+    lost: CancellationToken,
+}
+
+impl Heartbeat {
+    fn start(state: &AppState, lease: &BatchLease, settings: &BatchSettings) -> Heartbeat {
+        let lost = CancellationToken::new();
+        let (store, lease, lost_tx) = (state.store.clone(), lease.clone(), lost.clone());
+        let (every, duration) = (settings.heartbeat, settings.stale_after);
+        let margin = (duration / 10).max(Duration::from_millis(20));
+        let task = tokio::spawn(async move {
+            let mut valid_until = tokio::time::Instant::now() + duration.saturating_sub(margin);
+            loop {
+                tokio::select! {
+                    biased;
+                    _ = tokio::time::sleep_until(valid_until) => break,
+                    _ = tokio::time::sleep(every) => {}
+                }
+                let sent = tokio::time::Instant::now();
+                match store.heartbeat_batch(&lease, duration).await {
+                    Ok(true) => valid_until = sent + duration.saturating_sub(margin),
+                    Ok(false) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, run_id = %lease.run_id, "batch heartbeat failed")
+                    }
+                }
+            }
+            tracing::warn!(run_id = %lease.run_id, "batch sync lost its lease");
+            lost_tx.cancel();
+        });
+        Heartbeat { task, lost }
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 /// When HubSpot's daily limit resets: midnight (UTC; HubSpot uses the portal's
@@ -65,10 +120,15 @@ async fn rules(
 async fn end(
     state: &AppState,
     run: &BatchRun,
+    lease: &BatchLease,
     to: BatchState,
     reason: Option<&str>,
 ) -> Result<BatchRun, RunError> {
-    match state.store.set_batch_state(run.id, to, reason, None).await {
+    match state
+        .store
+        .set_batch_state_fenced(lease, to, reason, None)
+        .await
+    {
         Ok(r) => Ok(r),
         // Cancelled meanwhile: the cancel stands.
         Err(StoreError::Conflict(_)) => Ok(state
@@ -76,41 +136,89 @@ async fn end(
             .get_batch(run.workspace_id, run.id)
             .await?
             .unwrap_or_else(|| run.clone())),
+        Err(StoreError::LeaseLost) => Err(RunError::LeaseLost),
         Err(e) => Err(e.into()),
     }
 }
 
-/// Works the run until it ends (done, cancelled, failed) and returns it as it
-/// ended. A pause is waited out inside (heartbeating), so this can take days.
+/// Why the run must stop at this chunk boundary, if it must.
+fn must_stop(state: &AppState, connector: &Connector, beat: &Heartbeat) -> Option<RunError> {
+    if beat.lost.is_cancelled() {
+        return Some(RunError::LeaseLost);
+    }
+    if state.cluster.stopping.is_cancelled() {
+        return Some(RunError::HandedBack("the process is shutting down"));
+    }
+    if !state.cluster.owns(connector.portal_id) {
+        return Some(RunError::HandedBack("another process owns the portal now"));
+    }
+    None
+}
+
+/// Works the run under `lease` until it ends (done, cancelled, failed) and
+/// returns it as it ended. A pause is waited out inside (heartbeating), so this
+/// can take days. Stopping without an end (`RunError`) leaves the run active:
+/// handed back (lease released) on shutdown or portal hand-over, else for
+/// takeover once the lease expires.
 pub async fn run(
     state: &AppState,
     run: &BatchRun,
+    lease: &BatchLease,
     settings: &BatchSettings,
+) -> Result<BatchRun, RunError> {
+    let beat = Heartbeat::start(state, lease, settings);
+    let result = work(state, run, lease, settings, &beat).await;
+    drop(beat);
+    if let Err(RunError::HandedBack(why)) = &result {
+        tracing::info!(run_id = %run.id, "batch sync handed back: {why}");
+        if let Err(e) = state.store.release_batch(lease).await {
+            tracing::warn!(error = %e, run_id = %run.id, "could not release the batch sync");
+        }
+    }
+    result
+}
+
+async fn work(
+    state: &AppState,
+    run: &BatchRun,
+    lease: &BatchLease,
+    settings: &BatchSettings,
+    beat: &Heartbeat,
 ) -> Result<BatchRun, RunError> {
     let Some(connector) = state
         .store
         .get_connector(run.workspace_id, run.connector_id)
         .await?
     else {
-        return end(state, run, BatchState::Failed, Some("connector not found")).await;
+        return end(
+            state,
+            run,
+            lease,
+            BatchState::Failed,
+            Some("connector not found"),
+        )
+        .await;
     };
     let client = match state.clients.client(state, &connector).await {
         Ok(c) => c.with_priority(Priority::Bulk),
-        Err(e) => return end(state, run, BatchState::Failed, Some(&e.to_string())).await,
+        Err(e) => return end(state, run, lease, BatchState::Failed, Some(&e.to_string())).await,
     };
     let mut merge = match rules(state, &connector, &client, false).await {
         Ok(r) => r,
-        Err(e) => return end(state, run, BatchState::Failed, Some(&e.to_string())).await,
+        Err(e) => return end(state, run, lease, BatchState::Failed, Some(&e.to_string())).await,
     };
     let mut chunk_no: u64 = 0;
     loop {
+        if let Some(stop) = must_stop(state, &connector, beat) {
+            return Err(stop);
+        }
         let Some(current) = state.store.get_batch(run.workspace_id, run.id).await? else {
             return Ok(run.clone());
         };
         match current.state {
             BatchState::Running => {}
             BatchState::Paused => {
-                if !wait_paused(state, &current, settings).await? {
+                if !wait_paused(state, &current, lease, settings, &connector, beat).await? {
                     return Ok(state
                         .store
                         .get_batch(run.workspace_id, run.id)
@@ -132,22 +240,25 @@ pub async fn run(
             .await?;
         let Some(last) = rows.last().map(|r| r.0.id) else {
             if connector.import_contacts {
-                match import::import_contacts(state, &connector, &client, &merge, &current).await {
+                match import::import_contacts(state, &connector, &client, &merge, &current, lease)
+                    .await
+                {
                     Ok(()) => {}
                     Err(ChunkError::DailyLimit(reason)) => {
-                        pause(state, &current, &reason).await?;
+                        pause(state, &current, lease, &reason).await?;
                         continue;
                     }
                     Err(e) => {
                         let reason = format!("importing HubSpot contacts failed: {e}");
-                        return end(state, &current, BatchState::Failed, Some(&reason)).await;
+                        return end(state, &current, lease, BatchState::Failed, Some(&reason))
+                            .await;
                     }
                 }
             }
             if let Err(e) = state.store.touch_connector_sync(connector.id).await {
                 tracing::warn!(error = %e, "could not record the connector's last sync");
             }
-            return end(state, &current, BatchState::Done, None).await;
+            return end(state, &current, lease, BatchState::Done, None).await;
         };
 
         let env = ChunkEnv {
@@ -159,20 +270,25 @@ pub async fn run(
         let mut attempt = 0;
         let work = loop {
             attempt += 1;
-            let result = chunk::process(&env, &rows, settings.hooks.before_create.as_ref()).await;
+            // Dropped (no more HubSpot writes) as soon as the lease is lost.
+            let result = tokio::select! {
+                biased;
+                _ = beat.lost.cancelled() => return Err(RunError::LeaseLost),
+                r = chunk::process(&env, &rows, settings.hooks.before_create.as_ref()) => r,
+            };
             match result {
                 Ok(work) => break Some(work),
                 Err(ChunkError::DailyLimit(reason)) => {
-                    pause(state, &current, &reason).await?;
+                    pause(state, &current, lease, &reason).await?;
                     break None;
                 }
                 Err(ChunkError::Fatal(reason)) => {
-                    return end(state, &current, BatchState::Failed, Some(&reason)).await;
+                    return end(state, &current, lease, BatchState::Failed, Some(&reason)).await;
                 }
                 Err(ChunkError::Crashed) => return Err(RunError::Crashed),
                 Err(ChunkError::Transient(reason)) if attempt >= settings.chunk_attempts => {
                     let reason = format!("a chunk kept failing: {reason}");
-                    return end(state, &current, BatchState::Failed, Some(&reason)).await;
+                    return end(state, &current, lease, BatchState::Failed, Some(&reason)).await;
                 }
                 Err(ChunkError::Transient(reason)) => {
                     let wait = settings.retry_base * 2u32.saturating_pow(attempt - 1);
@@ -187,15 +303,24 @@ pub async fn run(
         }
         chunk_no += 1;
         let relearn = !work.learned_missing.is_empty();
-        let outcome = state
+        if beat.lost.is_cancelled() {
+            return Err(RunError::LeaseLost);
+        }
+        let outcome = match state
             .store
             .commit_batch_chunk(&BatchChunk {
                 run_id: run.id,
                 checkpoint: last,
                 counters_delta: work.counters,
                 commits: work.commits,
+                lease: Some(lease.clone()),
             })
-            .await?;
+            .await
+        {
+            Ok(o) => o,
+            Err(StoreError::LeaseLost) => return Err(RunError::LeaseLost),
+            Err(e) => return Err(e.into()),
+        };
         metrics::counter!("batch_customers_processed_total").increment(work.counters.processed);
         if relearn {
             // HubSpot refused a property the cached list has: later chunks skip it.
@@ -210,28 +335,40 @@ pub async fn run(
     }
 }
 
-async fn pause(state: &AppState, run: &BatchRun, reason: &str) -> Result<(), RunError> {
+async fn pause(
+    state: &AppState,
+    run: &BatchRun,
+    lease: &BatchLease,
+    reason: &str,
+) -> Result<(), RunError> {
     let resume_at = next_daily_reset(Utc::now());
     tracing::warn!(run_id = %run.id, %resume_at, "batch sync paused: {reason}");
     match state
         .store
-        .set_batch_state(run.id, BatchState::Paused, Some(reason), Some(resume_at))
+        .set_batch_state_fenced(lease, BatchState::Paused, Some(reason), Some(resume_at))
         .await
     {
         Ok(_) | Err(StoreError::Conflict(_)) => Ok(()),
+        Err(StoreError::LeaseLost) => Err(RunError::LeaseLost),
         Err(e) => Err(e.into()),
     }
 }
 
-/// Waits out a pause, heartbeating. `true` when the run is running again,
-/// `false` when it ended meanwhile (cancelled).
+/// Waits out a pause (the heartbeat task keeps the lease). `true` when the run
+/// is running again, `false` when it ended meanwhile (cancelled).
 async fn wait_paused(
     state: &AppState,
     paused: &BatchRun,
+    lease: &BatchLease,
     settings: &BatchSettings,
+    connector: &Connector,
+    beat: &Heartbeat,
 ) -> Result<bool, RunError> {
     let since = tokio::time::Instant::now();
     loop {
+        if let Some(stop) = must_stop(state, connector, beat) {
+            return Err(stop);
+        }
         let Some(run) = state
             .store
             .get_batch(paused.workspace_id, paused.id)
@@ -249,11 +386,12 @@ async fn wait_paused(
         if due {
             return match state
                 .store
-                .set_batch_state(run.id, BatchState::Running, None, None)
+                .set_batch_state_fenced(lease, BatchState::Running, None, None)
                 .await
             {
                 Ok(_) => Ok(true),
                 Err(StoreError::Conflict(_)) => Ok(false),
+                Err(StoreError::LeaseLost) => Err(RunError::LeaseLost),
                 Err(e) => Err(e.into()),
             };
         }
@@ -265,19 +403,10 @@ async fn wait_paused(
         if let Some(d) = settings.daily_recheck {
             wait = wait.min(d.saturating_sub(since.elapsed()));
         }
-        tokio::time::sleep(wait.max(Duration::from_millis(50))).await;
-        // Heartbeat: keeps the pause (reason and resume time) and proves we are alive.
-        if let Err(StoreError::Conflict(_)) = state
-            .store
-            .set_batch_state(
-                run.id,
-                BatchState::Paused,
-                run.pause_reason.as_deref(),
-                run.resume_at,
-            )
-            .await
-        {
-            return Ok(false);
+        tokio::select! {
+            _ = tokio::time::sleep(wait.max(Duration::from_millis(50))) => {}
+            _ = beat.lost.cancelled() => {}
+            _ = state.cluster.stopping.cancelled() => {}
         }
     }
 }

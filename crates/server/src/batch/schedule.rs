@@ -32,27 +32,43 @@ pub fn validate(schedule: &str) -> Result<(), String> {
         .map_err(|e| format!("invalid batch schedule {schedule:?}: {e}"))
 }
 
-/// Takes over active runs nobody has marked alive for `stale_after` (or, with
-/// `force`, every active run this process is not working on: at start, when no
-/// other process can be working on them — tests and single-process setups).
+/// Takes over active runs of this process's portals whose lease has expired or
+/// was released (a crashed or stopped process; takeover is a compare-and-set in
+/// the store), or, with `force`, every active run this process is not working
+/// on: at start, when no other process can be working on them — tests and
+/// single-process setups. Returns how many it went for.
 pub async fn resume_stale(
     state: &AppState,
     settings: &Arc<BatchSettings>,
     force: bool,
 ) -> Result<usize, StoreError> {
-    let stale_after = chrono::Duration::from_std(settings.stale_after)
-        .unwrap_or_else(|_| chrono::Duration::seconds(60));
-    let now = Utc::now();
+    let now = state.store.database_now().await?;
     let mut taken = 0;
+    let mut portals = std::collections::HashMap::new();
     for run in state.store.list_active_batches().await? {
         if super::is_running_here(run.id) {
             continue;
         }
-        if force || now - run.updated_at >= stale_after {
-            tracing::info!(run_id = %run.id, "resuming a batch sync left by another process");
-            super::spawn(state.clone(), run, settings.clone());
-            taken += 1;
+        let free = run.owner.is_none() || run.lease_until.is_none_or(|t| t <= now);
+        if !(force || free) {
+            continue;
         }
+        let portal = match portals.entry(run.connector_id) {
+            std::collections::hash_map::Entry::Occupied(e) => *e.get(),
+            std::collections::hash_map::Entry::Vacant(e) => *e.insert(
+                state
+                    .store
+                    .get_connector(run.workspace_id, run.connector_id)
+                    .await?
+                    .map(|c| c.portal_id),
+            ),
+        };
+        if !portal.is_some_and(|p| state.cluster.owns(p)) {
+            continue;
+        }
+        tracing::info!(run_id = %run.id, "resuming a batch sync left by another process");
+        super::spawn_with(state.clone(), run, settings.clone(), force);
+        taken += 1;
     }
     Ok(taken)
 }
@@ -85,7 +101,9 @@ async fn start_due(
     Ok(())
 }
 
-/// The scheduler and takeover loop, until `shutdown`.
+/// The scheduler and takeover loop, until `shutdown`. Takeover is looked for
+/// every `heartbeat` (a released run is picked up within seconds), schedules
+/// every `schedule_tick`.
 pub fn start_background(
     state: AppState,
     settings: Arc<BatchSettings>,
@@ -93,18 +111,22 @@ pub fn start_background(
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut last = Utc::now();
+        let mut next_schedule = tokio::time::Instant::now();
         loop {
             if let Err(e) = resume_stale(&state, &settings, false).await {
                 tracing::warn!(error = %e, "could not look for batch syncs to resume");
             }
-            let now = Utc::now();
-            if let Err(e) = start_due(&state, &settings, last, now).await {
-                tracing::warn!(error = %e, "could not check batch schedules");
+            if tokio::time::Instant::now() >= next_schedule {
+                let now = Utc::now();
+                if let Err(e) = start_due(&state, &settings, last, now).await {
+                    tracing::warn!(error = %e, "could not check batch schedules");
+                }
+                last = now;
+                next_schedule = tokio::time::Instant::now() + settings.schedule_tick;
             }
-            last = now;
             tokio::select! {
                 _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(settings.schedule_tick) => {}
+                _ = tokio::time::sleep(settings.heartbeat.min(settings.schedule_tick)) => {}
             }
         }
     })

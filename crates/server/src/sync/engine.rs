@@ -484,13 +484,25 @@ async fn commit(
     let Some(commit) = merged.commit else {
         return Ok(merged.outcome);
     };
-    if ctx.state.store.commit_sync(&commit).await?.is_none() {
+    if commit_under_lease(ctx, &commit).await?.is_none() {
         return Err(SyncError::permanent("customer was deleted during the sync"));
     }
     if let Err(e) = ctx.state.store.touch_connector_sync(ctx.connector.id).await {
         tracing::warn!(error = %e, "could not record the connector's last sync");
     }
     Ok(merged.outcome)
+}
+
+/// Commits Keva's side: under the running job's claim when there is one, so a
+/// worker that lost its job (another claim took it) writes nothing.
+async fn commit_under_lease(
+    ctx: &Ctx<'_>,
+    commit: &keva_store::SyncCommit,
+) -> Result<Option<Customer>, StoreError> {
+    match super::worker::current_job() {
+        Some(lease) => ctx.state.store.commit_sync_fenced(commit, &lease).await,
+        None => ctx.state.store.commit_sync(commit).await,
+    }
 }
 
 /// The linked contact is gone from HubSpot: unlink, keep the customer.
@@ -541,7 +553,7 @@ async fn invalid_email(
 ) -> Result<SyncOutcome, SyncError> {
     let reason = format!("invalid email, not sent to HubSpot: {why}");
     let commit = merge::failure_commit(&ctx.rules, customer.id, prev, None, &reason, None);
-    if ctx.state.store.commit_sync(&commit).await?.is_none() {
+    if commit_under_lease(ctx, &commit).await?.is_none() {
         return Err(SyncError::permanent("customer was deleted during the sync"));
     }
     Ok(SyncOutcome::skipped(

@@ -24,7 +24,8 @@ pub fn customer_key(connector_id: Uuid, customer_id: Uuid) -> String {
 }
 
 /// A `sync_customer` job for one connector. Profile edits are debounced so that a
-/// burst of edits coalesces into one run (and one HubSpot update).
+/// burst of edits coalesces into one run (and one HubSpot update);
+/// `enqueue_customer_sync` sends an isolated edit at once instead.
 pub fn customer_job(
     state: &AppState,
     workspace_id: Uuid,
@@ -61,7 +62,17 @@ pub async fn enqueue_customer_sync(
         if c.status != ConnectorStatus::Connected {
             continue;
         }
-        let job = customer_job(state, workspace_id, c.id, customer_id, trigger);
+        let mut job = customer_job(state, workspace_id, c.id, customer_id, trigger);
+        // The first edit of a customer goes out at once; only edits that follow
+        // it within the debounce window wait, and coalesce into one update.
+        if job.run_at.is_some()
+            && !state
+                .store
+                .key_enqueued_within(c.id, &job.coalesce_key, state.sync.debounce)
+                .await?
+        {
+            job.run_at = None;
+        }
         out.push(state.store.enqueue(&job).await?);
     }
     if !out.is_empty() {

@@ -12,6 +12,7 @@
 //! with the batch runner so both write exactly the same thing.
 
 pub mod clients;
+pub mod cluster;
 pub mod connect;
 pub mod engine;
 pub mod error;

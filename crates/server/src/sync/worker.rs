@@ -4,17 +4,29 @@
 //! after the last attempt. A reaper requeues jobs whose worker died.
 //!
 //! Several processes on one PostgreSQL share the queue: the store's claim hands a
-//! job to one worker only and never runs two jobs of one key at once. The worker
-//! wakes on `state.jobs_notify` for local enqueues and polls for the others'.
-//! Stopping (the shutdown token) drops running jobs like a crash would; their
-//! leases expire and another worker reruns them (handlers are idempotent).
+//! job to one worker only and never runs two jobs of one key at once, and with
+//! portal ownership only to the process that owns the job's portal
+//! (`cluster.rs`). The worker wakes on `state.jobs_notify` for local enqueues and
+//! polls for the others'.
+//!
+//! Fencing: every claim carries a fencing token (`JobLease`); the heartbeat, the
+//! end (finish, retry) and the sync commit itself (`CURRENT_JOB`, read by the
+//! engine) are refused once another claim superseded it. A handler whose
+//! heartbeat has not succeeded within the lease is dropped before it writes
+//! more: by then the reaper may have handed the job to another worker.
+//!
+//! Stopping (the shutdown token): no more claims; running jobs get
+//! `ClusterSettings::shutdown_grace` to finish, the rest are handed back to the
+//! queue (due at once) so another process reruns them without waiting for the
+//! lease (handlers are idempotent).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use keva_core::{JobState, RetryDecision, RetryPolicy, SyncDirection, SyncStatus};
-use keva_store::{HistoryResult, Job, NewHistory};
+use keva_store::{HistoryResult, Job, JobLease, NewHistory};
 use tokio::sync::Semaphore;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
@@ -36,14 +48,31 @@ pub fn worker_id() -> String {
     format!("{host}:{}:{tag:08x}", std::process::id())
 }
 
-/// Starts this process's worker loop and reaper; both stop with `shutdown`.
+tokio::task_local! {
+    /// The claim the current task's job runs under: the engine commits with it
+    /// (`Store::commit_sync_fenced`). Unset outside a job (batch, tools).
+    pub static CURRENT_JOB: JobLease;
+}
+
+/// The current job's claim, if the caller runs inside one.
+pub fn current_job() -> Option<JobLease> {
+    CURRENT_JOB.try_with(Clone::clone).ok()
+}
+
+/// Starts this process's worker loop and reaper (and, with portal ownership,
+/// its cluster membership first); all stop with `shutdown`. The handle ends once
+/// running jobs finished or were handed back.
 pub fn start_workers(state: AppState, shutdown: CancellationToken) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let id = worker_id();
+        let id = state.cluster.id.clone();
+        let membership = super::cluster::start(state.clone()).await;
         tracing::info!(worker = %id, "sync worker started");
         let reaper = tokio::spawn(reap(state.clone(), shutdown.clone()));
         run(state, id, shutdown).await;
         reaper.abort();
+        if let Some(m) = membership {
+            m.abort();
+        }
     })
 }
 
@@ -53,10 +82,17 @@ async fn reap(state: AppState, shutdown: CancellationToken) {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(state.sync.reap_every) => {}
         }
-        match state.store.reap_expired_leases().await {
-            Ok(0) => {}
-            Ok(n) => {
-                tracing::info!(jobs = n, "requeued jobs whose worker stopped");
+        match state.store.reap_expired_jobs().await {
+            Ok(reaped) if reaped.changed == 0 => {}
+            Ok(reaped) => {
+                tracing::info!(jobs = reaped.changed, "requeued jobs whose worker stopped");
+                for job in &reaped.dead {
+                    let reason = job.last_error.as_deref().unwrap_or("lease expired");
+                    let reason = format!("gave up: {reason}");
+                    if let Err(e) = record_failure(&state, job, &reason, None).await {
+                        tracing::warn!(error = %e, job = %job.id, "could not record a reaped job's failure");
+                    }
+                }
                 state.wake_workers();
             }
             Err(e) => tracing::warn!(error = %e, "reaping expired leases failed"),
@@ -67,21 +103,31 @@ async fn reap(state: AppState, shutdown: CancellationToken) {
 async fn run(state: AppState, worker: String, shutdown: CancellationToken) {
     let slots = Arc::new(Semaphore::new(state.sync.concurrency.max(1)));
     let mut running = JoinSet::new();
+    // The claims of the jobs in `running`, by task, to hand back at shutdown.
+    let mut leases: HashMap<tokio::task::Id, JobLease> = HashMap::new();
     loop {
         if shutdown.is_cancelled() {
-            running.abort_all();
+            drain(&state, running, leases).await;
             return;
         }
-        while running.try_join_next().is_some() {}
+        while let Some(done) = running.try_join_next_with_id() {
+            leases.remove(&task_id(&done));
+        }
         let free = slots.available_permits();
+        let limit = u32::try_from(free).unwrap_or(1);
         let claimed = if free == 0 {
             Vec::new()
         } else {
-            match state
-                .store
-                .claim(&worker, state.sync.lease, u32::try_from(free).unwrap_or(1))
-                .await
-            {
+            let claim = match state.cluster.portal_owner() {
+                Some(owner) => {
+                    state
+                        .store
+                        .claim_owned(&worker, state.sync.lease, limit, owner)
+                        .await
+                }
+                None => state.store.claim(&worker, state.sync.lease, limit).await,
+            };
+            match claim {
                 Ok(jobs) => jobs,
                 Err(e) => {
                     tracing::warn!(error = %e, "claiming jobs failed");
@@ -95,40 +141,103 @@ async fn run(state: AppState, worker: String, shutdown: CancellationToken) {
                 return;
             };
             let state = state.clone();
-            let worker = worker.clone();
-            running.spawn(async move {
-                run_job(&state, &worker, job).await;
+            let lease = job.lease();
+            let handle = running.spawn(async move {
+                run_job(&state, job).await;
                 drop(permit);
             });
+            leases.insert(handle.id(), lease);
         }
         if got_any {
             continue;
         }
         tokio::select! {
-            _ = shutdown.cancelled() => {
-                // Like a crash: running jobs are dropped, their leases expire.
-                running.abort_all();
-                return;
-            }
+            _ = shutdown.cancelled() => {}
             _ = state.jobs_notify.notified() => {}
             _ = tokio::time::sleep(state.sync.poll) => {}
-            Some(_) = running.join_next(), if !running.is_empty() => {}
+            Some(done) = running.join_next_with_id(), if !running.is_empty() => {
+                leases.remove(&task_id(&done));
+            }
         }
     }
 }
 
-/// Runs one job with a heartbeat, then records how it ended.
-async fn run_job(state: &AppState, worker: &str, job: Job) {
+fn task_id(done: &Result<(tokio::task::Id, ()), tokio::task::JoinError>) -> tokio::task::Id {
+    match done {
+        Ok((id, ())) => *id,
+        Err(e) => e.id(),
+    }
+}
+
+/// Shutdown: running jobs get the grace period to finish; the rest are stopped
+/// and handed back to the queue, due at once, for another process to run.
+async fn drain(
+    state: &AppState,
+    mut running: JoinSet<()>,
+    mut leases: HashMap<tokio::task::Id, JobLease>,
+) {
+    let grace = tokio::time::sleep(state.cluster.settings.shutdown_grace);
+    tokio::pin!(grace);
+    while !running.is_empty() {
+        tokio::select! {
+            _ = &mut grace => break,
+            Some(done) = running.join_next_with_id() => {
+                leases.remove(&task_id(&done));
+            }
+        }
+    }
+    running.abort_all();
+    while let Some(done) = running.join_next_with_id().await {
+        let id = task_id(&done);
+        // Finished after all (between the grace and the abort): nothing to hand back.
+        if done.is_ok() {
+            leases.remove(&id);
+        }
+    }
+    for lease in leases.into_values() {
+        match state
+            .store
+            .retry_later(
+                lease.job_id,
+                &lease,
+                Utc::now(),
+                Some("handed back at shutdown"),
+            )
+            .await
+        {
+            Ok(_) => tracing::info!(job = %lease.job_id, "handed a running job back at shutdown"),
+            Err(e) => tracing::warn!(error = %e, job = %lease.job_id, "could not hand a job back"),
+        }
+    }
+}
+
+/// Runs one job with a heartbeat, then records how it ended. The handler is
+/// dropped (writes nothing more) once the lease may have run out without a
+/// successful heartbeat, or once a heartbeat is refused.
+async fn run_job(state: &AppState, job: Job) {
     let lease = state.sync.lease;
+    let claim = job.lease();
     let beat = (lease / 3).max(Duration::from_millis(50));
-    let handler = handle(state, &job);
+    // The lease was set by the claim a moment before now: count from now minus
+    // a margin for that and for the clocks' tick, so we stop before it expires.
+    let margin = (lease / 10).max(Duration::from_millis(20));
+    let mut valid_until = tokio::time::Instant::now() + lease.saturating_sub(margin);
+    let handler = CURRENT_JOB.scope(claim.clone(), handle(state, &job));
     tokio::pin!(handler);
+    let mut next_beat = tokio::time::Instant::now() + beat;
     let result = loop {
         tokio::select! {
+            biased;
+            _ = tokio::time::sleep_until(valid_until) => {
+                tracing::warn!(job = %job.id, "no heartbeat within the lease; stopping the job before it writes");
+                return;
+            }
             r = &mut handler => break r,
-            _ = tokio::time::sleep(beat) => {
-                match state.store.heartbeat(job.id, worker, lease).await {
-                    Ok(true) => {}
+            _ = tokio::time::sleep_until(next_beat) => {
+                let sent = tokio::time::Instant::now();
+                next_beat = sent + beat;
+                match state.store.heartbeat(job.id, &claim, lease).await {
+                    Ok(true) => valid_until = sent + lease.saturating_sub(margin),
                     Ok(false) => {
                         tracing::warn!(job = %job.id, "lost the job's lease; another worker reruns it");
                         return;
@@ -138,7 +247,7 @@ async fn run_job(state: &AppState, worker: &str, job: Job) {
             }
         }
     };
-    if let Err(e) = record(state, worker, &job, result).await {
+    if let Err(e) = record(state, &claim, &job, result).await {
         tracing::error!(error = %e, job = %job.id, "could not record a job's end");
     }
 }
@@ -198,7 +307,7 @@ fn customer_of(job: &Job) -> Option<Uuid> {
 
 async fn record(
     state: &AppState,
-    worker: &str,
+    worker: &JobLease,
     job: &Job,
     result: Result<SyncOutcome, SyncError>,
 ) -> Result<(), keva_store::StoreError> {

@@ -18,21 +18,21 @@ use tokio_util::sync::CancellationToken;
 use crate::harness::{call, eventually, TestApp};
 use crate::webhook_support::private_connector;
 
-keva_store::backend_tests!(with = crate::service_limits::limited;
+keva_store::backend_tests!(
     a_key_with_too_much_in_flight_gets_429_and_other_keys_do_not,
     a_request_outliving_the_timeout_gets_408_in_the_api_error_shape,
     metrics_move_to_their_own_address,
     retention_prunes_history_and_counts_it,
 );
 
-/// A service allowing one request in flight per key and two seconds per request,
+/// A service allowing one request in flight per key and `timeout` per request,
 /// with `/metrics` on its own port.
-async fn limited(backend: Backend) -> TestApp {
+async fn limited(backend: Backend, timeout: Duration) -> TestApp {
     let metrics = free_port().await;
     TestApp::builder(backend)
         .settings(move |s| {
             s.per_key_concurrency = 1;
-            s.server.request_timeout = Duration::from_secs(2);
+            s.server.request_timeout = timeout;
             s.server.metrics_listen = Some(metrics);
         })
         .build()
@@ -67,7 +67,10 @@ async fn list_customers(app: &TestApp, key: &str) -> reqwest::Response {
         .unwrap()
 }
 
-async fn a_key_with_too_much_in_flight_gets_429_and_other_keys_do_not(app: TestApp) {
+async fn a_key_with_too_much_in_flight_gets_429_and_other_keys_do_not(backend: Backend) {
+    // The held request must outlive every wait below, or its deadline frees the slot
+    // before a loaded machine gets the second request in.
+    let app = limited(backend, Duration::from_secs(300)).await;
     let held = held_request(&app, &app.key).await;
     // Once the held request has its slot, the key's next request is refused.
     let refused = eventually(10, "the second request of the key is refused", || async {
@@ -97,7 +100,8 @@ async fn a_key_with_too_much_in_flight_gets_429_and_other_keys_do_not(app: TestA
     .await;
 }
 
-async fn a_request_outliving_the_timeout_gets_408_in_the_api_error_shape(app: TestApp) {
+async fn a_request_outliving_the_timeout_gets_408_in_the_api_error_shape(backend: Backend) {
+    let app = limited(backend, Duration::from_secs(2)).await;
     let mut held = held_request(&app, &app.key).await;
     let mut response = Vec::new();
     // The service answers and closes; the outer bound only keeps a broken
@@ -121,7 +125,8 @@ async fn a_request_outliving_the_timeout_gets_408_in_the_api_error_shape(app: Te
     assert_eq!(list["data"].as_array().map(Vec::len), Some(0), "{list}");
 }
 
-async fn metrics_move_to_their_own_address(app: TestApp) {
+async fn metrics_move_to_their_own_address(backend: Backend) {
+    let app = limited(backend, Duration::from_secs(30)).await;
     let metrics = app.state.config.metrics_listen.unwrap();
     let (status, _) = call(app.http.get(format!("{}/metrics", app.url))).await;
     assert_eq!(status, 404, "not beside the API");
@@ -143,7 +148,8 @@ async fn metrics_move_to_their_own_address(app: TestApp) {
     assert_eq!(status, 404, "the API is not on the metrics address");
 }
 
-async fn retention_prunes_history_and_counts_it(app: TestApp) {
+async fn retention_prunes_history_and_counts_it(backend: Backend) {
+    let app = limited(backend, Duration::from_secs(30)).await;
     let connector = private_connector(&app.store, app.workspace_id, 4242).await;
     let entry = |n: usize| NewHistory {
         workspace_id: app.workspace_id,
