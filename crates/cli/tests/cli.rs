@@ -116,8 +116,14 @@ async fn quickstart_prints_a_key_that_works() {
         }
     });
     let (mut service, mut sandbox, mut key) = (None, None, None);
+    let (mut authorize_url, mut oauth_portal) = (None, None);
     let deadline = Instant::now() + Duration::from_secs(60);
-    while key.is_none() || service.is_none() || sandbox.is_none() {
+    while key.is_none()
+        || service.is_none()
+        || sandbox.is_none()
+        || authorize_url.is_none()
+        || oauth_portal.is_none()
+    {
         let line = rx
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
             .expect("quickstart printed its summary");
@@ -132,8 +138,11 @@ async fn quickstart_prints_a_key_that_works() {
         service = service.or(field("Service:"));
         sandbox = sandbox.or(field("Sandbox:"));
         key = key.or(field("API key:"));
+        authorize_url = authorize_url.or(field("1. Open in a browser:"));
+        oauth_portal = oauth_portal.or(field("2. Choose portal"));
     }
     let (service, sandbox, key) = (service.unwrap(), sandbox.unwrap(), key.unwrap());
+    let (authorize_url, oauth_portal) = (authorize_url.unwrap(), oauth_portal.unwrap());
     assert!(key.starts_with("keva_live_"));
 
     let http = reqwest::Client::new();
@@ -165,4 +174,36 @@ async fn quickstart_prints_a_key_that_works() {
         .await
         .unwrap();
     assert_eq!(stats.status(), 200);
+
+    // The printed OAuth link, followed as a person would: choose the named portal,
+    // Approve, come back to the service's integrations page, connected.
+    let portal: u64 = oauth_portal.parse().unwrap();
+    let callback = keva_sandbox::consent::decide(&authorize_url, portal, "approve")
+        .await
+        .unwrap();
+    assert!(callback.starts_with(&service), "{callback}");
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let back = no_redirects.get(&callback).send().await.unwrap();
+    assert_eq!(back.status(), 303);
+    let to = back.headers()["location"].to_str().unwrap().to_string();
+    assert!(to.contains("hubspot=connected"), "{to}");
+    assert!(to.contains(&format!("portalId={portal}")), "{to}");
+    let listed = http
+        .get(format!("{service}/api/crm/hubspot/connectors"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    let connectors: serde_json::Value = listed.json().await.unwrap();
+    let connected = connectors["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["portalId"] == portal)
+        .unwrap_or_else(|| panic!("a connector for portal {portal}: {connectors}"));
+    assert_eq!(connected["authKind"], "oauth", "{connected}");
+    assert_eq!(connected["status"], "connected", "{connected}");
 }

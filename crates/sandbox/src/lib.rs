@@ -18,6 +18,7 @@
 pub mod admin;
 pub mod api;
 pub mod cli;
+pub mod consent;
 pub mod control;
 pub mod error;
 pub mod events;

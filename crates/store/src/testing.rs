@@ -132,23 +132,63 @@ pub async fn drop_test_database(store: Store) {
     admin.close().await.ok();
 }
 
+/// A private-app connector of `workspace_id` on `portal_id`, with a fixed token.
+pub fn private_app_connector(workspace_id: Uuid, portal_id: i64) -> crate::NewConnector {
+    crate::NewConnector {
+        workspace_id,
+        portal_id,
+        auth_kind: crate::AuthKind::PrivateApp,
+        access_token: secrecy::SecretString::from("pat-token"),
+        refresh_token: None,
+        token_expires_at: None,
+        scopes: vec![],
+    }
+}
+
 /// A new workspace named `name` with a private-app connector on `portal_id`:
 /// (workspace id, connector id).
 pub async fn workspace_with_connector(store: &Store, name: &str, portal_id: i64) -> (Uuid, Uuid) {
     let ws = store.create_workspace(name).await.expect("workspace").id;
     let connector = store
-        .insert_connector(crate::NewConnector {
-            workspace_id: ws,
-            portal_id,
-            auth_kind: crate::AuthKind::PrivateApp,
-            access_token: secrecy::SecretString::from("pat-token"),
-            refresh_token: None,
-            token_expires_at: None,
-            scopes: vec![],
-        })
+        .insert_connector(private_app_connector(ws, portal_id))
         .await
         .expect("connector");
     (ws, connector.id)
+}
+
+/// The workspace "acme" with a connector on portal 4242: where most store
+/// contract cases start.
+pub struct Fixture {
+    pub ws: Uuid,
+    pub conn: Uuid,
+}
+
+impl Fixture {
+    /// A reconcile job of the fixture's connector for `key`.
+    pub fn job(&self, key: &str) -> crate::NewJob {
+        crate::NewJob::new(
+            self.ws,
+            self.conn,
+            "reconcile_customer",
+            key,
+            serde_json::json!({ "key": key }),
+            keva_core::Trigger::ProfileUpdate,
+        )
+    }
+}
+
+pub async fn fixture(store: &Store) -> Fixture {
+    let (ws, conn) = workspace_with_connector(store, "acme", 4242).await;
+    Fixture { ws, conn }
+}
+
+/// A new customer of `ws` with only an email: its id.
+pub async fn customer(store: &Store, ws: Uuid, email: &str) -> Uuid {
+    store
+        .insert_customer(ws, crate::NewCustomer::with_email(email))
+        .await
+        .expect("insert customer")
+        .id
 }
 
 /// A migrated store on `backend`, for suites that run once per backend.

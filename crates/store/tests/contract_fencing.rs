@@ -10,11 +10,11 @@ use std::time::Duration as StdDuration;
 use chrono::Utc;
 use keva_core::{Bases, JobState, KevaField, SyncDirection, SyncStatus, Trigger};
 use keva_store::testing::TestStore;
+use keva_store::testing::{customer, fixture, private_app_connector, Fixture};
 use keva_store::{
-    AuthKind, BatchChunk, BatchCounters, BatchState, CustomerPatch, HistoryResult, LinkUpdate,
-    NewConnector, NewCustomer, NewHistory, NewJob, Store, StoreError, SyncCommit,
+    BatchChunk, BatchCounters, BatchState, CustomerPatch, HistoryResult, LinkUpdate, NewHistory,
+    NewJob, Store, StoreError, SyncCommit,
 };
-use secrecy::SecretString;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -31,31 +31,12 @@ keva_store::backend_tests!(
 
 const LEASE: StdDuration = StdDuration::from_secs(60);
 
-struct Fixture {
-    ws: Uuid,
-    conn: Uuid,
-}
-
 async fn connector(store: &Store, ws: Uuid, portal_id: i64) -> Uuid {
     store
-        .insert_connector(NewConnector {
-            workspace_id: ws,
-            portal_id,
-            auth_kind: AuthKind::PrivateApp,
-            access_token: SecretString::from("pat-token"),
-            refresh_token: None,
-            token_expires_at: None,
-            scopes: vec![],
-        })
+        .insert_connector(private_app_connector(ws, portal_id))
         .await
         .expect("connector")
         .id
-}
-
-async fn fixture(store: &Store) -> Fixture {
-    let ws = store.create_workspace("acme").await.expect("workspace").id;
-    let conn = connector(store, ws, 4242).await;
-    Fixture { ws, conn }
 }
 
 fn job(f: &Fixture, conn: Uuid, key: &str, max_attempts: u32) -> NewJob {
@@ -104,14 +85,6 @@ fn commit(f: &Fixture, customer_id: Uuid, title: &str) -> SyncCommit {
             correlation_id: None,
         },
     }
-}
-
-async fn customer(store: &Store, ws: Uuid, email: &str) -> Uuid {
-    store
-        .insert_customer(ws, NewCustomer::with_email(email))
-        .await
-        .expect("customer")
-        .id
 }
 
 async fn history_len(store: &Store, f: &Fixture) -> usize {
@@ -352,11 +325,7 @@ async fn fencing_claim_owned_takes_only_owned_portals(ts: TestStore) {
         .acquire_portal_lease(4242, "a", LEASE)
         .await
         .expect("lease"));
-    assert!(store
-        .claim_owned("b", LEASE, 10, "b")
-        .await
-        .expect("claim")
-        .is_empty());
+    assert_claims_nothing(store, "b").await;
     let got = store.claim_owned("a", LEASE, 10, "a").await.expect("claim");
     assert_eq!(got.iter().map(|j| j.id).collect::<Vec<_>>(), vec![mine]);
     // An expired portal lease owns nothing.
@@ -364,11 +333,7 @@ async fn fencing_claim_owned_takes_only_owned_portals(ts: TestStore) {
         .acquire_portal_lease(7, "b", StdDuration::ZERO)
         .await
         .expect("lease"));
-    assert!(store
-        .claim_owned("b", LEASE, 10, "b")
-        .await
-        .expect("claim")
-        .is_empty());
+    assert_claims_nothing(store, "b").await;
     assert!(store
         .acquire_portal_lease(7, "b", LEASE)
         .await
@@ -453,4 +418,13 @@ async fn fencing_recent_enqueue_of_a_key(ts: TestStore) {
         .await
         .expect("window over"));
     ts.finish().await;
+}
+
+/// `owner` claims no job: it owns no portal with work.
+async fn assert_claims_nothing(store: &Store, owner: &str) {
+    let got = store
+        .claim_owned(owner, LEASE, 10, owner)
+        .await
+        .expect("claim");
+    assert!(got.is_empty(), "{owner} claimed {got:?}");
 }

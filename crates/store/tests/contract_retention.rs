@@ -7,7 +7,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use keva_core::{JobState, SyncDirection, Trigger};
 use keva_store::testing::TestStore;
-use keva_store::{HistoryResult, NewHistory, NewJob, NewWebhookRequest, Retained, Store};
+use keva_store::testing::{fixture, Fixture};
+use keva_store::{HistoryResult, NewHistory, NewWebhookRequest, Retained, Store};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -16,16 +17,6 @@ keva_store::backend_tests!(
     prunes_only_rows_older_than_the_cutoff_in_batches,
     keeps_unfinished_jobs_and_recently_finished_ones,
 );
-
-struct Fixture {
-    ws: Uuid,
-    conn: Uuid,
-}
-
-async fn fixture(store: &Store) -> Fixture {
-    let (ws, conn) = keva_store::testing::workspace_with_connector(store, "acme", 4242).await;
-    Fixture { ws, conn }
-}
 
 /// A cutoff in a millisecond of its own (ids and times are millisecond-precise):
 /// rows written before are strictly older, rows written after strictly newer.
@@ -123,16 +114,7 @@ async fn prunes_only_rows_older_than_the_cutoff_in_batches(ts: TestStore) {
 async fn keeps_unfinished_jobs_and_recently_finished_ones(ts: TestStore) {
     let store = &*ts;
     let f = fixture(store).await;
-    let job = |key: &str| {
-        NewJob::new(
-            f.ws,
-            f.conn,
-            "reconcile_customer",
-            key,
-            json!({ "key": key }),
-            Trigger::ProfileUpdate,
-        )
-    };
+    let job = |key: &str| f.job(key);
     let lease = Duration::from_secs(60);
     // Finished before the cutoff: pruned.
     let old_done = store

@@ -13,12 +13,12 @@ use keva_core::{
     default_contact_mappings, Bases, ConflictPolicy, FieldMapping, JobState, ObjectKind,
     PropertyInfo, SyncDirection, SyncStatus, Trigger,
 };
+use keva_store::testing::{customer, fixture, private_app_connector as new_connector, Fixture};
 use keva_store::testing::{reopen, TestStore};
 use keva_store::{
-    AuthKind, BatchChunk, BatchCounters, BatchState, ConnectorSettings, CustomerPatch,
-    EnqueueResult, HistoryResult, Job, KevaField, LinkUpdate, MasterKey, NewConnector, NewCustomer,
-    NewHistory, NewJob, NewWebhookEvent, NewWebhookRequest, Store, StoreError, SyncCommit,
-    WebhookIngest,
+    BatchChunk, BatchCounters, BatchState, ConnectorSettings, CustomerPatch, EnqueueResult,
+    HistoryResult, Job, KevaField, LinkUpdate, MasterKey, NewCustomer, NewHistory, NewJob,
+    NewWebhookEvent, NewWebhookRequest, Store, StoreError, SyncCommit, WebhookIngest,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
@@ -57,36 +57,6 @@ keva_store::backend_tests!(
 );
 
 // --- fixtures -----------------------------------------------------------------
-
-struct Fixture {
-    ws: Uuid,
-    conn: Uuid,
-}
-
-async fn fixture(store: &Store) -> Fixture {
-    let (ws, conn) = keva_store::testing::workspace_with_connector(store, "acme", 4242).await;
-    Fixture { ws, conn }
-}
-
-fn new_connector(workspace_id: Uuid, portal_id: i64) -> NewConnector {
-    NewConnector {
-        workspace_id,
-        portal_id,
-        auth_kind: AuthKind::PrivateApp,
-        access_token: SecretString::from("pat-token"),
-        refresh_token: None,
-        token_expires_at: None,
-        scopes: vec![],
-    }
-}
-
-async fn customer(store: &Store, ws: Uuid, email: &str) -> Uuid {
-    store
-        .insert_customer(ws, NewCustomer::with_email(email))
-        .await
-        .expect("insert customer")
-        .id
-}
 
 fn history(f: &Fixture, customer_id: Option<Uuid>, result: HistoryResult) -> NewHistory {
     NewHistory {
@@ -146,14 +116,7 @@ async fn link(store: &Store, f: &Fixture, customer_id: Uuid, hubspot_id: &str) {
 }
 
 fn job(f: &Fixture, key: &str) -> NewJob {
-    NewJob::new(
-        f.ws,
-        f.conn,
-        "reconcile_customer",
-        key,
-        json!({ "key": key }),
-        Trigger::ProfileUpdate,
-    )
+    f.job(key)
 }
 
 /// Enqueues the fixture's job for `key`.

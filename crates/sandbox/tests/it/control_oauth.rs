@@ -26,26 +26,6 @@ async fn two_portals(control: ControlConfig) -> RunningSandbox {
     .expect("sandbox starts")
 }
 
-fn unescape(s: &str) -> String {
-    s.replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
-/// The hidden fields of the consent form, as a browser would submit them.
-fn hidden_fields(html: &str) -> Vec<(String, String)> {
-    html.split("<input type=\"hidden\" ")
-        .skip(1)
-        .filter_map(|rest| {
-            let name = rest.strip_prefix("name=\"")?.split('"').next()?;
-            let value = rest.split("value=\"").nth(1)?.split('"').next()?;
-            Some((name.to_string(), unescape(value)))
-        })
-        .collect()
-}
-
 /// GETs the consent page for `client_id` and returns its HTML.
 async fn consent_page(sb: &RunningSandbox, client_id: &str, extra: &[(&str, &str)]) -> String {
     let mut query = vec![("client_id", client_id), ("redirect_uri", REDIRECT)];
@@ -74,7 +54,7 @@ async fn submit(
         "/oauth/authorize/approve"
     };
     assert!(html.contains(&format!("value=\"{button}\"")), "{html}");
-    let mut form = hidden_fields(html);
+    let mut form = keva_sandbox::consent::form_fields(html);
     form.push(("portal_id".into(), portal.to_string()));
     form.push(("decision".into(), button.into()));
     let resp = client()
@@ -219,7 +199,7 @@ async fn deny_redirects_with_access_denied_and_the_state() {
     assert!(!q.contains_key("code"), "{q:?}");
     // A browser that submits the one form with the Deny button's value to the
     // approve action is denied too.
-    let mut form = hidden_fields(&html);
+    let mut form = keva_sandbox::consent::form_fields(&html);
     form.push(("portal_id".into(), SECOND_PORTAL.to_string()));
     form.push(("decision".into(), "deny".into()));
     let resp = client()

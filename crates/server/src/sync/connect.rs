@@ -14,7 +14,7 @@ use keva_core::{
 use keva_hubspot::models::PropertyCreate;
 use keva_hubspot::{HubspotClient, ObjectType};
 use keva_store::{AuthKind, Connector, NewConnector, StoreError};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -51,6 +51,11 @@ pub async fn connect_private_app(
     workspace_id: Uuid,
     token: SecretString,
 ) -> Result<Connected, ConnectError> {
+    // HubSpot's tokens are printable ASCII; anything else could not even be sent
+    // in an Authorization header, so it is refused as HubSpot would refuse it.
+    if !token.expose_secret().bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ConnectError::Rejected);
+    }
     let probe = client_for_token(state, token.clone())?;
     let details = match probe.account_details().await {
         Ok(d) => d,

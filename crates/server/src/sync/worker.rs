@@ -392,17 +392,22 @@ async fn record_failure(
         .and_then(|v| v.as_str())
         .map(str::to_string);
     if let Some(c) = customer {
-        match state
+        if state
             .store
-            .set_link_status(job.connector_id, c, SyncStatus::Failed, Some(reason))
-            .await
+            .get_customer(job.workspace_id, c)
+            .await?
+            .is_none()
         {
-            Ok(link) => hubspot_id = link.hubspot_id,
             // The customer is gone: nothing to mark.
-            Err(keva_store::StoreError::NotFound) => return Ok(()),
-            Err(e) => return Err(e),
+            return Ok(());
         }
+        hubspot_id = state
+            .store
+            .get_link(job.connector_id, c)
+            .await?
+            .and_then(|link| link.hubspot_id);
     }
+    // History first: whoever sees the link failed also finds why in its history.
     let outcome = SyncOutcome::skipped(hubspot_id.clone(), SyncStatus::Failed, reason);
     state
         .store
@@ -419,6 +424,17 @@ async fn record_failure(
             correlation_id: correlation_id.map(str::to_string),
         })
         .await?;
+    if let Some(c) = customer {
+        match state
+            .store
+            .set_link_status(job.connector_id, c, SyncStatus::Failed, Some(reason))
+            .await
+        {
+            // Deleted since: nothing to mark.
+            Ok(_) | Err(keva_store::StoreError::NotFound) => {}
+            Err(e) => return Err(e),
+        }
+    }
     Ok(())
 }
 

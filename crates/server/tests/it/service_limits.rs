@@ -72,12 +72,14 @@ async fn a_key_with_too_much_in_flight_gets_429_and_other_keys_do_not(backend: B
     // before a loaded machine gets the second request in.
     let app = limited(backend, Duration::from_secs(300)).await;
     let held = held_request(&app, &app.key).await;
-    // Once the held request has its slot, the key's next request is refused.
-    let refused = eventually(10, "the second request of the key is refused", || async {
-        let r = list_customers(&app, &app.key).await;
-        (r.status() == 429).then_some(r)
+    // Send nothing else with the key until the held request has its slot: a
+    // request sent right after it may be served first and refuse the held one.
+    eventually(10, "the held request has its slot", || async {
+        app.state.key_concurrency.tracked_keys() == 1
     })
     .await;
+    let refused = list_customers(&app, &app.key).await;
+    assert_eq!(refused.status(), 429);
     assert_eq!(
         refused
             .headers()
