@@ -135,6 +135,24 @@ async fn typed_values_on_create_and_patch(app: TestApp) {
     let unchanged = app.customer(&id).await;
     assert_eq!(unchanged["attributes"], after);
     assert_eq!(unchanged["name"], "Ann");
+
+    // The API description documents the field on both ways in.
+    let spec = app
+        .expect(app.get("/api/openapi.json"), 200, "openapi")
+        .await;
+    let schemas = &spec["components"]["schemas"];
+    for schema in [
+        "CustomerView",
+        "CreateCustomer",
+        "UpdateCustomer",
+        "CreateTicket",
+    ] {
+        assert!(
+            schemas[schema]["properties"]["attributes"].is_object(),
+            "{schema}: {}",
+            schemas[schema]
+        );
+    }
 }
 
 async fn retired_attributes_are_hidden_and_unwritable(app: TestApp) {
