@@ -1,7 +1,8 @@
 //! Custom attribute values in the customer and ticket APIs: typed values stored
 //! in canonical form, the 422s naming the attribute with nothing stored, PATCH
 //! merging keys with `null` clearing one, retired attributes hidden and
-//! unwritable, and tickets carrying attributes for their sender.
+//! unwritable, tickets carrying attributes for their sender, and sync writes
+//! (both ways, through the sandbox) leaving attribute values alone.
 
 use serde_json::{json, Value};
 
@@ -230,6 +231,42 @@ async fn tickets_carry_attributes(app: TestApp) {
     )
     .await;
     assert!(by_email(&app, "fay@example.com").await.is_empty());
+}
+
+/// Attributes are not mapped yet, so the sync must carry them along untouched:
+/// a HubSpot edit written to Keva, and a Keva edit pushed to HubSpot, leave the
+/// customer's attribute values as they were.
+async fn sync_writes_keep_attribute_values(app: TestApp) {
+    define_all(&app).await;
+    let connector = app.connector().await;
+    let customer = app
+        .synced_customer(json!({"email": "gil@example.com",
+            "attributes": {"mrr": 42, "plan": "team"}}))
+        .await;
+    let contact = app.contact_id(&customer).await;
+    app.edit_contact(&contact, json!({"jobtitle": "CFO"})).await;
+    app.inbound(connector, &contact).await;
+    let c = app.customer(&customer).await;
+    assert_eq!(c["jobTitle"], "CFO");
+    assert_eq!(c["attributes"], json!({"mrr": 42, "plan": "team"}));
+
+    app.edit_customer(
+        &customer,
+        json!({"company": "Gil & Co", "attributes": {"mrr": 43}}),
+    )
+    .await;
+    app.settle().await;
+    assert_eq!(app.contact(&contact).await["company"], "Gil & Co");
+    let c = app.customer(&customer).await;
+    assert_eq!(c["attributes"], json!({"mrr": 43, "plan": "team"}));
+}
+
+mod with_sandbox {
+    use super::sync_writes_keep_attribute_values;
+
+    keva_store::backend_tests!(with = crate::harness::sandboxed;
+        sync_writes_keep_attribute_values
+    );
 }
 
 keva_store::backend_tests!(with = crate::harness::plain;
