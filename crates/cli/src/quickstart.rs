@@ -269,6 +269,7 @@ async fn seed_customers(
             job_title: Some(title.to_string()),
             location: Some(city.to_string()),
             notes: Some("Sample customer created by the quickstart.".to_string()),
+            attributes: Default::default(),
         };
         match store.insert_customer(workspace_id, new).await {
             Ok(_) => added += 1,

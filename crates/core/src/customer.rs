@@ -9,6 +9,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::attribute::{AttributeChanges, AttributeValues};
+
 /// The Keva profile fields a mapping can name. `as_str` is the wire name used in
 /// the API and in mappings (`jobTitle`, not `job_title`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -66,6 +68,9 @@ pub struct Customer {
     pub job_title: Option<String>,
     pub location: Option<String>,
     pub notes: Option<String>,
+    /// Custom attribute values by key, canonical (see [`crate::attribute`]).
+    #[serde(default)]
+    pub attributes: AttributeValues,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -97,6 +102,9 @@ pub struct CustomerPatch {
     pub job_title: Option<String>,
     pub location: Option<String>,
     pub notes: Option<String>,
+    /// Attribute keys to set (`Some`) or clear (`None`); keys not named stay.
+    #[serde(default, skip_serializing_if = "AttributeChanges::is_empty")]
+    pub attributes: AttributeChanges,
 }
 
 impl CustomerPatch {

@@ -7,7 +7,8 @@
 //! the other way round.
 //!
 //! Where things are:
-//! - [`email`], [`customer`]: the Keva side's values.
+//! - [`email`], [`customer`]: the Keva side's values; [`attribute`] the typed
+//!   values of custom attributes, [`value_format`] their HubSpot formats.
 //! - [`name`]: splitting "Mary Jane Watson" into firstname/lastname and back.
 //! - [`mapping`]: field mappings, directions, defaults and the `to_crm` /
 //!   `from_crm` conversions; [`transform`] the value transforms; [`validate`] the
@@ -18,6 +19,7 @@
 //! - [`preview`]: the dry run of a customer's mappings (test-mapping).
 //! - [`status`], [`job`]: sync statuses, triggers, job states and the retry schedule.
 
+pub mod attribute;
 pub mod automap;
 pub mod conflict;
 pub mod customer;
@@ -32,7 +34,9 @@ pub mod status;
 mod text_enum;
 pub mod transform;
 pub mod validate;
+pub mod value_format;
 
+pub use attribute::{AttributeChanges, AttributeError, AttributeSpec, AttributeValues};
 pub use automap::{propose_mappings, MappingProposal, DEFAULT_CONFIDENCE_THRESHOLD};
 pub use conflict::{resolve, Conflict, ConflictPolicy, Contender, Resolution, Side};
 pub use customer::{Customer, CustomerPatch, KevaField};

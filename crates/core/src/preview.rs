@@ -74,6 +74,7 @@ mod tests {
             job_title: Some("CTO".into()),
             location: Some("Atlanta".into()),
             notes: Some("vip".into()),
+            attributes: Default::default(),
             created_at: at,
             updated_at: at,
         }

@@ -219,6 +219,7 @@ async fn customer_insert_and_conflicts(ts: TestStore) {
                 job_title: Some("CTO".into()),
                 location: Some("Berlin".into()),
                 notes: Some("VIP".into()),
+                attributes: Default::default(),
             },
         )
         .await

@@ -635,6 +635,7 @@ fn keva_values_take_per_field_timestamps_or_the_customers() {
         job_title: None,
         location: None,
         notes: None,
+        attributes: Default::default(),
         created_at: ts(1),
         updated_at: ts(50),
     };

@@ -4,6 +4,9 @@
 //! case-insensitively; an invalid one is a 422 naming the reason. Another
 //! workspace's customer is indistinguishable from a missing one (404). Creating or
 //! editing a customer enqueues its sync on every connected HubSpot connector.
+//!
+//! `attributes` carries custom attribute values (`{key: value}`), checked against
+//! the workspace's definitions by type; a PATCH merges keys and `null` clears one.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -13,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::api::attribute_values::WorkspaceAttributes;
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, Path, Query};
@@ -31,6 +35,9 @@ pub struct CustomerView {
     pub job_title: Option<String>,
     pub location: Option<String>,
     pub notes: Option<String>,
+    /// Custom attribute values by key (retired attributes are not shown).
+    #[schema(value_type = Object)]
+    pub attributes: keva_core::AttributeValues,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
@@ -46,6 +53,7 @@ impl From<Customer> for CustomerView {
             job_title: c.job_title,
             location: c.location,
             notes: c.notes,
+            attributes: c.attributes,
             created_at: c.created_at,
             updated_at: c.updated_at,
         }
@@ -62,6 +70,9 @@ pub struct CreateCustomer {
     pub job_title: Option<String>,
     pub location: Option<String>,
     pub notes: Option<String>,
+    /// Custom attribute values by key, typed as their definitions say.
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// Fields to change; absent fields stay as they are, `""` clears one (not email).
@@ -75,6 +86,9 @@ pub struct UpdateCustomer {
     pub job_title: Option<String>,
     pub location: Option<String>,
     pub notes: Option<String>,
+    /// Attribute keys to set; keys not named stay, `null` clears one.
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -118,6 +132,8 @@ pub async fn create_customer(
     Json(body): Json<CreateCustomer>,
 ) -> Result<(StatusCode, Json<CustomerView>), ApiError> {
     let email = parse_email(&body.email)?;
+    let attrs = WorkspaceAttributes::load(&state, auth.workspace_id).await?;
+    let attributes = attrs.initial(body.attributes.as_ref())?;
     let customer = state
         .store
         .insert_customer(
@@ -130,6 +146,7 @@ pub async fn create_customer(
                 job_title: clean(body.job_title),
                 location: clean(body.location),
                 notes: clean(body.notes),
+                attributes,
             },
         )
         .await?;
@@ -140,7 +157,7 @@ pub async fn create_customer(
         Trigger::ProfileUpdate,
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(customer.into())))
+    Ok((StatusCode::CREATED, Json(attrs.view(customer))))
 }
 
 #[utoipa::path(get, path = "/api/customers/{id}", tag = "customers",
@@ -156,7 +173,8 @@ pub async fn get_customer(
         .get_customer(auth.workspace_id, id)
         .await?
         .ok_or(ApiError::NotFound("customer"))?;
-    Ok(Json(c.into()))
+    let attrs = WorkspaceAttributes::load(&state, auth.workspace_id).await?;
+    Ok(Json(attrs.view(c)))
 }
 
 #[utoipa::path(patch, path = "/api/customers/{id}", tag = "customers",
@@ -173,6 +191,8 @@ pub async fn update_customer(
         Some(raw) => Some(parse_email(raw)?.as_str().to_string()),
         None => None,
     };
+    let attrs = WorkspaceAttributes::load(&state, auth.workspace_id).await?;
+    let attributes = attrs.check(body.attributes.as_ref())?;
     // `Some("")` clears a field; trimming keeps "  " from being stored as a value.
     let trim = |v: Option<String>| v.map(|s| s.trim().to_string());
     let patch = CustomerPatch {
@@ -183,6 +203,7 @@ pub async fn update_customer(
         job_title: trim(body.job_title),
         location: trim(body.location),
         notes: trim(body.notes),
+        attributes,
     };
     let c = state
         .store
@@ -190,7 +211,7 @@ pub async fn update_customer(
         .await?
         .ok_or(ApiError::NotFound("customer"))?;
     enqueue_customer_sync(&state, auth.workspace_id, c.id, Trigger::ProfileUpdate).await?;
-    Ok(Json(c.into()))
+    Ok(Json(attrs.view(c)))
 }
 
 #[utoipa::path(get, path = "/api/customers", tag = "customers",
@@ -201,6 +222,7 @@ pub async fn list_customers(
     auth: Authenticated,
     Query(params): Query<ListParams>,
 ) -> Result<Json<CustomerPage>, ApiError> {
+    let attrs = WorkspaceAttributes::load(&state, auth.workspace_id).await?;
     if let Some(raw) = params.email.as_deref() {
         let email = parse_email(raw)?;
         let found = state
@@ -208,7 +230,7 @@ pub async fn list_customers(
             .customer_by_email(auth.workspace_id, email.as_str())
             .await?;
         return Ok(Json(CustomerPage {
-            data: found.into_iter().map(Into::into).collect(),
+            data: found.into_iter().map(|c| attrs.view(c)).collect(),
             next_cursor: None,
         }));
     }
@@ -228,7 +250,7 @@ pub async fn list_customers(
         None
     };
     Ok(Json(CustomerPage {
-        data: page.into_iter().map(Into::into).collect(),
+        data: page.into_iter().map(|c| attrs.view(c)).collect(),
         next_cursor,
     }))
 }

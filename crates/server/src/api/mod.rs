@@ -1,5 +1,6 @@
 //! The HTTP API under `/api`, one file per resource.
 
+pub mod attribute_values;
 pub mod batch;
 pub mod crm;
 pub mod customer_attributes;

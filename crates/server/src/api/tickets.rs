@@ -3,14 +3,19 @@
 //! Finding-or-creating the customer and storing the ticket happen in one store
 //! transaction, so two tickets racing from the same new address make one customer.
 //! The customer's sync is then enqueued (search-or-create in HubSpot).
+//!
+//! A ticket may carry custom `attributes` for its sender, checked like the
+//! customer API's (422 naming the attribute, and then no ticket is stored either)
+//! and merged into the customer, new or existing.
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use keva_core::Trigger;
+use keva_core::{CustomerPatch, Trigger};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::api::attribute_values::WorkspaceAttributes;
 use crate::api::customers::{parse_email, CustomerView};
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ErrorBody};
@@ -24,6 +29,9 @@ pub struct CreateTicket {
     pub email: String,
     pub name: Option<String>,
     pub subject: String,
+    /// Custom attribute values for the sender, merged into the customer.
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -62,10 +70,23 @@ pub async fn create_ticket(
         .as_deref()
         .map(str::trim)
         .filter(|n| !n.is_empty());
-    let (ticket, customer, created) = state
+    let attrs = WorkspaceAttributes::load(&state, auth.workspace_id).await?;
+    let attributes = attrs.check(body.attributes.as_ref())?;
+    let (ticket, mut customer, created) = state
         .store
         .create_ticket(auth.workspace_id, email.as_str(), name, subject)
         .await?;
+    if !attributes.is_empty() {
+        let patch = CustomerPatch {
+            attributes,
+            ..CustomerPatch::default()
+        };
+        customer = state
+            .store
+            .update_customer(auth.workspace_id, customer.id, &patch)
+            .await?
+            .ok_or(ApiError::NotFound("customer"))?;
+    }
     enqueue_customer_sync(&state, auth.workspace_id, customer.id, Trigger::Ticket).await?;
     Ok((
         StatusCode::CREATED,
@@ -76,7 +97,7 @@ pub async fn create_ticket(
                 subject: ticket.subject,
                 created_at: ticket.created_at,
             },
-            customer: customer.into(),
+            customer: attrs.view(customer),
             customer_created: created,
         }),
     ))

@@ -340,6 +340,7 @@ mod tests {
             job_title: None,
             location: None,
             notes: None,
+            attributes: Default::default(),
             created_at: now,
             updated_at: now,
         }

@@ -2,6 +2,7 @@
 //! real HTTP, once per storage backend (SQLite and PostgreSQL).
 #![allow(clippy::unwrap_used)]
 
+mod api_attribute_values;
 mod api_attributes;
 mod api_auth;
 mod api_customers;

@@ -11,7 +11,10 @@ use uuid::Uuid;
 use crate::codec::{DbId, DbTime};
 use crate::StoreError;
 
+mod json_text;
 mod rules;
+
+pub(crate) use json_text::JsonText;
 
 pub(crate) use rules::{apply_patch, field_times_to_dates, new_customer, normalize_email};
 
@@ -22,7 +25,7 @@ pub(crate) use rules::{apply_patch, field_times_to_dates, new_customer, normaliz
 macro_rules! customer_columns {
     () => {
         "id, workspace_id, email, name, phone, company, job_title, location, notes, \
-         field_updated_at, created_at, updated_at"
+         field_updated_at, created_at, updated_at, attributes"
     };
 }
 
@@ -33,7 +36,7 @@ macro_rules! insert_customer {
         concat!(
             "INSERT INTO customers (email_normalized, ",
             customer_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
             $on_conflict,
             " RETURNING ",
             customer_columns!()
@@ -63,7 +66,7 @@ pub(crate) const CUSTOMER_BY_EMAIL: &str =
 pub(crate) const UPDATE_CUSTOMER: &str =
     "UPDATE customers SET email = $3, email_normalized = $4, name = $5, \
      phone = $6, company = $7, job_title = $8, location = $9, notes = $10, field_updated_at = $11, \
-     updated_at = $12 WHERE workspace_id = $1 AND id = $2";
+     updated_at = $12, attributes = $13 WHERE workspace_id = $1 AND id = $2";
 pub(crate) const LIST_CUSTOMERS_FIRST: &str =
     select_customers!("workspace_id = $1 ORDER BY id LIMIT $2");
 pub(crate) const LIST_CUSTOMERS_AFTER: &str =
@@ -83,6 +86,8 @@ pub struct NewCustomer {
     pub job_title: Option<String>,
     pub location: Option<String>,
     pub notes: Option<String>,
+    /// Canonical attribute values (the API validates them against definitions).
+    pub attributes: keva_core::AttributeValues,
 }
 
 impl NewCustomer {
@@ -112,6 +117,7 @@ pub(crate) struct CustomerRow {
     pub field_updated_at: Json<FieldTimes>,
     pub created_at: DbTime,
     pub updated_at: DbTime,
+    pub attributes: JsonText<keva_core::AttributeValues>,
 }
 
 impl CustomerRow {
@@ -126,6 +132,7 @@ impl CustomerRow {
             job_title: self.job_title,
             location: self.location,
             notes: self.notes,
+            attributes: self.attributes.0,
             created_at: self.created_at.0,
             updated_at: self.updated_at.0,
         };
@@ -172,7 +179,7 @@ macro_rules! queries {
                 })
             }
 
-            /// Binds the 13 columns of `INSERT_CUSTOMER`/`INSERT_CUSTOMER_IF_ABSENT`.
+            /// Binds the 14 columns of `INSERT_CUSTOMER`/`INSERT_CUSTOMER_IF_ABSENT`.
             fn bind_customer<'q>(
                 q: sqlx::query::QueryAs<
                     'q,
@@ -201,6 +208,7 @@ macro_rules! queries {
                     .bind(sqlx::types::Json(times))
                     .bind($crate::codec::DbTime(c.created_at))
                     .bind($crate::codec::DbTime(c.updated_at))
+                    .bind($crate::customers::JsonText(c.attributes.clone()))
             }
 
             /// Writes a changed customer (`apply_patch`'s result) on `conn`.
@@ -223,6 +231,7 @@ macro_rules! queries {
                     .bind(c.notes.clone())
                     .bind(sqlx::types::Json(times))
                     .bind($crate::codec::DbTime(c.updated_at))
+                    .bind($crate::customers::JsonText(c.attributes.clone()))
                     .execute(&mut *conn)
                     .await
                     .map_err(|e| {

@@ -38,6 +38,7 @@ pub(crate) fn new_customer(
         job_title: non_empty(c.job_title),
         location: non_empty(c.location),
         notes: non_empty(c.notes),
+        attributes: c.attributes,
         created_at: now,
         updated_at: now,
     };
@@ -93,6 +94,8 @@ pub(crate) fn apply_patch(
             changed = true;
         }
     }
+    // Attributes have no per-field times yet: those are keyed by built-in field.
+    changed |= keva_core::attribute::apply_changes(&mut next.attributes, &patch.attributes);
     if !changed {
         return None;
     }
