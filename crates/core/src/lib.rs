@@ -20,6 +20,7 @@
 
 pub mod automap;
 pub mod conflict;
+pub mod context;
 pub mod customer;
 pub mod email;
 pub mod job;
@@ -50,5 +51,5 @@ pub use text_enum::UnknownVariant;
 pub use transform::{normalize_phone, Transform};
 pub use validate::{
     closest_property, missing_properties, validate_mappings, MappingIssue, MappingIssueKind,
-    PropertyInfo,
+    PropertyChoice, PropertyInfo,
 };

@@ -42,6 +42,10 @@ pub struct TicketCreated {
     pub customer: CustomerView,
     /// True when this ticket's sender was not a customer yet.
     pub customer_created: bool,
+    /// The customer's HubSpot company and deals as last read (null until context
+    /// is on and the customer has been synced); see `/api/customers/{id}/crm/context`.
+    #[schema(value_type = Option<Object>)]
+    pub crm_context: Option<crate::context::ContextView>,
 }
 
 #[utoipa::path(post, path = "/api/tickets", tag = "tickets",
@@ -67,6 +71,7 @@ pub async fn create_ticket(
         .create_ticket(auth.workspace_id, email.as_str(), name, subject)
         .await?;
     enqueue_customer_sync(&state, auth.workspace_id, customer.id, Trigger::Ticket).await?;
+    let crm_context = crate::context::context_view(&state, auth.workspace_id, customer.id).await?;
     Ok((
         StatusCode::CREATED,
         Json(TicketCreated {
@@ -78,6 +83,7 @@ pub async fn create_ticket(
             },
             customer: customer.into(),
             customer_created: created,
+            crm_context,
         }),
     ))
 }
