@@ -1,7 +1,7 @@
 //! B2B context from HubSpot against the sandbox over HTTP, on both backends: a
 //! contact's primary company and deals in two pipelines shown with labels, status
 //! and priority (and on the ticket API); edits, stage changes and removed
-//! associations reaching the context by webhook; companies stored once however
+//! associations, merges and deletions reaching the context by webhook; companies stored once however
 //! many customers share them; a batch run's HubSpot calls per customer; and a
 //! Company mapping that would write a read-only property refused.
 
@@ -294,8 +294,27 @@ async fn hubspot_edits_and_removed_associations_reach_the_context_by_webhook(sa:
     })
     .await;
 
+    // The company is merged into another in HubSpot: the context follows the survivor.
+    let survivor = hs_create(&sa, "companies", json!({"name": "Acme Holdings"})).await;
+    sa.sandbox_ok(
+        Method::POST,
+        "/_sandbox/objects/companies/merge",
+        Some(json!({"primaryObjectId": survivor, "objectIdToMerge": s.company})),
+        200,
+    )
+    .await;
+    eventually(
+        10,
+        "the context follows the merged company's survivor",
+        || async {
+            let (_, v) = context(&sa, &s.customer).await;
+            v["company"]["id"] == survivor.as_str() && v["company"]["name"] == "Acme Holdings"
+        },
+    )
+    .await;
+
     // The company is deleted in HubSpot: gone from the context.
-    let path = format!("/crm/v3/objects/companies/{}", s.company);
+    let path = format!("/crm/v3/objects/companies/{survivor}");
     sa.sandbox_ok(Method::DELETE, &path, None, 204).await;
     eventually(10, "the deleted company leaves the context", || async {
         let (_, v) = context(&sa, &s.customer).await;
