@@ -84,6 +84,10 @@ pub struct ContextCompany {
     pub employee_count: Option<i64>,
     /// The company's record page in HubSpot.
     pub url: Option<String>,
+    /// The extra properties the connector shows, by internal name (labels for
+    /// enumeration values).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub fields: std::collections::BTreeMap<String, String>,
 }
 
 /// One deal with its pipeline and stage shown by label.

@@ -74,13 +74,14 @@ pub(crate) const SAVE_PIPELINES: &str =
      fetched_at = excluded.fetched_at";
 
 pub(crate) const SETTINGS: &str =
-    "SELECT enabled, status_rules, updated_at FROM crm_context_settings WHERE connector_id = $1";
+    "SELECT enabled, status_rules, company_properties, updated_at FROM crm_context_settings \
+     WHERE connector_id = $1";
 
 pub(crate) const SAVE_SETTINGS: &str =
-    "INSERT INTO crm_context_settings (connector_id, enabled, status_rules, updated_at) \
-     VALUES ($1, $2, $3, $4) ON CONFLICT (connector_id) DO UPDATE SET \
+    "INSERT INTO crm_context_settings (connector_id, enabled, status_rules, company_properties, \
+     updated_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (connector_id) DO UPDATE SET \
      enabled = excluded.enabled, status_rules = excluded.status_rules, \
-     updated_at = excluded.updated_at";
+     company_properties = excluded.company_properties, updated_at = excluded.updated_at";
 
 // --- records -----------------------------------------------------------------
 
@@ -135,11 +136,13 @@ pub struct StoredCrmContext {
     pub fetched_at: DateTime<Utc>,
 }
 
-/// Whether a connector reads context, and its status rules as saved (JSON).
+/// Whether a connector reads context, its status rules as saved (JSON) and the
+/// company properties it shows beyond the default ones.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CrmContextSettings {
     pub enabled: bool,
     pub status_rules: serde_json::Value,
+    pub company_properties: Vec<String>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -179,6 +182,7 @@ pub(crate) struct LinkedRow {
 pub(crate) struct SettingsRow {
     pub enabled: bool,
     pub status_rules: Json<serde_json::Value>,
+    pub company_properties: Json<Vec<String>>,
     pub updated_at: DbTime,
 }
 
@@ -425,6 +429,7 @@ macro_rules! queries {
                 .map(|r| $crate::crm_context::CrmContextSettings {
                     enabled: r.enabled,
                     status_rules: r.status_rules.0,
+                    company_properties: r.company_properties.0,
                     updated_at: r.updated_at.0,
                 }))
             }
@@ -434,11 +439,13 @@ macro_rules! queries {
                 connector_id: uuid::Uuid,
                 enabled: bool,
                 status_rules: &serde_json::Value,
+                company_properties: &[String],
             ) -> Result<(), $crate::StoreError> {
                 sqlx::query::<$db>($crate::crm_context::SAVE_SETTINGS)
                     .bind($crate::codec::DbId(connector_id))
                     .bind(enabled)
                     .bind(sqlx::types::Json(status_rules))
+                    .bind(sqlx::types::Json(company_properties))
                     .bind($crate::codec::DbTime($crate::codec::now()))
                     .execute(self.writer())
                     .await
@@ -554,13 +561,19 @@ impl crate::Store {
         dispatch!(self.crm_context_settings(connector_id))
     }
 
-    #[tracing::instrument(skip(self, status_rules))]
+    #[tracing::instrument(skip(self, status_rules, company_properties))]
     pub async fn save_crm_context_settings(
         &self,
         connector_id: Uuid,
         enabled: bool,
         status_rules: &serde_json::Value,
+        company_properties: &[String],
     ) -> Result<(), StoreError> {
-        dispatch!(self.save_crm_context_settings(connector_id, enabled, status_rules))
+        dispatch!(self.save_crm_context_settings(
+            connector_id,
+            enabled,
+            status_rules,
+            company_properties
+        ))
     }
 }

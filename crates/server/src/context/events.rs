@@ -18,7 +18,7 @@ use keva_store::{Connector, CrmObject, CrmRecord, NewJob};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::refresh::{refresh_contexts, COMPANY_PROPERTIES, DEAL_PROPERTIES};
+use super::refresh::{refresh_contexts, DEAL_PROPERTIES};
 use crate::state::AppState;
 use crate::sync::SyncError;
 
@@ -95,7 +95,8 @@ pub async fn handle(
     connector: &Connector,
     payload: &Value,
 ) -> Result<(), SyncError> {
-    if !super::settings::load(state, connector.id).await?.enabled {
+    let settings = super::settings::load(state, connector.id).await?;
+    if !settings.enabled {
         return Ok(());
     }
     let object = match text(payload, "object").as_deref() {
@@ -151,12 +152,15 @@ pub async fn handle(
             return Ok(());
         }
         _ => {
-            let (ty, props) = match object {
-                CrmObject::Company => (ObjectType::Companies, COMPANY_PROPERTIES),
-                CrmObject::Deal => (ObjectType::Deals, DEAL_PROPERTIES),
+            let (ty, properties) = match object {
+                CrmObject::Company => (ObjectType::Companies, settings.company_read_list()),
+                CrmObject::Deal => (
+                    ObjectType::Deals,
+                    DEAL_PROPERTIES.iter().map(|p| p.to_string()).collect(),
+                ),
             };
             let opts = BatchReadOptions {
-                properties: props.iter().map(|p| p.to_string()).collect(),
+                properties,
                 ..BatchReadOptions::default()
             };
             let read = client

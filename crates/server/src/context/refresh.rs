@@ -75,14 +75,14 @@ async fn read_records(
     ty: ObjectType,
     object: CrmObject,
     ids: &BTreeSet<String>,
-    properties: &[&str],
+    properties: Vec<String>,
 ) -> Result<Vec<CrmRecord>, SyncError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let ids: Vec<String> = ids.iter().cloned().collect();
     let opts = BatchReadOptions {
-        properties: properties.iter().map(|p| p.to_string()).collect(),
+        properties,
         ..BatchReadOptions::default()
     };
     let out = client.objects(ty).batch_read(&ids, &opts).await?;
@@ -142,7 +142,8 @@ pub async fn refresh_contexts(
     client: &HubspotClient,
     pairs: &[(Uuid, String)],
 ) -> Result<(), SyncError> {
-    if pairs.is_empty() || !super::settings::load(state, connector.id).await?.enabled {
+    let settings = super::settings::load(state, connector.id).await?;
+    if pairs.is_empty() || !settings.enabled {
         return Ok(());
     }
     let contacts: Vec<String> = pairs
@@ -190,7 +191,7 @@ pub async fn refresh_contexts(
         ObjectType::Companies,
         CrmObject::Company,
         &company_ids,
-        COMPANY_PROPERTIES,
+        settings.company_read_list(),
     )
     .await?;
     let deals = read_records(
@@ -198,7 +199,7 @@ pub async fn refresh_contexts(
         ObjectType::Deals,
         CrmObject::Deal,
         &all_deals,
-        DEAL_PROPERTIES,
+        DEAL_PROPERTIES.iter().map(|p| p.to_string()).collect(),
     )
     .await?;
     ensure_pipelines(state, connector, client, &deals).await?;

@@ -50,8 +50,14 @@ fn url(portal_id: i64, type_id: &str, id: &str) -> String {
     format!("{UI_BASE}/contacts/{portal_id}/record/{type_id}/{id}")
 }
 
-/// The company with enumeration values replaced by their labels.
-pub fn company(r: &CrmRecord, props: &[PropertyInfo], portal_id: i64) -> ContextCompany {
+/// The company with enumeration values replaced by their labels, and the extra
+/// properties the connector shows.
+pub fn company(
+    r: &CrmRecord,
+    props: &[PropertyInfo],
+    extra: &[String],
+    portal_id: i64,
+) -> ContextCompany {
     let labelled = |name: &str| {
         let value = text(r, name)?;
         Some(match props.iter().find(|p| p.name == name) {
@@ -71,6 +77,10 @@ pub fn company(r: &CrmRecord, props: &[PropertyInfo], portal_id: i64) -> Context
             .filter(|n| n.is_finite() && *n >= 0.0)
             .map(|n| n.round() as i64),
         url: Some(url(portal_id, "0-2", &r.hubspot_id)),
+        fields: extra
+            .iter()
+            .filter_map(|name| Some((name.clone(), labelled(name)?)))
+            .collect(),
     }
 }
 
@@ -132,7 +142,7 @@ pub async fn connector_context(
     let company = stored
         .company
         .as_ref()
-        .map(|c| company(c, &props, connector.portal_id));
+        .map(|c| company(c, &props, &settings.company_properties, connector.portal_id));
     let mut deals: Vec<ContextDeal> = stored
         .deals
         .iter()

@@ -110,7 +110,7 @@ async fn scenario(sa: &TestApp) -> Scenario {
         sa,
         "companies",
         json!({"name": "Acme Inc", "domain": "acme.example", "industry": "COMPUTER_SOFTWARE",
-               "numberofemployees": "250"}),
+               "numberofemployees": "250", "city": "Springfield", "type": "PARTNER"}),
     )
     .await;
     let renewal = hs_create(
@@ -221,6 +221,27 @@ async fn a_contact_with_a_company_and_three_deals_gets_labels_status_and_priorit
         .await;
     assert_eq!(t["crmContext"]["aiContext"], EXPECTED_AI_CONTEXT);
     assert_eq!(t["crmContext"]["priority"], 84);
+
+    // Admins may show more company properties; enumeration values by label.
+    let (st, b) = call(sa.put(
+        "/api/crm/hubspot/context/settings",
+        json!({"enabled": true, "companyProperties": ["cty"]}),
+    ))
+    .await;
+    assert_eq!(st, 422, "{b}");
+    assert!(b.to_string().contains("use city"), "{b}");
+    sa.expect(
+        sa.put(
+            "/api/crm/hubspot/context/settings",
+            json!({"enabled": true, "companyProperties": ["city", "type"]}),
+        ),
+        200,
+        "company properties",
+    )
+    .await;
+    let ctx = synced_context(&sa, &s.customer).await;
+    assert_eq!(ctx["company"]["fields"]["city"], "Springfield", "{ctx}");
+    assert_eq!(ctx["company"]["fields"]["type"], "Partner", "{ctx}");
 
     // Status rules are per connector.
     sa.expect(

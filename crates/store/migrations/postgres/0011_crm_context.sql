@@ -39,10 +39,12 @@ CREATE TABLE crm_pipelines (
     fetched_at    timestamptz NOT NULL
 );
 
--- Whether a connector reads context, and its status rules (JSON).
+-- Whether a connector reads context, its status rules (JSON) and the extra company
+-- properties it shows (JSON list of internal names).
 CREATE TABLE crm_context_settings (
     connector_id  uuid PRIMARY KEY REFERENCES hubspot_connectors(id) ON DELETE CASCADE,
     enabled       boolean NOT NULL DEFAULT false,
     status_rules  jsonb NOT NULL,
+    company_properties jsonb NOT NULL DEFAULT '[]',
     updated_at    timestamptz NOT NULL
 );

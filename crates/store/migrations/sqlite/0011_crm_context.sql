@@ -39,10 +39,12 @@ CREATE TABLE crm_pipelines (
     fetched_at    TEXT NOT NULL
 );
 
--- Whether a connector reads context, and its status rules (JSON).
+-- Whether a connector reads context, its status rules (JSON) and the extra company
+-- properties it shows (JSON list of internal names).
 CREATE TABLE crm_context_settings (
     connector_id  TEXT PRIMARY KEY NOT NULL REFERENCES hubspot_connectors(id) ON DELETE CASCADE,
     enabled       INTEGER NOT NULL DEFAULT 0,
     status_rules  TEXT NOT NULL,
+    company_properties TEXT NOT NULL DEFAULT '[]',
     updated_at    TEXT NOT NULL
 );

@@ -54,6 +54,9 @@ pub struct ContextSettingsView {
     /// `{anyWon, anyOpen, onlyLost, noDeals}` → `lead|prospect|customer|churned`.
     #[schema(value_type = Object)]
     pub status_rules: StatusRules,
+    /// Company properties shown (under `company.fields`) beyond name, domain,
+    /// industry, website and number of employees.
+    pub company_properties: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -63,6 +66,8 @@ pub struct PutContextSettings {
     /// Rules left out keep their defaults.
     #[schema(value_type = Option<Object>)]
     pub status_rules: Option<StatusRules>,
+    /// Internal names of company properties to show; each must exist in the portal.
+    pub company_properties: Option<Vec<String>>,
 }
 
 #[utoipa::path(get, path = "/api/crm/hubspot/context/settings", tag = "crm",
@@ -80,6 +85,7 @@ pub async fn get_settings(
         connector_id: connector.id,
         enabled: s.enabled,
         status_rules: s.rules,
+        company_properties: s.company_properties,
     }))
 }
 
@@ -97,13 +103,57 @@ pub async fn put_settings(
     let rules = body.status_rules.unwrap_or_default();
     let value = serde_json::to_value(rules)
         .map_err(|e| ApiError::Unprocessable(format!("statusRules: {e}")))?;
+    let extra = body.company_properties.unwrap_or_default();
+    if !extra.is_empty() {
+        check_company_properties(&state, &connector, &extra).await?;
+    }
     state
         .store
-        .save_crm_context_settings(connector.id, body.enabled, &value)
+        .save_crm_context_settings(connector.id, body.enabled, &value, &extra)
         .await?;
     Ok(Json(ContextSettingsView {
         connector_id: connector.id,
         enabled: body.enabled,
         status_rules: rules,
+        company_properties: extra,
     }))
+}
+
+/// Every name must be a company property of the portal ("use city, not cty").
+async fn check_company_properties(
+    state: &AppState,
+    connector: &keva_store::Connector,
+    names: &[String],
+) -> Result<(), ApiError> {
+    let client = match state.clients.client(state, connector).await {
+        Ok(c) => c,
+        Err(e) => return Err(super::connector_error(state, connector.id, e).await),
+    };
+    let props = match crate::sync::properties::cached(
+        state,
+        connector,
+        &client,
+        keva_core::ObjectKind::Company,
+    )
+    .await
+    {
+        Ok(p) => p,
+        Err(e) => return Err(super::connector_error(state, connector.id, e).await),
+    };
+    let unknown: Vec<String> = names
+        .iter()
+        .filter(|n| !props.iter().any(|p| &p.name == *n))
+        .map(|n| match keva_core::closest_property(n, &props) {
+            Some(s) => format!("Property doesn't exist: '{n}' (use {s}, not {n})"),
+            None => format!("Property doesn't exist: '{n}'"),
+        })
+        .collect();
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Unprocessable(format!(
+            "companyProperties: {}",
+            unknown.join("; ")
+        )))
+    }
 }
