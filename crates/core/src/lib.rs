@@ -22,6 +22,7 @@
 pub mod attribute;
 pub mod automap;
 pub mod conflict;
+pub mod context;
 pub mod customer;
 pub mod email;
 pub mod job;
@@ -54,5 +55,5 @@ pub use text_enum::UnknownVariant;
 pub use transform::{normalize_phone, Transform};
 pub use validate::{
     closest_property, missing_properties, validate_mappings, MappingIssue, MappingIssueKind,
-    PropertyInfo,
+    PropertyChoice, PropertyInfo,
 };

@@ -22,6 +22,20 @@ pub struct PropertyInfo {
     #[serde(rename = "type")]
     pub kind: String,
     pub field_type: String,
+    /// HubSpot refuses writes to it (calculated, or `readOnlyValue`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
+    /// An enumeration's options, `{value, label}` (kept for companies, whose
+    /// enumeration values the CRM context shows by label).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<PropertyChoice>,
+}
+
+/// One option of an enumeration property.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PropertyChoice {
+    pub value: String,
+    pub label: String,
 }
 
 impl PropertyInfo {
@@ -31,7 +45,28 @@ impl PropertyInfo {
             label: label.into(),
             kind: kind.into(),
             field_type: field_type.into(),
+            read_only: false,
+            options: Vec::new(),
         }
+    }
+
+    /// The label of an enumeration value (each of a multi-select's `;`-joined
+    /// values), or the value itself when no option matches.
+    pub fn label_of(&self, value: &str) -> String {
+        if self.options.is_empty() {
+            return value.to_string();
+        }
+        value
+            .split(';')
+            .filter(|v| !v.is_empty())
+            .map(|v| {
+                self.options
+                    .iter()
+                    .find(|o| o.value == v)
+                    .map_or(v, |o| o.label.as_str())
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -46,6 +81,8 @@ text_enum! {
         DuplicateProperty => "duplicate_property",
         /// Two mappings write the same Keva field.
         DuplicateField => "duplicate_field",
+        /// A mapping writes to HubSpot a property HubSpot does not let anyone write.
+        ReadOnlyProperty => "read_only_property",
     }
 }
 
@@ -107,6 +144,20 @@ pub fn validate_mappings(mappings: &[FieldMapping], portal: &[PropertyInfo]) -> 
                     kind: MappingIssueKind::UnknownProperty,
                     message,
                     suggestion,
+                });
+            }
+            if m.direction.writes_crm()
+                && portal.iter().any(|info| info.name == *p && info.read_only)
+            {
+                issues.push(MappingIssue {
+                    keva_field: m.keva_field,
+                    property: Some(p.clone()),
+                    kind: MappingIssueKind::ReadOnlyProperty,
+                    message: format!(
+                        "'{p}' is read-only in HubSpot: map it From CRM only, not {}",
+                        m.direction.as_str()
+                    ),
+                    suggestion: None,
                 });
             }
             if m.direction.writes_crm() {
@@ -240,6 +291,30 @@ mod tests {
                 "date",
             ),
         ]
+    }
+
+    #[test]
+    fn a_read_only_property_may_be_read_but_not_written() {
+        let mut created = PropertyInfo::new("createdate", "Create Date", "datetime", "date");
+        created.read_only = true;
+        let portal = vec![created];
+        let to_crm = FieldMapping::new(KevaField::Company, &["createdate"], Direction::ToCrm);
+        let issues = validate_mappings(&[to_crm], &portal);
+        assert_eq!(issues.len(), 1);
+        assert_eq!(issues[0].kind, MappingIssueKind::ReadOnlyProperty);
+        let from_crm = FieldMapping::new(KevaField::Company, &["createdate"], Direction::FromCrm);
+        assert!(validate_mappings(&[from_crm], &portal).is_empty());
+    }
+
+    #[test]
+    fn enumeration_values_read_as_labels() {
+        let mut industry = PropertyInfo::new("industry", "Industry", "enumeration", "select");
+        industry.options = vec![PropertyChoice {
+            value: "COMPUTER_SOFTWARE".into(),
+            label: "Computer Software".into(),
+        }];
+        assert_eq!(industry.label_of("COMPUTER_SOFTWARE"), "Computer Software");
+        assert_eq!(industry.label_of("UNKNOWN"), "UNKNOWN");
     }
 
     #[test]

@@ -12,6 +12,9 @@ use crate::models::{
 };
 use crate::retry::RetryPolicy;
 
+/// HubSpot's cap on ids per v4 association batch read (object batches take 100).
+pub const ASSOCIATION_BATCH_MAX: usize = 1000;
+
 /// The association endpoints.
 #[derive(Clone, Copy)]
 pub struct Associations<'a> {
@@ -119,6 +122,67 @@ impl<'a> Associations<'a> {
                     error,
                 }),
             }
+        }
+        Ok(out)
+    }
+
+    /// Every association of many records, keyed by source id
+    /// (`POST /crm/v4/associations/{from}/{to}/batch/read`, up to 1,000 ids per
+    /// call as HubSpot allows, then the next page of each source that has one).
+    /// Sources without associations are absent. A failed call fails the whole read:
+    /// a context refresh would rather keep the stored context than drop half of it.
+    pub async fn batch_read_all(
+        &self,
+        from: ObjectType,
+        to: ObjectType,
+        ids: &[String],
+    ) -> Result<std::collections::HashMap<String, Vec<AssociatedObject>>> {
+        let mut out: std::collections::HashMap<String, Vec<AssociatedObject>> =
+            std::collections::HashMap::new();
+        let mut pending: Vec<AssociationBatchReadInput> = ids
+            .iter()
+            .map(|id| AssociationBatchReadInput {
+                id: id.clone(),
+                after: None,
+            })
+            .collect();
+        while !pending.is_empty() {
+            let mut next = Vec::new();
+            for chunk in pending.chunks(ASSOCIATION_BATCH_MAX) {
+                let call = Call::new(
+                    Method::POST,
+                    "POST /crm/v4/associations/{from}/{to}/batch/read",
+                    [
+                        "crm",
+                        "v4",
+                        "associations",
+                        from.as_str(),
+                        to.as_str(),
+                        "batch",
+                        "read",
+                    ],
+                )
+                .json(&BatchInput {
+                    inputs: chunk.to_vec(),
+                })?;
+                let resp: BatchResponse<AssociationBatchResult> =
+                    self.client.json(&call, RetryPolicy::Idempotent).await?;
+                for r in resp.results {
+                    if let Some(after) = r
+                        .paging
+                        .as_ref()
+                        .and_then(|p| p.next.as_ref())
+                        .map(|n| n.after.clone())
+                    {
+                        next.push(AssociationBatchReadInput {
+                            id: r.from.id.clone(),
+                            after: Some(after),
+                        });
+                    }
+                    out.entry(r.from.id).or_default().extend(r.to);
+                }
+            }
+            pending = next;
         }
         Ok(out)
     }

@@ -18,6 +18,7 @@ pub mod error;
 pub mod models;
 pub mod oauth;
 pub mod objects;
+pub mod pipelines;
 pub mod properties;
 pub mod ratelimit;
 pub mod retry;

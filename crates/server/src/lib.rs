@@ -12,6 +12,7 @@ pub mod api;
 pub mod auth;
 pub mod batch;
 pub mod config;
+pub mod context;
 pub mod error;
 pub mod extract;
 pub mod limits;
@@ -91,6 +92,11 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(api::crm::sync_now::test_mapping))
         .routes(routes!(api::crm::history::history))
         .routes(routes!(api::crm::customer_crm::customer_crm))
+        .routes(routes!(api::crm::context::customer_context))
+        .routes(routes!(
+            api::crm::context::get_settings,
+            api::crm::context::put_settings
+        ))
         .routes(routes!(api::batch::start_batch))
         .routes(routes!(api::batch::get_batch, api::batch::cancel_batch))
         .routes(routes!(metrics::metrics));

@@ -36,6 +36,7 @@ mod api_keys;
 mod batches;
 mod codec;
 mod connectors;
+mod crm_context;
 mod customer_attributes;
 mod customers;
 mod db;
@@ -74,6 +75,7 @@ pub use batches::{
 pub use connectors::{
     AuthKind, Connector, ConnectorSettings, ConnectorStatus, ConnectorTokens, NewConnector,
 };
+pub use crm_context::{CrmContextSettings, CrmObject, CrmRecord, NewCrmContext, StoredCrmContext};
 pub use customer_attributes::{AttributeDefinition, AttributeUpdate, NewAttribute};
 pub use customers::NewCustomer;
 pub use error::StoreError;

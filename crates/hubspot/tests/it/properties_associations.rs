@@ -151,3 +151,54 @@ async fn contact_associations_to_companies_and_deals() {
         .iter()
         .all(|r| r.from.id != other.id || r.to.is_empty()));
 }
+
+#[tokio::test]
+async fn batch_read_all_keys_associations_by_source_and_pipelines_carry_probabilities() {
+    let env = unlimited().await;
+    let client = env.client();
+    let mut contacts = Vec::new();
+    for i in 0..3 {
+        let c = client
+            .contacts()
+            .create(&contact(&format!("all{i}@example.com"), "A"))
+            .await
+            .unwrap();
+        contacts.push(c.id);
+    }
+    let company = client
+        .companies()
+        .create(&ObjectCreate::new(props(&[("name", "Shared")])))
+        .await
+        .unwrap();
+    let assoc = client.associations();
+    for c in &contacts[..2] {
+        assoc
+            .associate_default(ObjectType::Contacts, c, ObjectType::Companies, &company.id)
+            .await
+            .unwrap();
+    }
+    let all = assoc
+        .batch_read_all(ObjectType::Contacts, ObjectType::Companies, &contacts)
+        .await
+        .unwrap();
+    assert_eq!(
+        all.len(),
+        2,
+        "the contact without a company is absent: {all:?}"
+    );
+    for c in &contacts[..2] {
+        assert_eq!(all[c][0].to_object_id, company.id);
+    }
+
+    let pipelines = client.deal_pipelines().await.unwrap();
+    let default = pipelines
+        .iter()
+        .find(|p| p.id == "default")
+        .expect("default");
+    let won = default
+        .stages
+        .iter()
+        .find(|s| s.id == "closedwon")
+        .expect("closedwon");
+    assert_eq!((won.probability(), won.is_closed()), (Some(1.0), true));
+}

@@ -9,6 +9,7 @@ pub mod account;
 pub mod associations;
 pub mod batch;
 pub mod objects;
+pub mod pipelines;
 pub mod properties;
 pub mod search;
 
@@ -213,6 +214,7 @@ pub fn router() -> Router<ApiState> {
     }
     router
         .route("/account-info/v3/details", get(account::details))
+        .route("/crm/v3/pipelines/{objectType}", get(pipelines::list).post(pipelines::create))
         .route("/crm/v3/properties/{objectType}", get(properties::list).post(properties::create))
         .route(
             "/crm/v3/properties/{objectType}/{propertyName}",

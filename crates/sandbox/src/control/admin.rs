@@ -166,6 +166,9 @@ struct WebhooksChange {
     max_batch: Option<usize>,
     max_concurrent_requests: Option<u32>,
     sign_raw_uri: Option<bool>,
+    /// Subscription types to turn on instead of the contact ones (e.g. the
+    /// `company.*` and `deal.*` events a CRM-context integration listens to).
+    event_types: Option<Vec<String>>,
 }
 
 async fn put_webhooks(State(c): State<Arc<Control>>, body: Bytes) -> Response {
@@ -211,7 +214,15 @@ async fn put_webhooks(State(c): State<Arc<Control>>, body: Bytes) -> Response {
             throttling.max_concurrent_requests = n.max(1);
         }
         c.webhooks.set_settings(app_id, url, throttling);
-        c.webhooks.subscribe_all(app_id, CONTACT_EVENT_TYPES);
+        match &ch.event_types {
+            Some(types) => {
+                let types: Vec<&str> = types.iter().map(String::as_str).collect();
+                c.webhooks.subscribe_all(app_id, &types);
+            }
+            None => {
+                c.webhooks.subscribe_all(app_id, CONTACT_EVENT_TYPES);
+            }
+        }
     }
     Json(webhooks_view(&c)).into_response()
 }

@@ -7,6 +7,7 @@
 //! the portal lock is released.
 
 pub mod defaults;
+pub mod pipelines;
 pub mod properties;
 pub mod record;
 pub mod search;

@@ -41,6 +41,8 @@ pub struct PortalData {
     /// Lowercased email → live contact id (merged-away emails point at the survivor).
     email_index: HashMap<String, u64>,
     next_id: u64,
+    /// Deal pipelines, the default one first.
+    pub pipelines: Vec<super::pipelines::Pipeline>,
 }
 
 /// HubSpot's default association type ids (from → to), with their primary variants.
@@ -146,6 +148,7 @@ impl PortalData {
             props: ObjectType::ALL.map(|ty| PropertyRegistry::for_type(ty, now)),
             email_index: HashMap::new(),
             next_id: 101,
+            pipelines: vec![super::pipelines::default_pipeline()],
         }
     }
 

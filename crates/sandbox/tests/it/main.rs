@@ -10,6 +10,7 @@ mod batch;
 mod common;
 mod conformance;
 mod objects;
+mod pipelines;
 mod properties;
 mod search;
 // Control plane (auth, OAuth, rate limits, faults, stats, webhooks).

@@ -50,6 +50,10 @@ pub struct TicketCreated {
     pub customer: CustomerView,
     /// True when this ticket's sender was not a customer yet.
     pub customer_created: bool,
+    /// The customer's HubSpot company and deals as last read (null until context
+    /// is on and the customer has been synced); see `/api/customers/{id}/crm/context`.
+    #[schema(value_type = Option<Object>)]
+    pub crm_context: Option<crate::context::ContextView>,
 }
 
 #[utoipa::path(post, path = "/api/tickets", tag = "tickets",
@@ -88,6 +92,7 @@ pub async fn create_ticket(
             .ok_or(ApiError::NotFound("customer"))?;
     }
     enqueue_customer_sync(&state, auth.workspace_id, customer.id, Trigger::Ticket).await?;
+    let crm_context = crate::context::context_view(&state, auth.workspace_id, customer.id).await?;
     Ok((
         StatusCode::CREATED,
         Json(TicketCreated {
@@ -99,6 +104,7 @@ pub async fn create_ticket(
             },
             customer: attrs.view(customer),
             customer_created: created,
+            crm_context,
         }),
     ))
 }

@@ -208,6 +208,9 @@ async fn work(
         Err(e) => return end(state, run, lease, BatchState::Failed, Some(&e.to_string())).await,
     };
     let mut chunk_no: u64 = 0;
+    // Synced (customer, contact) pairs whose CRM context is read in batches of up
+    // to a thousand (one association read per thousand contacts).
+    let mut contexts: Vec<(uuid::Uuid, String)> = Vec::new();
     loop {
         if let Some(stop) = must_stop(state, &connector, beat) {
             return Err(stop);
@@ -255,6 +258,7 @@ async fn work(
                     }
                 }
             }
+            refresh_contexts(state, &connector, &client, &mut contexts).await;
             if let Err(e) = state.store.touch_connector_sync(connector.id).await {
                 tracing::warn!(error = %e, "could not record the connector's last sync");
             }
@@ -303,6 +307,12 @@ async fn work(
         }
         chunk_no += 1;
         let relearn = !work.learned_missing.is_empty();
+        let synced: Vec<(uuid::Uuid, String)> = work
+            .commits
+            .iter()
+            .filter(|c| c.link.status != keva_core::SyncStatus::Failed)
+            .filter_map(|c| Some((c.customer_id, c.link.hubspot_id.clone()?)))
+            .collect();
         if beat.lost.is_cancelled() {
             return Err(RunError::LeaseLost);
         }
@@ -322,6 +332,10 @@ async fn work(
             Err(e) => return Err(e.into()),
         };
         metrics::counter!("batch_customers_processed_total").increment(work.counters.processed);
+        contexts.extend(synced);
+        if contexts.len() >= keva_hubspot::associations::ASSOCIATION_BATCH_MAX {
+            refresh_contexts(state, &connector, &client, &mut contexts).await;
+        }
         if relearn {
             // HubSpot refused a property the cached list has: later chunks skip it.
             match rules(state, &connector, &client, true).await {
@@ -333,6 +347,24 @@ async fn work(
             return Ok(outcome.run);
         }
     }
+}
+
+/// Reads the CRM context of the customers synced so far (when the connector has
+/// context on). A failure is logged, not the run's: contexts refresh again on the
+/// next sync of each customer.
+async fn refresh_contexts(
+    state: &AppState,
+    connector: &Connector,
+    client: &keva_hubspot::HubspotClient,
+    pairs: &mut Vec<(uuid::Uuid, String)>,
+) {
+    if pairs.is_empty() {
+        return;
+    }
+    if let Err(e) = crate::context::refresh_contexts(state, connector, client, pairs).await {
+        tracing::warn!(error = %e, connector = %connector.id, "could not refresh CRM contexts");
+    }
+    pairs.clear();
 }
 
 async fn pause(

@@ -24,7 +24,22 @@ async fn fetch(client: &HubspotClient, object: ObjectKind) -> Result<Vec<Propert
         .list()
         .await?
         .into_iter()
-        .map(|p| PropertyInfo::new(&p.name, &p.label, &p.kind, &p.field_type))
+        .map(|p| {
+            let mut info = PropertyInfo::new(&p.name, &p.label, &p.kind, &p.field_type);
+            info.read_only = p.is_read_only();
+            // Company enumerations are shown by label in the CRM context.
+            if object == ObjectKind::Company {
+                info.options = p
+                    .options
+                    .iter()
+                    .map(|o| keva_core::PropertyChoice {
+                        value: o.value.clone(),
+                        label: o.label.clone(),
+                    })
+                    .collect();
+            }
+            info
+        })
         .collect())
 }
 

@@ -265,7 +265,15 @@ async fn handle(state: &AppState, job: &Job) -> Result<SyncOutcome, SyncError> {
             .map(str::to_string)
             .ok_or_else(|| SyncError::permanent(format!("job payload lacks {key}")))
     };
-    match job.kind.as_str() {
+    let result = match job.kind.as_str() {
+        crate::context::events::CRM_CONTEXT => {
+            crate::context::events::handle(state, &connector, &job.payload).await?;
+            return Ok(SyncOutcome::skipped(
+                None,
+                SyncStatus::Synced,
+                "CRM context updated",
+            ));
+        }
         SYNC_CUSTOMER => {
             let id = Uuid::parse_str(&text("customerId")?)
                 .map_err(|_| SyncError::permanent("job payload has a bad customerId"))?;
@@ -295,7 +303,15 @@ async fn handle(state: &AppState, job: &Job) -> Result<SyncOutcome, SyncError> {
             engine::contact_merge(state, &connector, &primary, &merged, job.trigger).await
         }
         other => Err(SyncError::permanent(format!("unknown job kind {other}"))),
+    };
+    // Every contact sync also refreshes the customer's CRM context (when enabled).
+    if let Ok(outcome) = &result {
+        if let (Some(contact), false) = (&outcome.contact_id, outcome.status == SyncStatus::Failed)
+        {
+            crate::context::refresh_after_sync(state, &connector, contact).await;
+        }
     }
+    result
 }
 
 /// The job's customer, for recording failures on its link.

@@ -145,7 +145,12 @@ pub fn jobs_from_events(
                         Trigger::Webhook,
                     )
                 }
-                EventKind::Other(_) => continue,
+                EventKind::Other(_) => {
+                    match crate::context::events::job_for(e, t.workspace_id, t.connector_id) {
+                        Some(job) => job,
+                        None => continue,
+                    }
+                }
                 EventKind::ContactPropertyChange if is_echo(e, t, bases) => {
                     echoed = true;
                     continue;
@@ -281,5 +286,34 @@ mod tests {
             p.jobs[0].coalesce_key,
             format!("merge:{}:62515:5", Uuid::from_u128(1))
         );
+    }
+
+    #[test]
+    fn company_and_deal_changes_get_context_jobs_keyed_per_record_and_action() {
+        let evs = events(json!([
+            {"eventId": 7, "subscriptionId": 1, "portalId": 62515, "appId": 777, "occurredAt": 1,
+             "subscriptionType": "company.propertyChange", "objectId": 3,
+             "propertyName": "industry", "propertyValue": "BANKING"},
+            {"eventId": 8, "subscriptionId": 1, "portalId": 62515, "appId": 777, "occurredAt": 2,
+             "subscriptionType": "company.propertyChange", "objectId": 3,
+             "propertyName": "name", "propertyValue": "Acme"},
+            {"eventId": 9, "subscriptionId": 1, "portalId": 62515, "appId": 777, "occurredAt": 3,
+             "subscriptionType": "deal.deletion", "objectId": 4},
+        ]));
+        let p = jobs_from_events(&evs, &targets(), &LinkBases::new());
+        let c = Uuid::from_u128(1);
+        let keys: Vec<_> = p.jobs.iter().map(|j| j.coalesce_key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                format!("context:{c}:company:3:propertyChange"),
+                format!("context:{c}:deal:4:deletion")
+            ]
+        );
+        assert!(p
+            .jobs
+            .iter()
+            .all(|j| j.kind == crate::context::events::CRM_CONTEXT));
+        assert_eq!(p.jobs[1].payload["action"], "deletion");
     }
 }

@@ -10,6 +10,7 @@ mod api_tickets;
 mod automap_api;
 mod batch_support;
 mod batch_sync;
+mod crm_context;
 mod harness;
 mod oauth_connect;
 mod service_limits;

@@ -602,6 +602,8 @@ async fn openapi_lists_the_crm_routes(app: TestApp) {
         "/api/crm/hubspot/test-mapping",
         "/api/crm/hubspot/history",
         "/api/customers/{id}/crm",
+        "/api/customers/{id}/crm/context",
+        "/api/crm/hubspot/context/settings",
     ] {
         assert!(doc["paths"][path].is_object(), "{path} documented");
     }

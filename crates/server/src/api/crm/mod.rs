@@ -3,6 +3,7 @@
 
 pub mod automap;
 pub mod connectors;
+pub mod context;
 pub mod customer_crm;
 pub mod history;
 pub mod mappings;
