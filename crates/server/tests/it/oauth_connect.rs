@@ -536,12 +536,51 @@ async fn oauth_authorize_without_configuration_says_what_to_set(app: TestApp) {
     let _ = Method::GET;
 }
 
+async fn oauth_missing_required_scopes_connect_nothing_and_name_them(app: TestApp) {
+    // The portal lets the app read contacts only: writing them is not granted.
+    let app_id = app.sb().app_id();
+    app.sandbox_ok(
+        Method::PUT,
+        &format!("/_sandbox/apps/{app_id}/scopes"),
+        Some(json!({"scopes": ["oauth", "crm.objects.contacts.read"]})),
+        200,
+    )
+    .await;
+    let location = consent_as(&app, &app.key, "approve").await;
+    let (s, v) = follow_json(&location).await;
+    assert_eq!(s, 400, "{v}");
+    assert_eq!(v["reason"], "missing_scopes", "{v}");
+    let missing: Vec<&str> = v["missingScopes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(missing.contains(&"crm.objects.contacts.write"), "{v}");
+    assert!(!missing.contains(&"crm.objects.contacts.read"), "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("crm.objects.contacts.write"),
+        "the page names them: {v}"
+    );
+    assert!(connectors(&app).await.is_empty());
+    assert!(app
+        .store
+        .connectors_by_portal(i64::try_from(SECOND_PORTAL).unwrap())
+        .await
+        .unwrap()
+        .is_empty());
+}
+
 keva_store::backend_tests!(with = super::oauth_app;
     oauth_approve_with_the_second_portal_connects_and_syncs_through_refreshes,
     oauth_revocation_needs_reconnection_and_a_reconnect_keeps_mappings_and_links,
     oauth_bad_states_deny_and_bad_codes_store_nothing,
     oauth_denied_bad_code_and_expired_leave_no_connector,
     oauth_disconnect_revokes_and_a_later_connect_resumes,
+    oauth_missing_required_scopes_connect_nothing_and_name_them,
 );
 
 mod unconfigured {
