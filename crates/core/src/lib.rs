@@ -54,6 +54,6 @@ pub use status::{SyncDirection, SyncStatus, Trigger};
 pub use text_enum::UnknownVariant;
 pub use transform::{normalize_phone, Transform};
 pub use validate::{
-    closest_property, missing_properties, validate_mappings, MappingIssue, MappingIssueKind,
-    PropertyChoice, PropertyInfo,
+    closest_property, mapping_limits, missing_properties, validate_mappings, MappingIssue,
+    MappingIssueKind, PropertyChoice, PropertyInfo,
 };

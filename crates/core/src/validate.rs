@@ -101,10 +101,43 @@ pub struct MappingIssue {
 /// Below this similarity a near-miss is not worth suggesting.
 const SUGGESTION_THRESHOLD: f64 = 0.8;
 
+/// The most mappings one object may have: every Keva field (built-in and custom)
+/// at most once each way is far below it.
+pub const MAX_MAPPINGS: usize = 200;
+/// The longest HubSpot property name a mapping may name (HubSpot's own internal
+/// names are far shorter).
+pub const MAX_PROPERTY_NAME_LEN: usize = 100;
+/// Unknown names that get a "did you mean" search per call: each search compares
+/// against every portal property, so the work of one request stays bounded.
+pub const MAX_SUGGESTIONS: usize = 10;
+
+/// The size limits of one save, checked before anything else so an oversized
+/// request costs nothing: the reason, when they are exceeded.
+pub fn mapping_limits(mappings: &[FieldMapping]) -> Result<(), String> {
+    if mappings.len() > MAX_MAPPINGS {
+        return Err(format!(
+            "too many mappings: {} (at most {MAX_MAPPINGS})",
+            mappings.len()
+        ));
+    }
+    let longest = mappings
+        .iter()
+        .flat_map(|m| &m.hubspot_properties)
+        .find(|p| p.chars().count() > MAX_PROPERTY_NAME_LEN);
+    if let Some(p) = longest {
+        let shown: String = p.chars().take(20).collect();
+        return Err(format!(
+            "property name '{shown}…' is longer than {MAX_PROPERTY_NAME_LEN} characters"
+        ));
+    }
+    Ok(())
+}
+
 /// Checks mappings against the portal's properties. An empty result means they can
-/// be saved.
+/// be saved. Call [`mapping_limits`] first: this does work per unknown name.
 pub fn validate_mappings(mappings: &[FieldMapping], portal: &[PropertyInfo]) -> Vec<MappingIssue> {
     let mut issues = Vec::new();
+    let mut searches = 0usize;
     let mut written_props: BTreeMap<&str, KevaField> = BTreeMap::new();
     let mut written_fields: BTreeMap<KevaField, usize> = BTreeMap::new();
     for m in mappings {
@@ -133,7 +166,12 @@ pub fn validate_mappings(mappings: &[FieldMapping], portal: &[PropertyInfo]) -> 
         }
         for p in &m.hubspot_properties {
             if !portal.iter().any(|info| info.name == *p) {
-                let suggestion = closest_property(p, portal);
+                let suggestion = if searches < MAX_SUGGESTIONS {
+                    searches += 1;
+                    closest_property(p, portal)
+                } else {
+                    None
+                };
                 let message = match &suggestion {
                     Some(s) => format!("Property doesn't exist: '{p}' (use {s}, not {p})"),
                     None => format!("Property doesn't exist: '{p}'"),
@@ -326,6 +364,33 @@ mod tests {
             json,
             serde_json::json!({"name": "jobtitle", "label": "Job Title", "type": "string", "fieldType": "text"})
         );
+    }
+
+    #[test]
+    fn oversized_saves_are_refused_before_any_work() {
+        let one = FieldMapping::new(KevaField::Company, &["company"], Direction::ToCrm);
+        assert_eq!(mapping_limits(&vec![one.clone(); MAX_MAPPINGS]), Ok(()));
+        let too_many = mapping_limits(&vec![one; MAX_MAPPINGS + 1]).expect_err("too many");
+        assert!(too_many.contains("too many mappings: 201"), "{too_many}");
+        let long = "x".repeat(MAX_PROPERTY_NAME_LEN + 1);
+        let m = FieldMapping::new(KevaField::Company, &[long.as_str()], Direction::ToCrm);
+        let err = mapping_limits(&[m]).expect_err("too long");
+        assert!(err.contains("longer than 100 characters"), "{err}");
+    }
+
+    #[test]
+    fn only_the_first_unknown_names_get_a_suggestion() {
+        let m: Vec<FieldMapping> = (0..MAX_SUGGESTIONS + 5)
+            .map(|_| FieldMapping::new(KevaField::JobTitle, &["Job Title"], Direction::FromCrm))
+            .collect();
+        let unknown: Vec<_> = validate_mappings(&m, &contact_properties())
+            .into_iter()
+            .filter(|i| i.kind == MappingIssueKind::UnknownProperty)
+            .collect();
+        assert_eq!(unknown.len(), MAX_SUGGESTIONS + 5);
+        let suggested = unknown.iter().filter(|i| i.suggestion.is_some()).count();
+        assert_eq!(suggested, MAX_SUGGESTIONS);
+        assert_eq!(unknown[0].suggestion.as_deref(), Some("jobtitle"));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! PostgreSQL) receiving signed HubSpot batches of 1, 10 and 100 events from
 //! concurrent clients for a bounded time, then a paced 1,000 events/s run. Prints
 //! sustained events/s and p50/p99 acknowledgement latency per case and backend.
-//! Then a flood: 20,000 unsigned requests from one address (issue 16) while signed
+//! Then a flood: 20,000 unsigned requests from one address while signed
 //! deliveries are paced alongside; prints the log rows the flood left and the
 //! deliveries' latency before and during it.
 //!

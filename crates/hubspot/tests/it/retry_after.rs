@@ -1,4 +1,4 @@
-//! Issue 16: HubSpot's `Retry-After` is capped, so a hostile or broken answer can
+//! HubSpot's `Retry-After` is capped, so a hostile or broken answer can
 //! neither defer a job for years nor overflow a date computed from it.
 
 use std::time::Duration;

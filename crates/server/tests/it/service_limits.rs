@@ -1,4 +1,4 @@
-//! Issue 16, bad days: a request that outlives the timeout is answered 408, one API
+//! Bad days: a request that outlives the timeout is answered 408, one API
 //! key cannot have more than its share in flight (429 with `Retry-After`),
 //! `/metrics` can move to its own address, and retention prunes what only grows.
 //!

@@ -148,6 +148,32 @@ async fn mappings_are_validated_against_the_portal(app: TestApp) {
     let (_, m) = call(app.get(&path)).await;
     assert_eq!(m["mappings"], before);
 
+    // Oversized saves are refused before any work: too many mappings, or a
+    // property name no portal has (each unknown name costs a similarity search).
+    let many: Vec<serde_json::Value> = (0..201).map(|_| before[0].clone()).collect();
+    let (s, e) = call(app.put(&path, json!({ "mappings": many }))).await;
+    assert_eq!(s, 422, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("too many mappings"),
+        "{e}"
+    );
+    let mut long = before.clone();
+    long[0]["hubspotProperties"] = json!(["p".repeat(5000)]);
+    let (s, e) = call(app.put(&path, json!({ "mappings": long }))).await;
+    assert_eq!(s, 422, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("longer than 100"),
+        "{e}"
+    );
+    let (_, m) = call(app.get(&path)).await;
+    assert_eq!(m["mappings"], before);
+
     // A valid change is saved: location to CRM only → bidirectional, jobtitle dropped.
     let good: Vec<serde_json::Value> = before
         .as_array()

@@ -1,4 +1,4 @@
-//! Issue 16, webhook intake: legacy signatures only on opt-in, refusals attributed
+//! Webhook intake under abuse: legacy signatures only on opt-in, refusals attributed
 //! only to the workspace whose app matched, dedup per workspace, a batch with an
 //! unknown portal keeps the known portals' events, numeric app ids in the settings.
 

@@ -1,4 +1,4 @@
--- Issue 16. Events are deduplicated per workspace: another workspace's app on the
+-- Events are deduplicated per workspace: another workspace's app on the
 -- same portal must not be able to pre-empt (suppress) our events by their ids.
 -- Legacy (v1/v2) signatures are accepted only when a workspace opts in.
 DROP INDEX webhook_events_event;

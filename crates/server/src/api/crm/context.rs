@@ -119,6 +119,10 @@ pub async fn put_settings(
     }))
 }
 
+/// Extra company properties one connector may show: each is validated against the
+/// portal with a similarity search when unknown, so the list is bounded.
+const MAX_COMPANY_PROPERTIES: usize = 50;
+
 /// Every name must be a company property of the portal ("use city, not cty").
 async fn check_company_properties(
     state: &AppState,
@@ -140,6 +144,20 @@ async fn check_company_properties(
         Ok(p) => p,
         Err(e) => return Err(super::connector_error(state, connector.id, e).await),
     };
+    if names.len() > MAX_COMPANY_PROPERTIES {
+        return Err(ApiError::Unprocessable(format!(
+            "companyProperties: at most {MAX_COMPANY_PROPERTIES} properties"
+        )));
+    }
+    if names
+        .iter()
+        .any(|n| n.chars().count() > keva_core::validate::MAX_PROPERTY_NAME_LEN)
+    {
+        return Err(ApiError::Unprocessable(format!(
+            "companyProperties: names are at most {} characters",
+            keva_core::validate::MAX_PROPERTY_NAME_LEN
+        )));
+    }
     let unknown: Vec<String> = names
         .iter()
         .filter(|n| !props.iter().any(|p| &p.name == *n))

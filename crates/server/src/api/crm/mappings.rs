@@ -136,6 +136,7 @@ pub async fn put_mappings(
     Query(p): Query<MappingParams>,
     Json(body): Json<PutMappings>,
 ) -> Result<Json<MappingsView>, ApiError> {
+    keva_core::mapping_limits(&body.mappings).map_err(ApiError::Unprocessable)?;
     let object = object_kind(p.object.as_deref())?;
     let connector = connector_for(&state, auth.workspace_id, p.connector_id).await?;
     let props = portal_properties(&state, &connector, object, false).await?;
