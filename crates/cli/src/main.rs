@@ -6,6 +6,7 @@ mod automap;
 mod batch;
 mod master_key;
 mod quickstart;
+mod rotate_key;
 
 use anyhow::Context as _;
 use clap::Parser as _;
@@ -24,6 +25,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Quickstart(args) => quickstart::run(args).await,
         Command::BatchSync(args) => batch::run(args).await,
         Command::Automap(args) => automap::run(args),
+        Command::RotateKey(args) => rotate_key::run(args).await,
         Command::Migrate(db) => {
             let store = open_store(&db).await?;
             store.migrate().await?;

@@ -4,6 +4,10 @@
 //! `.keva-master-key` file beside the database, created with 0600 permissions on
 //! first use. PostgreSQL deployments run several instances that must share one key,
 //! so there the key must be given explicitly rather than invented per machine.
+//!
+//! A previous key (`KEVA_MASTER_KEY_PREVIOUS`, then `KEVA_MASTER_KEY_PREVIOUS_FILE`)
+//! is added for opening only, so instances keep reading secrets while
+//! `keva-sync rotate-key` re-seals them under the current key.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -15,6 +19,32 @@ use secrecy::ExposeSecret as _;
 use crate::args::DbArgs;
 
 pub fn resolve(db: &DbArgs) -> anyhow::Result<MasterKey> {
+    let current = resolve_current(db)?;
+    let previous = if let Some(k) = &db.master_key_previous {
+        Some(
+            MasterKey::from_base64(k.expose_secret().trim())
+                .context("KEVA_MASTER_KEY_PREVIOUS is not a base64-encoded 32-byte key")?,
+        )
+    } else if let Some(path) = &db.master_key_previous_file {
+        Some(load_existing(path)?)
+    } else {
+        None
+    };
+    Ok(match previous {
+        Some(previous) => current.with_previous(&previous),
+        None => current,
+    })
+}
+
+/// Reads a key file that must exist (a former or a new key is never invented).
+pub fn load_existing(path: &Path) -> anyhow::Result<MasterKey> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the key file {}", path.display()))?;
+    MasterKey::from_base64(text.trim())
+        .with_context(|| format!("{} does not hold a base64 32-byte key", path.display()))
+}
+
+fn resolve_current(db: &DbArgs) -> anyhow::Result<MasterKey> {
     if let Some(k) = &db.master_key {
         return MasterKey::from_base64(k.expose_secret().trim())
             .context("KEVA_MASTER_KEY is not a base64-encoded 32-byte key");
