@@ -86,6 +86,18 @@ pub(crate) fn redact_url(url: &str) -> String {
 
 async fn serve(args: args::ServeArgs) -> anyhow::Result<()> {
     let store = open_store(&args.db).await?;
+    // Ids only (never keys): they name the key in errors and in `rotate-key`'s output.
+    let key = store.master_key();
+    let previous: Vec<String> = key.previous_ids().iter().map(|id| id.to_string()).collect();
+    eprintln!(
+        "Sealing secrets with master key {} (also opening with: {})",
+        key.id(),
+        if previous.is_empty() {
+            "no other key".to_string()
+        } else {
+            previous.join(", ")
+        }
+    );
     if !args.no_migrate {
         store.migrate().await?;
     }
