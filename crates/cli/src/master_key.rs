@@ -121,6 +121,32 @@ mod tests {
         assert_eq!(sqlite_path("postgres://x@y/z"), None);
     }
 
+    fn db_args(current: &MasterKey, previous_file: PathBuf) -> DbArgs {
+        DbArgs {
+            database_url: "postgres://x@y/z".into(),
+            master_key: Some(current.to_base64().into()),
+            master_key_file: None,
+            master_key_previous: None,
+            master_key_previous_file: Some(previous_file),
+        }
+    }
+
+    #[test]
+    fn a_previous_key_file_is_added_for_opening_and_must_exist() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (old, new) = (MasterKey::generate(), MasterKey::generate());
+        let path = dir.path().join("old.key");
+        std::fs::write(&path, format!("{}\n", old.to_base64())).expect("write");
+        let key = resolve(&db_args(&new, path)).expect("resolved");
+        assert_eq!(key.id(), new.id());
+        assert_eq!(key.previous_ids(), vec![old.id()]);
+
+        let missing = dir.path().join("missing.key");
+        let err = resolve(&db_args(&new, missing.clone())).expect_err("missing file");
+        assert!(format!("{err:#}").contains("missing.key"), "{err:#}");
+        assert!(!missing.exists(), "a previous key is never invented");
+    }
+
     #[test]
     fn key_file_is_created_private_and_reused() {
         let dir = tempfile::tempdir().expect("tempdir");

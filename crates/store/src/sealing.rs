@@ -99,15 +99,17 @@ struct KeyMaterial {
 impl KeyMaterial {
     fn new(key: SecretBox<[u8; KEY_LEN]>) -> Self {
         let hkdf = Hkdf::<Sha256>::new(Some(HKDF_SALT), key.expose_secret());
+        // HKDF-SHA256 can expand up to 8160 bytes; asking for 32 or 8 (constants)
+        // cannot fail, and if it somehow did, sealing under an all-zero key must
+        // not happen silently.
+        const WITHIN_LIMIT: &str = "HKDF-SHA256 output of at most 32 bytes";
         let subkey = |info: &[u8]| {
             let mut okm = Zeroizing::new([0u8; KEY_LEN]);
-            // 32 bytes is far below HKDF-SHA256's 8160-byte limit, so expand
-            // cannot fail; a zero key would only make every seal fail to open.
-            let _ = hkdf.expand(info, okm.as_mut());
+            hkdf.expand(info, okm.as_mut()).expect(WITHIN_LIMIT);
             XChaCha20Poly1305::new(&(*okm).into())
         };
         let mut id = [0u8; KEY_ID_LEN];
-        let _ = hkdf.expand(b"key-id", &mut id);
+        hkdf.expand(b"key-id", &mut id).expect(WITHIN_LIMIT);
         Self {
             legacy: XChaCha20Poly1305::new(&(*key.expose_secret()).into()),
             connector_token: subkey(Purpose::ConnectorToken.info()),
