@@ -38,6 +38,9 @@ pub enum Command {
     BatchSync(crate::batch::BatchSyncArgs),
     /// Suggest field mappings offline from a saved HubSpot properties response.
     Automap(crate::automap::AutomapArgs),
+    /// Re-seal every stored secret under a new master key, beside running
+    /// instances (see "Rotating the master key" in docs/operations.md).
+    RotateKey(crate::rotate_key::RotateKeyArgs),
     /// Manage API keys.
     ApiKey {
         #[command(subcommand)]
@@ -75,6 +78,13 @@ pub struct DbArgs {
     /// the database is SQLite).
     #[arg(long, env = "KEVA_MASTER_KEY_FILE")]
     pub master_key_file: Option<PathBuf>,
+    /// A former master key, used only to open secrets not yet re-sealed under the
+    /// current one (while `keva-sync rotate-key` runs). Base64, like KEVA_MASTER_KEY.
+    #[arg(long, env = "KEVA_MASTER_KEY_PREVIOUS", hide_env_values = true)]
+    pub master_key_previous: Option<SecretString>,
+    /// File holding the former master key (see --master-key-previous).
+    #[arg(long, env = "KEVA_MASTER_KEY_PREVIOUS_FILE")]
+    pub master_key_previous_file: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

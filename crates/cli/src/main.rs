@@ -6,6 +6,7 @@ mod automap;
 mod batch;
 mod master_key;
 mod quickstart;
+mod rotate_key;
 
 use anyhow::Context as _;
 use clap::Parser as _;
@@ -24,6 +25,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Quickstart(args) => quickstart::run(args).await,
         Command::BatchSync(args) => batch::run(args).await,
         Command::Automap(args) => automap::run(args),
+        Command::RotateKey(args) => rotate_key::run(args).await,
         Command::Migrate(db) => {
             let store = open_store(&db).await?;
             store.migrate().await?;
@@ -84,6 +86,18 @@ pub(crate) fn redact_url(url: &str) -> String {
 
 async fn serve(args: args::ServeArgs) -> anyhow::Result<()> {
     let store = open_store(&args.db).await?;
+    // Ids only (never keys): they name the key in errors and in `rotate-key`'s output.
+    let key = store.master_key();
+    let previous: Vec<String> = key.previous_ids().iter().map(|id| id.to_string()).collect();
+    eprintln!(
+        "Sealing secrets with master key {} (also opening with: {})",
+        key.id(),
+        if previous.is_empty() {
+            "no other key".to_string()
+        } else {
+            previous.join(", ")
+        }
+    );
     if !args.no_migrate {
         store.migrate().await?;
     }

@@ -4,6 +4,10 @@
 //! `.keva-master-key` file beside the database, created with 0600 permissions on
 //! first use. PostgreSQL deployments run several instances that must share one key,
 //! so there the key must be given explicitly rather than invented per machine.
+//!
+//! A previous key (`KEVA_MASTER_KEY_PREVIOUS`, then `KEVA_MASTER_KEY_PREVIOUS_FILE`)
+//! is added for opening only, so instances keep reading secrets while
+//! `keva-sync rotate-key` re-seals them under the current key.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -15,6 +19,32 @@ use secrecy::ExposeSecret as _;
 use crate::args::DbArgs;
 
 pub fn resolve(db: &DbArgs) -> anyhow::Result<MasterKey> {
+    let current = resolve_current(db)?;
+    let previous = if let Some(k) = &db.master_key_previous {
+        Some(
+            MasterKey::from_base64(k.expose_secret().trim())
+                .context("KEVA_MASTER_KEY_PREVIOUS is not a base64-encoded 32-byte key")?,
+        )
+    } else if let Some(path) = &db.master_key_previous_file {
+        Some(load_existing(path)?)
+    } else {
+        None
+    };
+    Ok(match previous {
+        Some(previous) => current.with_previous(&previous),
+        None => current,
+    })
+}
+
+/// Reads a key file that must exist (a former or a new key is never invented).
+pub fn load_existing(path: &Path) -> anyhow::Result<MasterKey> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the key file {}", path.display()))?;
+    MasterKey::from_base64(text.trim())
+        .with_context(|| format!("{} does not hold a base64 32-byte key", path.display()))
+}
+
+fn resolve_current(db: &DbArgs) -> anyhow::Result<MasterKey> {
     if let Some(k) = &db.master_key {
         return MasterKey::from_base64(k.expose_secret().trim())
             .context("KEVA_MASTER_KEY is not a base64-encoded 32-byte key");
@@ -89,6 +119,32 @@ mod tests {
             Some(PathBuf::from("data/k.db"))
         );
         assert_eq!(sqlite_path("postgres://x@y/z"), None);
+    }
+
+    fn db_args(current: &MasterKey, previous_file: PathBuf) -> DbArgs {
+        DbArgs {
+            database_url: "postgres://x@y/z".into(),
+            master_key: Some(current.to_base64().into()),
+            master_key_file: None,
+            master_key_previous: None,
+            master_key_previous_file: Some(previous_file),
+        }
+    }
+
+    #[test]
+    fn a_previous_key_file_is_added_for_opening_and_must_exist() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (old, new) = (MasterKey::generate(), MasterKey::generate());
+        let path = dir.path().join("old.key");
+        std::fs::write(&path, format!("{}\n", old.to_base64())).expect("write");
+        let key = resolve(&db_args(&new, path)).expect("resolved");
+        assert_eq!(key.id(), new.id());
+        assert_eq!(key.previous_ids(), vec![old.id()]);
+
+        let missing = dir.path().join("missing.key");
+        let err = resolve(&db_args(&new, missing.clone())).expect_err("missing file");
+        assert!(format!("{err:#}").contains("missing.key"), "{err:#}");
+        assert!(!missing.exists(), "a previous key is never invented");
     }
 
     #[test]

@@ -29,6 +29,8 @@ fn every_subcommand_has_help() {
         (vec!["quickstart", "--help"], "--sandbox-listen"),
         (vec!["migrate", "--help"], "KEVA_MASTER_KEY"),
         (vec!["api-key", "create", "--help"], "--workspace"),
+        (vec!["rotate-key", "--help"], "--new-key-file"),
+        (vec!["serve", "--help"], "KEVA_MASTER_KEY_PREVIOUS"),
     ] {
         let out = bin().args(&args).output().unwrap();
         assert!(out.status.success(), "{args:?}");

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use keva_core::ConflictPolicy;
+use secrecy::zeroize::Zeroizing;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
@@ -9,7 +10,7 @@ use uuid::Uuid;
 
 use crate::codec::{DbId, DbTime};
 use crate::db::parse;
-use crate::sealing::MasterKey;
+use crate::sealing::{Binding, MasterKey, Purpose};
 use crate::StoreError;
 
 // --- SQL ----------------------------------------------------------------------
@@ -278,44 +279,73 @@ pub(crate) struct TokenRow {
     pub token_expires_at: Option<DbTime>,
 }
 
-// --- token sealing (associated data: the connector id and the column name, see `sealing.rs`) ---
+// --- token sealing (bound to workspace, connector id and column, see `sealing.rs`) ---
 
 pub(crate) const ACCESS_TOKEN: &str = "access_token";
 pub(crate) const REFRESH_TOKEN: &str = "refresh_token";
 
-/// Seals `(access_token, refresh_token)` for connector `id`.
+/// The workspace a connector belongs to, for sealing by connector id alone.
+pub(crate) const CONNECTOR_WORKSPACE: &str =
+    "SELECT workspace_id FROM hubspot_connectors WHERE id = $1";
+
+pub(crate) fn token_binding(workspace_id: Uuid, id: Uuid, column: &str) -> Binding<'_> {
+    Binding {
+        purpose: Purpose::ConnectorToken,
+        workspace_id,
+        row_id: id,
+        column,
+    }
+}
+
+/// Seals `(access_token, refresh_token)` for connector `id` of `workspace_id`.
 pub(crate) fn seal_tokens(
     key: &MasterKey,
+    workspace_id: Uuid,
     id: Uuid,
     tokens: &ConnectorTokens,
 ) -> Result<(Vec<u8>, Option<Vec<u8>>), StoreError> {
     let access = key.seal(
-        id,
-        ACCESS_TOKEN,
+        &token_binding(workspace_id, id, ACCESS_TOKEN),
         tokens.access_token.expose_secret().as_bytes(),
     )?;
     let refresh = tokens
         .refresh_token
         .as_ref()
-        .map(|t| key.seal(id, REFRESH_TOKEN, t.expose_secret().as_bytes()))
+        .map(|t| {
+            key.seal(
+                &token_binding(workspace_id, id, REFRESH_TOKEN),
+                t.expose_secret().as_bytes(),
+            )
+        })
         .transpose()?;
     Ok((access, refresh))
 }
 
-pub(crate) fn open_tokens(key: &MasterKey, row: TokenRow) -> Result<ConnectorTokens, StoreError> {
+pub(crate) fn open_token(
+    key: &MasterKey,
+    workspace_id: Uuid,
+    id: Uuid,
+    column: &str,
+    sealed: &[u8],
+) -> Result<SecretString, StoreError> {
+    let bytes = Zeroizing::new(key.open(&token_binding(workspace_id, id, column), sealed)?);
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| StoreError::Crypto(format!("{column}: decrypted token is not UTF-8")))?;
+    Ok(SecretString::from(text))
+}
+
+pub(crate) fn open_tokens(
+    key: &MasterKey,
+    workspace_id: Uuid,
+    row: TokenRow,
+) -> Result<ConnectorTokens, StoreError> {
     let id = row.id.0;
-    let open = |column: &str, sealed: &[u8]| -> Result<SecretString, StoreError> {
-        let bytes = key.open(id, column, sealed)?;
-        let text = String::from_utf8(bytes)
-            .map_err(|_| StoreError::Crypto(format!("{column}: decrypted token is not UTF-8")))?;
-        Ok(SecretString::from(text))
-    };
     Ok(ConnectorTokens {
-        access_token: open(ACCESS_TOKEN, &row.access_token)?,
+        access_token: open_token(key, workspace_id, id, ACCESS_TOKEN, &row.access_token)?,
         refresh_token: row
             .refresh_token
             .as_deref()
-            .map(|sealed| open(REFRESH_TOKEN, sealed))
+            .map(|sealed| open_token(key, workspace_id, id, REFRESH_TOKEN, sealed))
             .transpose()?,
         expires_at: row.token_expires_at.map(|t| t.0),
     })
@@ -340,7 +370,7 @@ macro_rules! queries {
             ) -> Result<$crate::Connector, $crate::StoreError> {
                 let id = uuid::Uuid::now_v7();
                 let (access, refresh) =
-                    $crate::connectors::seal_tokens(&self.key, id, &c.tokens())?;
+                    $crate::connectors::seal_tokens(&self.key, c.workspace_id, id, &c.tokens())?;
                 let row = sqlx::query_as::<$db, $crate::connectors::ConnectorRow>(
                     $crate::connectors::INSERT_CONNECTOR,
                 )
@@ -406,7 +436,21 @@ macro_rules! queries {
                 .fetch_optional(self.reader())
                 .await?
                 .ok_or($crate::StoreError::NotFound)?;
-                $crate::connectors::open_tokens(&self.key, row)
+                $crate::connectors::open_tokens(&self.key, workspace_id, row)
+            }
+
+            /// A connector's workspace (its tokens are sealed bound to it).
+            async fn connector_workspace(
+                &self,
+                id: uuid::Uuid,
+            ) -> Result<Option<uuid::Uuid>, $crate::StoreError> {
+                Ok(sqlx::query_scalar::<$db, $crate::codec::DbId>(
+                    $crate::connectors::CONNECTOR_WORKSPACE,
+                )
+                .bind($crate::codec::DbId(id))
+                .fetch_optional(self.writer())
+                .await?
+                .map(|w| w.0))
             }
 
             pub async fn update_connector_tokens(
@@ -414,7 +458,12 @@ macro_rules! queries {
                 id: uuid::Uuid,
                 tokens: &$crate::ConnectorTokens,
             ) -> Result<(), $crate::StoreError> {
-                let (access, refresh) = $crate::connectors::seal_tokens(&self.key, id, tokens)?;
+                let workspace_id = self
+                    .connector_workspace(id)
+                    .await?
+                    .ok_or($crate::StoreError::NotFound)?;
+                let (access, refresh) =
+                    $crate::connectors::seal_tokens(&self.key, workspace_id, id, tokens)?;
                 let done = sqlx::query::<$db>($crate::connectors::UPDATE_CONNECTOR_TOKENS)
                     .bind($crate::codec::DbId(id))
                     .bind(access)
@@ -432,7 +481,11 @@ macro_rules! queries {
                 tokens: &$crate::ConnectorTokens,
                 refreshed_at: chrono::DateTime<chrono::Utc>,
             ) -> Result<bool, $crate::StoreError> {
-                let (access, refresh) = $crate::connectors::seal_tokens(&self.key, id, tokens)?;
+                let Some(workspace_id) = self.connector_workspace(id).await? else {
+                    return Ok(false);
+                };
+                let (access, refresh) =
+                    $crate::connectors::seal_tokens(&self.key, workspace_id, id, tokens)?;
                 let done = sqlx::query::<$db>($crate::connectors::STORE_REFRESHED_TOKENS)
                     .bind($crate::codec::DbId(id))
                     .bind(access)
@@ -470,7 +523,7 @@ macro_rules! queries {
                 }
                 let id = id.ok_or($crate::StoreError::NotFound)?.0;
                 let (access, refresh) =
-                    $crate::connectors::seal_tokens(&self.key, id, &c.tokens())?;
+                    $crate::connectors::seal_tokens(&self.key, c.workspace_id, id, &c.tokens())?;
                 let row = sqlx::query_as::<$db, $crate::connectors::ConnectorRow>(
                     $crate::connectors::RECONNECT_CONNECTOR,
                 )

@@ -122,6 +122,7 @@ macro_rules! impl_store {
         $crate::oauth_states::queries!($store, $db);
         $crate::retention::queries!($store, $db);
         $crate::crm_context::queries!($store, $db);
+        $crate::rotation::queries!($store, $db);
     };
 }
 

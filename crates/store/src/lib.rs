@@ -13,8 +13,8 @@
 //! `customers/rules.rs`), `tickets`, `connectors` (records, settings, sealed
 //! tokens), `webhook_settings`, `mappings` (and the property cache), `links` (and
 //! the one-transaction sync commit), `history`, `webhooks` (intake), `batches`,
-//! `queue` (the durable job queue and its semantics), `portal_leases` and `retention`
-//! (pruning what only grows).
+//! `queue` (the durable job queue and its semantics), `portal_leases`, `retention`
+//! (pruning what only grows) and `rotation` (re-sealing secrets under a new master key).
 //! `db.rs` has the shared decode and fetch helpers and instantiates every
 //! `queries!` for a backend; `sqlite.rs` and `postgres.rs` are the backends (pools,
 //! migrations and the few statements whose dialects differ); `codec.rs` encodes ids
@@ -49,6 +49,7 @@ mod portal_leases;
 pub mod postgres;
 mod queue;
 mod retention;
+mod rotation;
 pub mod sealing;
 pub mod sqlite;
 #[cfg(feature = "testing")]
@@ -87,6 +88,7 @@ pub use oauth_states::OAuthState;
 pub use postgres::PgStore;
 pub use queue::{EnqueueResult, Holder, Job, JobLease, NewJob, Reaped, DEFAULT_MAX_ATTEMPTS};
 pub use retention::Retained;
+pub use rotation::Resealed;
 pub use sealing::MasterKey;
 pub use sqlite::SqliteStore;
 pub use tickets::Ticket;

@@ -267,6 +267,12 @@ pub async fn reopen(store: &Store, key: MasterKey) -> Store {
     }
 }
 
+/// `plaintext` sealed in the retired v1 format (no workspace binding, no key id),
+/// as databases written before format v2 hold it.
+pub fn seal_v1(key: &MasterKey, row_id: Uuid, column: &str, plaintext: &[u8]) -> Vec<u8> {
+    key.seal_v1(row_id, column, plaintext).expect("seal v1")
+}
+
 /// Connects to the server's maintenance database named by `KEVA_TEST_POSTGRES_URL`.
 async fn admin_connection() -> (PgConnectOptions, PgConnection) {
     let admin_url = std::env::var(POSTGRES_URL_VAR).unwrap_or_else(|_| DEFAULT_POSTGRES_URL.into());

@@ -1,12 +1,13 @@
 //! A workspace's HubSpot webhook app, with its sealed client secret.
 
 use chrono::{DateTime, Utc};
+use secrecy::zeroize::Zeroizing;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::codec::{DbId, DbTime};
-use crate::sealing::MasterKey;
+use crate::sealing::{Binding, MasterKey, Purpose};
 use crate::StoreError;
 
 // --- SQL ----------------------------------------------------------------------
@@ -66,9 +67,19 @@ impl From<WebhookSettingsRow> for WebhookSettings {
     }
 }
 
-// --- secret sealing (associated data: the workspace id and the column name) ---
+// --- secret sealing (bound to the workspace, its settings row and the column) ---
 
 pub(crate) const CLIENT_SECRET: &str = "webhook_settings.client_secret";
+
+/// The settings row is keyed by its workspace, which is thus both row and workspace.
+fn secret_binding(workspace_id: Uuid) -> Binding<'static> {
+    Binding {
+        purpose: Purpose::WebhookClientSecret,
+        workspace_id,
+        row_id: workspace_id,
+        column: CLIENT_SECRET,
+    }
+}
 
 pub(crate) fn seal_webhook_secret(
     key: &MasterKey,
@@ -76,8 +87,7 @@ pub(crate) fn seal_webhook_secret(
     secret: &SecretString,
 ) -> Result<Vec<u8>, StoreError> {
     key.seal(
-        workspace_id,
-        CLIENT_SECRET,
+        &secret_binding(workspace_id),
         secret.expose_secret().as_bytes(),
     )
 }
@@ -87,8 +97,8 @@ pub(crate) fn open_webhook_secret(
     workspace_id: Uuid,
     sealed: &[u8],
 ) -> Result<SecretString, StoreError> {
-    let bytes = key.open(workspace_id, CLIENT_SECRET, sealed)?;
-    let text = String::from_utf8(bytes)
+    let bytes = Zeroizing::new(key.open(&secret_binding(workspace_id), sealed)?);
+    let text = std::str::from_utf8(&bytes)
         .map_err(|_| StoreError::Crypto("webhook client secret is not UTF-8".into()))?;
     Ok(SecretString::from(text))
 }

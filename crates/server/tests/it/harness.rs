@@ -227,6 +227,22 @@ impl TestApp {
         app
     }
 
+    /// Another instance whose store seals and opens with `key` (which may carry
+    /// previous keys), as after a restart with other master-key settings.
+    pub async fn instance_with_key(&self, key: MasterKey) -> TestApp {
+        let store = keva_store::testing::reopen(&self.store, key).await;
+        let mut app = TestApp::serve(
+            self.shared.clone(),
+            store,
+            self.key.clone(),
+            self.workspace_id,
+            Vec::new(),
+        )
+        .await;
+        app.connector = self.connector;
+        app
+    }
+
     /// Stops the server (running jobs are dropped like in a crash) and starts a
     /// new one on the same database.
     pub async fn restart(self) -> TestApp {

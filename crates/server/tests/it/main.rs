@@ -16,6 +16,7 @@ mod oauth_connect;
 mod service_limits;
 mod sync_connect;
 mod sync_flows;
+mod sync_key_rotation;
 mod sync_oauth;
 mod sync_props;
 mod sync_queue;
