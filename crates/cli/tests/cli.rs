@@ -29,6 +29,7 @@ fn every_subcommand_has_help() {
         (vec!["quickstart", "--help"], "--sandbox-listen"),
         (vec!["migrate", "--help"], "KEVA_MASTER_KEY"),
         (vec!["api-key", "create", "--help"], "--workspace"),
+        (vec!["user", "create", "--help"], "--password-stdin"),
     ] {
         let out = bin().args(&args).output().unwrap();
         assert!(out.status.success(), "{args:?}");
@@ -65,6 +66,80 @@ fn api_key_create_prints_a_key_once_and_creates_a_private_key_file() {
     // The plaintext key is not stored anywhere in the database file.
     let db = std::fs::read(dir.path().join("keva-sync.db")).unwrap();
     assert!(!db.windows(key.len()).any(|w| w == key.as_bytes()));
+}
+
+#[test]
+fn user_create_prints_a_sign_in_link_and_refuses_a_duplicate() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let create = |email: &str| {
+        let mut cmd = bin();
+        cmd.current_dir(dir.path())
+            .env_remove("KEVA_MASTER_KEY")
+            .env_remove("KEVA_DATABASE_URL")
+            .env_remove("KEVA_PUBLIC_URL")
+            .args(["user", "create", "--workspace", "acme", "--email", email])
+            .args([
+                "--role",
+                "admin",
+                "--public-url",
+                "https://console.example/",
+            ]);
+        cmd
+    };
+    let mut child = create("ada@acme.example")
+        .arg("--password-stdin")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a long passphrase\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let link = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        link.trim()
+            .starts_with("https://console.example/sign-in/link?token="),
+        "{link}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("with a password"));
+    let db = std::fs::read(dir.path().join("keva-sync.db")).unwrap();
+    assert!(!db.windows(17).any(|w| w == b"a long passphrase"));
+
+    let again = create("ADA@acme.example")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already exists"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let bad = bin()
+        .current_dir(dir.path())
+        .args([
+            "user",
+            "create",
+            "--workspace",
+            "acme",
+            "--email",
+            "x@acme.example",
+        ])
+        .args(["--role", "owner"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success(), "only admin or agent");
 }
 
 #[test]
@@ -165,4 +240,24 @@ async fn quickstart_prints_a_key_that_works() {
         .await
         .unwrap();
     assert_eq!(stats.status(), 200);
+
+    // The console admin's one-time sign-in link opens the link's sign-in page.
+    let link = loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("quickstart printed the console sign-in link");
+        if let Some(rest) = line
+            .trim()
+            .strip_prefix("Sign in (one-time link, 24 hours):")
+        {
+            break rest.trim().to_string();
+        }
+    };
+    assert!(
+        link.starts_with(&format!("{service}/sign-in/link?token=")),
+        "{link}"
+    );
+    let r = http.get(&link).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("Sign in"));
 }

@@ -121,6 +121,8 @@ macro_rules! impl_store {
         $crate::portal_leases::queries!($store, $db);
         $crate::oauth_states::queries!($store, $db);
         $crate::retention::queries!($store, $db);
+        $crate::users::queries!($store, $db);
+        $crate::sessions::queries!($store, $db);
     };
 }
 

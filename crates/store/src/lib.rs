@@ -14,7 +14,8 @@
 //! tokens), `webhook_settings`, `mappings` (and the property cache), `links` (and
 //! the one-transaction sync commit), `history`, `webhooks` (intake), `batches`,
 //! `queue` (the durable job queue and its semantics), `portal_leases` and `retention`
-//! (pruning what only grows).
+//! (pruning what only grows); `users` and `sessions` are the admin console's people
+//! and sign-ins.
 //! `db.rs` has the shared decode and fetch helpers and instantiates every
 //! `queries!` for a backend; `sqlite.rs` and `postgres.rs` are the backends (pools,
 //! migrations and the few statements whose dialects differ); `codec.rs` encodes ids
@@ -49,10 +50,12 @@ pub mod postgres;
 mod queue;
 mod retention;
 pub mod sealing;
+mod sessions;
 pub mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tickets;
+mod users;
 mod webhook_settings;
 mod webhooks;
 mod workspaces;
@@ -86,8 +89,10 @@ pub use postgres::PgStore;
 pub use queue::{EnqueueResult, Holder, Job, JobLease, NewJob, Reaped, DEFAULT_MAX_ATTEMPTS};
 pub use retention::Retained;
 pub use sealing::MasterKey;
+pub use sessions::SessionKind;
 pub use sqlite::SqliteStore;
 pub use tickets::Ticket;
+pub use users::{normalize_email, User, UserRole};
 pub use webhook_settings::WebhookSettings;
 pub use webhooks::{
     IngestResult, NewWebhookEvent, NewWebhookRequest, WebhookEvent, WebhookIngest, WebhookRequest,

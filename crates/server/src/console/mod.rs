@@ -1,0 +1,62 @@
+//! The admin console (issue 12): server-rendered HTML pages (maud templates,
+//! checked at compile time; CSS embedded) served by the same router as the API.
+//! Pages call the API's own functions, never a second implementation of
+//! connecting, disconnecting or syncing.
+//!
+//! Modules: `session` (cookies, CSRF, passwords, sign-in rate limits, the
+//! `ConsoleUser` / `AdminUser` extractors), `error` (failures as HTML pages),
+//! `layout` (the page shell), `sign_in` (sign-in, sign-in links, sign-out),
+//! `home`, `integrations` (*Settings → Integrations → HubSpot*) and `users`
+//! (creating console users: the CLI and the quickstart). `docs/console.md` is the
+//! user's guide.
+//!
+//! Console routes sit inside the service's request deadline and body limit like
+//! the API's, and a signed-in user's requests share the per-caller in-flight limit
+//! the API applies to keys.
+
+pub mod error;
+mod home;
+mod integrations;
+pub mod layout;
+pub mod session;
+mod sign_in;
+pub mod users;
+
+use axum::middleware;
+use axum::response::Redirect;
+use axum::routing::{get, post};
+use axum::Router;
+
+pub use session::ConsoleState;
+
+use crate::state::AppState;
+
+/// The console's routes (merged into the service's router by `app`).
+pub fn router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/", get(home::show))
+        .route("/console", get(|| async { Redirect::to("/") }))
+        .route(
+            "/sign-in",
+            get(sign_in::sign_in_page).post(sign_in::sign_in),
+        )
+        .route(
+            "/sign-in/link",
+            get(sign_in::link_page).post(sign_in::use_link),
+        )
+        .route("/sign-out", post(sign_in::sign_out))
+        .route(integrations::PATH, get(integrations::show))
+        .route(
+            "/settings/integrations/hubspot/connect",
+            post(integrations::connect),
+        )
+        .route(
+            "/settings/integrations/hubspot/token",
+            post(integrations::connect_token),
+        )
+        .route(
+            "/settings/integrations/hubspot/connectors/{id}/disconnect",
+            post(integrations::disconnect_connector),
+        )
+        .route_layer(middleware::from_fn_with_state(state, session::csrf_guard))
+}
