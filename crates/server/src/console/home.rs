@@ -30,6 +30,7 @@ pub async fn show(
             @if user.is_admin() {
                 ul {
                     li { a href=(super::integrations::PATH) { "Settings → Integrations → HubSpot" } }
+                    li { a href=(super::mappings::PATH) { "Settings → CRM Sync → HubSpot → Field Mappings" } }
                 }
             } @else {
                 p.muted { "Agents see customers and tickets; settings are for admins." }

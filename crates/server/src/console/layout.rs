@@ -39,6 +39,9 @@ form.inline{display:inline}
 .status-needs_reconnection,.status-error{color:#b3261e;font-weight:600}
 .status-disconnected{color:#5b6270;font-weight:600}
 .muted{color:#5b6270}
+table{border-collapse:collapse;width:100%}
+th,td{text-align:left;padding:.4rem .5rem;border-bottom:1px solid #dde1e8;vertical-align:top}
+select{font:inherit;padding:.4rem;max-width:28rem;width:100%}
 "#;
 
 fn head(title: &str) -> Markup {
@@ -57,6 +60,7 @@ fn head(title: &str) -> Markup {
 pub enum Nav {
     Home,
     IntegrationsHubspot,
+    Mappings,
 }
 
 /// A signed-in page.
@@ -78,6 +82,7 @@ pub fn page(user: &ConsoleUser, title: &str, current: Nav, body: Markup) -> Mark
                             (link(Nav::Home, "/", "Home"))
                             @if user.is_admin() {
                                 (link(Nav::IntegrationsHubspot, "/settings/integrations/hubspot", "Integrations → HubSpot"))
+                                (link(Nav::Mappings, super::mappings::PATH, "CRM Sync → HubSpot"))
                             }
                         }
                     }

@@ -6,7 +6,8 @@
 //! Modules: `session` (cookies, CSRF, passwords, sign-in rate limits, the
 //! `ConsoleUser` / `AdminUser` extractors), `error` (failures as HTML pages),
 //! `layout` (the page shell), `sign_in` (sign-in, sign-in links, sign-out),
-//! `home`, `integrations` (*Settings → Integrations → HubSpot*) and `users`
+//! `home`, `integrations` (*Settings → Integrations → HubSpot*), `mappings`
+//! (*CRM Sync → HubSpot → Field Mappings*) and `users`
 //! (creating console users: the CLI and the quickstart). `docs/console.md` is the
 //! user's guide.
 //!
@@ -18,6 +19,7 @@ pub mod error;
 mod home;
 mod integrations;
 pub mod layout;
+mod mappings;
 pub mod session;
 mod sign_in;
 pub mod users;
@@ -57,6 +59,19 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/settings/integrations/hubspot/connectors/{id}/disconnect",
             post(integrations::disconnect_connector),
+        )
+        .route(mappings::PATH, get(mappings::show))
+        .route(
+            "/settings/crm-sync/hubspot/mappings/add",
+            post(mappings::add),
+        )
+        .route(
+            "/settings/crm-sync/hubspot/mappings/remove",
+            post(mappings::remove),
+        )
+        .route(
+            "/settings/crm-sync/hubspot/mappings/refresh",
+            post(mappings::refresh),
         )
         .route_layer(middleware::from_fn_with_state(state, session::csrf_guard))
 }

@@ -2,7 +2,8 @@
 //! `chromedriver` (Debian's `chromium-driver`) with WebDriver, as a user drives
 //! it: open the sign-in link, go to Integrations → HubSpot, *Connect* through the
 //! sandbox's consent page choosing the second of two portals, see *Connected* with
-//! that *Portal ID*, then *Disconnect*. Every step's page is saved under
+//! that *Portal ID*; add a Field Mapping to the label "Job Title", see the hint,
+//! fix it and save; then *Disconnect*. Every step's page is saved under
 //! `target/browser-screenshots/<test>/`, and a failing step saves `failure.png`
 //! before the test fails.
 
@@ -160,6 +161,18 @@ impl Browser {
         }
     }
 
+    /// Replaces the text of the input `css` with `text`.
+    async fn type_into(&mut self, css: &str, text: &str) {
+        let el = self.wait_for(css).await;
+        let typed = match el.clear().await {
+            Ok(()) => el.send_keys(text).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = typed {
+            self.fail(&format!("typing into {css}: {e}")).await;
+        }
+    }
+
     async fn text_of(&mut self, css: &str) -> String {
         let el = self.wait_for(css).await;
         match el.text().await {
@@ -247,6 +260,31 @@ async fn admin_connects_hubspot_by_oauth_then_disconnects(backend: Backend) {
     assert_eq!(connectors[0].portal_id, SECOND_PORTAL as i64);
     assert_eq!(connectors[0].auth_kind.as_str(), "oauth");
 
+    // Field Mappings: the label is refused with the API's hint, the name saves.
+    b.click_link("CRM Sync → HubSpot").await;
+    let field = b.wait_for("select#keva_field").await;
+    if let Err(e) = field.select_by_value("jobTitle").await {
+        b.fail(&format!("choosing the Keva field: {e}")).await;
+    }
+    b.type_into("input#hubspot_property", "Job Title").await;
+    b.shot("mappings-add").await;
+    b.click_button("Save").await;
+    let notice = b.text_of(".flash.error").await;
+    b.check(
+        notice.contains("use jobtitle, not Job Title"),
+        &format!("notice {notice:?}"),
+    )
+    .await;
+    b.shot("mappings-refused-with-hint").await;
+    b.type_into("input#hubspot_property", "jobtitle").await;
+    b.click_button("Save").await;
+    let notice = b.text_of(".flash.ok").await;
+    b.check(notice.contains("Saved the jobTitle mapping."), &notice)
+        .await;
+    b.shot("mappings-saved").await;
+
+    b.click_link("Integrations → HubSpot").await;
+    b.wait_for("[data-status='connected']").await;
     b.click_button("Disconnect").await;
     b.wait_for("[data-status='disconnected']").await;
     b.shot("integrations-after-disconnect").await;
