@@ -27,6 +27,7 @@ pub async fn show(
                 dt { "Signed in as" } dd { (user.user.email) }
                 dt { "Role" } dd { (user.user.role) }
             }
+            p { a href=(super::customers::PATH) { "Customers" } }
             @if user.is_admin() {
                 ul {
                     li { a href=(super::integrations::PATH) { "Settings → Integrations → HubSpot" } }

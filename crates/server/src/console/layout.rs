@@ -61,6 +61,7 @@ pub enum Nav {
     Home,
     IntegrationsHubspot,
     Mappings,
+    Customers,
 }
 
 /// A signed-in page.
@@ -80,6 +81,7 @@ pub fn page(user: &ConsoleUser, title: &str, current: Nav, body: Markup) -> Mark
                     nav aria-label="Console" {
                         ul {
                             (link(Nav::Home, "/", "Home"))
+                            (link(Nav::Customers, super::customers::PATH, "Customers"))
                             @if user.is_admin() {
                                 (link(Nav::IntegrationsHubspot, "/settings/integrations/hubspot", "Integrations → HubSpot"))
                                 (link(Nav::Mappings, super::mappings::PATH, "CRM Sync → HubSpot"))

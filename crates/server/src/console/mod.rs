@@ -7,7 +7,8 @@
 //! `ConsoleUser` / `AdminUser` extractors), `error` (failures as HTML pages),
 //! `layout` (the page shell), `sign_in` (sign-in, sign-in links, sign-out),
 //! `home`, `integrations` (*Settings → Integrations → HubSpot*), `mappings`
-//! (*CRM Sync → HubSpot → Field Mappings*) and `users`
+//! (*CRM Sync → HubSpot → Field Mappings*), `customers` (the list and the
+//! profile's HubSpot panel with *Sync Now*) and `users`
 //! (creating console users: the CLI and the quickstart). `docs/console.md` is the
 //! user's guide.
 //!
@@ -15,6 +16,7 @@
 //! the API's, and a signed-in user's requests share the per-caller in-flight limit
 //! the API applies to keys.
 
+mod customers;
 pub mod error;
 mod home;
 mod integrations;
@@ -60,6 +62,9 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/settings/integrations/hubspot/connectors/{id}/disconnect",
             post(integrations::disconnect_connector),
         )
+        .route(customers::PATH, get(customers::list))
+        .route("/customers/{id}", get(customers::show))
+        .route("/customers/{id}/sync-now", post(customers::sync_now))
         .route(mappings::PATH, get(mappings::show))
         .route(
             "/settings/crm-sync/hubspot/mappings/add",

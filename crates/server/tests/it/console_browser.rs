@@ -3,7 +3,8 @@
 //! it: open the sign-in link, go to Integrations → HubSpot, *Connect* through the
 //! sandbox's consent page choosing the second of two portals, see *Connected* with
 //! that *Portal ID*; add a Field Mapping to the label "Job Title", see the hint,
-//! fix it and save; then *Disconnect*. Every step's page is saved under
+//! fix it and save; open a customer, *Sync Now*, see the contact id; then
+//! *Disconnect*. Every step's page is saved under
 //! `target/browser-screenshots/<test>/`, and a failing step saves `failure.png`
 //! before the test fails.
 
@@ -282,6 +283,40 @@ async fn admin_connects_hubspot_by_oauth_then_disconnects(backend: Backend) {
     b.check(notice.contains("Saved the jobTitle mapping."), &notice)
         .await;
     b.shot("mappings-saved").await;
+
+    // A customer's HubSpot panel: Sync Now links the contact.
+    let customer = app
+        .create_customer(json!({"email": "grace@navy.example", "name": "Grace Hopper"}))
+        .await;
+    b.click_link("Customers").await;
+    b.wait_for("table").await;
+    b.shot("customers").await;
+    b.click_link("grace@navy.example").await;
+    b.wait_for("[data-link-status]").await;
+    b.click_button("Sync Now").await;
+    let notice = b.text_of(".flash").await;
+    b.check(
+        notice.contains("Sync Now: Synced"),
+        &format!("notice {notice:?}"),
+    )
+    .await;
+    let contact = b.text_of("a[data-contact-id]").await;
+    let crm = app
+        .expect(
+            app.get(&format!(
+                "/api/customers/{}/crm",
+                customer["id"].as_str().unwrap()
+            )),
+            200,
+            "crm",
+        )
+        .await;
+    b.check(
+        crm["hubspotId"].as_str() == Some(contact.as_str()),
+        &format!("contact id {contact:?} vs {crm}"),
+    )
+    .await;
+    b.shot("customer-synced").await;
 
     b.click_link("Integrations → HubSpot").await;
     b.wait_for("[data-status='connected']").await;

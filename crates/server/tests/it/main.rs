@@ -11,6 +11,7 @@ mod batch_support;
 mod batch_sync;
 mod console_auth;
 mod console_browser;
+mod console_customers;
 mod console_mappings;
 mod console_support;
 mod harness;
