@@ -32,6 +32,7 @@ pub async fn show(
                 ul {
                     li { a href=(super::integrations::PATH) { "Settings → Integrations → HubSpot" } }
                     li { a href=(super::mappings::PATH) { "Settings → CRM Sync → HubSpot → Field Mappings" } }
+                    li { a href=(super::batch::PATH) { "Settings → CRM Sync → HubSpot → Run Batch Sync" } }
                 }
             } @else {
                 p.muted { "Agents see customers and tickets; settings are for admins." }

@@ -39,6 +39,7 @@ form.inline{display:inline}
 .status-needs_reconnection,.status-error{color:#b3261e;font-weight:600}
 .status-disconnected{color:#5b6270;font-weight:600}
 .muted{color:#5b6270}
+progress{width:100%;height:1.4rem;margin:.25rem 0 1rem}
 table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:.4rem .5rem;border-bottom:1px solid #dde1e8;vertical-align:top}
 select{font:inherit;padding:.4rem;max-width:28rem;width:100%}
@@ -62,6 +63,7 @@ pub enum Nav {
     IntegrationsHubspot,
     Mappings,
     Customers,
+    Batch,
 }
 
 /// A signed-in page.
@@ -85,6 +87,7 @@ pub fn page(user: &ConsoleUser, title: &str, current: Nav, body: Markup) -> Mark
                             @if user.is_admin() {
                                 (link(Nav::IntegrationsHubspot, "/settings/integrations/hubspot", "Integrations → HubSpot"))
                                 (link(Nav::Mappings, super::mappings::PATH, "CRM Sync → HubSpot"))
+                                (link(Nav::Batch, super::batch::PATH, "Run Batch Sync"))
                             }
                         }
                     }

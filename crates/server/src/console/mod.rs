@@ -8,7 +8,8 @@
 //! `layout` (the page shell), `sign_in` (sign-in, sign-in links, sign-out),
 //! `home`, `integrations` (*Settings → Integrations → HubSpot*), `mappings`
 //! (*CRM Sync → HubSpot → Field Mappings*), `customers` (the list and the
-//! profile's HubSpot panel with *Sync Now*) and `users`
+//! profile's HubSpot panel with *Sync Now*), `batch` (*Run Batch Sync* with live
+//! progress) and `users`
 //! (creating console users: the CLI and the quickstart). `docs/console.md` is the
 //! user's guide.
 //!
@@ -16,6 +17,7 @@
 //! the API's, and a signed-in user's requests share the per-caller in-flight limit
 //! the API applies to keys.
 
+mod batch;
 mod customers;
 pub mod error;
 mod home;
@@ -65,6 +67,19 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(customers::PATH, get(customers::list))
         .route("/customers/{id}", get(customers::show))
         .route("/customers/{id}/sync-now", post(customers::sync_now))
+        .route(batch::PATH, get(batch::show))
+        .route(
+            "/settings/crm-sync/hubspot/batch-sync/start",
+            post(batch::start),
+        )
+        .route(
+            "/settings/crm-sync/hubspot/batch-sync/{id}/progress",
+            get(batch::progress_json),
+        )
+        .route(
+            "/settings/crm-sync/hubspot/batch-sync/{id}/cancel",
+            post(batch::cancel_run),
+        )
         .route(mappings::PATH, get(mappings::show))
         .route(
             "/settings/crm-sync/hubspot/mappings/add",

@@ -339,4 +339,98 @@ async fn admin_connects_hubspot_by_oauth_then_disconnects(backend: Backend) {
     b.close().await;
 }
 
-keva_store::backend_tests!(admin_connects_hubspot_by_oauth_then_disconnects);
+keva_store::backend_tests!(
+    admin_connects_hubspot_by_oauth_then_disconnects,
+    admin_runs_a_batch_sync_and_watches_the_bar
+);
+
+/// Run Batch Sync over 2,000 customers and watch the bar (updated by polling,
+/// without reloading) reach done.
+async fn admin_runs_a_batch_sync_and_watches_the_bar(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .sandbox(true)
+        .connected()
+        .build()
+        .await;
+    app.seed_customers("bulk", 2_000).await;
+    let link = user(&app, "admin@acme.example", UserRole::Admin).await;
+    let name = format!("batch_sync_{}", format!("{backend:?}").to_lowercase());
+    let mut b = Browser::start(&name).await;
+    b.goto(&link).await;
+    b.click_button("Sign in").await;
+    b.wait_for("[data-workspace='acme']").await;
+    b.click_link("Run Batch Sync").await;
+    b.wait_for("form[action$='/start']").await;
+    b.shot("batch-before").await;
+    b.click_button("Run Batch Sync").await;
+    b.wait_for("#batch-bar").await;
+    b.shot("batch-running").await;
+    // A mark in this document: a reload would lose it.
+    let marked = b
+        .client
+        .execute("window.kevaMark = 42; return true;", vec![])
+        .await;
+    b.check(marked.is_ok(), "marking the page").await;
+
+    // The page is not reloaded: the same document's bar fills up.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let state = b
+            .client
+            .find(Locator::Css("#batch"))
+            .await
+            .ok()
+            .map(|el| async move { el.attr("data-state").await.ok().flatten() });
+        let state = match state {
+            Some(f) => f.await,
+            None => None,
+        };
+        if state.as_deref() == Some("done") {
+            break;
+        }
+        if Instant::now() > deadline {
+            b.fail(&format!("the run did not finish (state {state:?})"))
+                .await;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let processed = b.text_of("#batch [data-field='processed']").await;
+    let total = b.text_of("#batch [data-field='total']").await;
+    b.check(
+        processed == "2000" && total == "2000",
+        &format!("{processed} / {total}"),
+    )
+    .await;
+    let value = b
+        .client
+        .execute(
+            "var b = document.getElementById('batch-bar'); return [b.value, b.max];",
+            vec![],
+        )
+        .await
+        .ok();
+    b.check(
+        value == Some(json!([2000, 2000])),
+        &format!("bar value and max {value:?}"),
+    )
+    .await;
+    let mark = b
+        .client
+        .execute("return window.kevaMark || 0;", vec![])
+        .await
+        .ok();
+    b.check(
+        mark == Some(json!(42)),
+        &format!("the page was not reloaded (mark {mark:?})"),
+    )
+    .await;
+    let start = b.wait_for("form#batch-start").await;
+    let visible = start.is_displayed().await.unwrap_or(false);
+    b.check(
+        visible,
+        "Run Batch Sync is offered again once the run is done",
+    )
+    .await;
+    b.shot("batch-done").await;
+    b.close().await;
+}

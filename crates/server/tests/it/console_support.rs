@@ -72,7 +72,8 @@ impl Visitor {
         }
     }
 
-    fn cookie_header(&self) -> String {
+    /// The `Cookie` header this visitor sends.
+    pub fn cookie_header(&self) -> String {
         self.cookies
             .iter()
             .map(|(k, v)| format!("{k}={v}"))

@@ -10,6 +10,7 @@ mod automap_api;
 mod batch_support;
 mod batch_sync;
 mod console_auth;
+mod console_batch;
 mod console_browser;
 mod console_customers;
 mod console_mappings;
