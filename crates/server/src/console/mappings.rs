@@ -20,6 +20,7 @@ use super::layout::{csrf_input, flash, page, Nav};
 use super::session::AdminUser;
 use crate::api::crm::connector_for;
 use crate::api::crm::mappings::{current, object_kind, portal_properties, save};
+use crate::api::crm::sync_now::{dry_run, TestMappingResult};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -90,14 +91,57 @@ struct View<'a> {
     notice: Option<(bool, String)>,
     form: Option<&'a AddForm>,
     status: StatusCode,
+    /// Customers to choose for Test Mapping (filled by `render`).
+    customers: Vec<keva_store::Customer>,
+    test: Option<TestMappingResult>,
+}
+
+impl<'a> View<'a> {
+    fn new(object: ObjectKind, status: StatusCode) -> Self {
+        View {
+            object,
+            notice: None,
+            form: None,
+            status,
+            customers: Vec::new(),
+            test: None,
+        }
+    }
+}
+
+fn test_result(t: &TestMappingResult) -> Markup {
+    html! {
+        div #test-mapping-result {
+            h3 { "Preview" }
+            @if t.preview.is_empty() { p.muted { "Nothing would be sent." } }
+            @else {
+                table {
+                    thead { tr { th { "HubSpot property" } th { "Value" } } }
+                    tbody { @for (k, v) in &t.preview { tr data-property=(k) { td { (k) } td { (v) } } } }
+                }
+            }
+            @if !t.warnings.is_empty() {
+                h3 { "Warnings" }
+                ul { @for w in &t.warnings { li { (w) } } }
+            }
+            @if !t.errors.is_empty() {
+                h3 { "Errors" }
+                ul { @for e in &t.errors { li { (e) } } }
+            }
+        }
+    }
 }
 
 async fn render(
     state: &AppState,
     admin: &AdminUser,
-    view: View<'_>,
+    mut view: View<'_>,
 ) -> Result<Response, ConsoleError> {
     let user = &admin.0;
+    view.customers = state
+        .store
+        .list_customers(user.user.workspace_id, None, 100)
+        .await?;
     let object = view.object;
     let title = "CRM Sync → HubSpot → Field Mappings";
     let connector = match connector_for(state, user.user.workspace_id, None).await {
@@ -200,6 +244,21 @@ async fn render(
                 p { button type="submit" { "Save" } }
             }
         }
+        @if object == ObjectKind::Contact {
+            section {
+                h2 { "Test Mapping" }
+                p.muted { "A dry run with a customer: what would be sent to HubSpot. Nothing is written." }
+                form method="post" action={ (PATH) "/test" } {
+                    (csrf_input(&user.csrf))
+                    label for="test_customer" { "Customer" }
+                    select #test_customer name="customer_id" {
+                        @for c in &view.customers { option value=(c.id) { (c.email) } }
+                    }
+                    p { button.secondary type="submit" { "Test Mapping" } }
+                }
+                @if let Some(t) = &view.test { (test_result(t)) }
+            }
+        }
         section {
             h2 { "Properties" }
             p { (props.len()) " " (object.as_str()) " properties known from HubSpot." }
@@ -225,10 +284,8 @@ pub async fn show(
         _ => None,
     };
     let view = View {
-        object,
         notice,
-        form: None,
-        status: StatusCode::OK,
+        ..View::new(object, StatusCode::OK)
     };
     render(&state, &admin, view).await
 }
@@ -280,10 +337,9 @@ pub async fn add(
     let object = object_kind(form.object.as_deref())?;
     let connector = connector(&state, &admin).await?;
     let refused = |message: String, status: StatusCode| View {
-        object,
         notice: Some((false, message)),
         form: Some(&form),
-        status,
+        ..View::new(object, status)
     };
     let mapping = match mapping_from(&form) {
         Ok(m) => m,
@@ -331,10 +387,8 @@ pub async fn remove(
         Ok(_) => Ok(Redirect::to(&url_for(object, "")).into_response()),
         Err(e @ ApiError::Unprocessable(_)) => {
             let view = View {
-                object,
                 notice: Some((false, format!("Not removed: {e}"))),
-                form: None,
-                status: e.status(),
+                ..View::new(object, e.status())
             };
             render(&state, &admin, view).await
         }
@@ -352,4 +406,27 @@ pub async fn refresh(
     let connector = connector(&state, &admin).await?;
     let props = portal_properties(&state, &connector, object, true).await?;
     Ok(Redirect::to(&url_for(object, &format!("&refreshed={}", props.len()))).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TestForm {
+    pub customer_id: String,
+}
+
+/// *Test Mapping*: the dry run's preview, warnings and errors on the page.
+pub async fn test(
+    State(state): State<AppState>,
+    admin: AdminUser,
+    Form(form): Form<TestForm>,
+) -> Result<Response, ConsoleError> {
+    let ws = admin.0.user.workspace_id;
+    let connector = connector(&state, &admin).await?;
+    let customer_id =
+        uuid::Uuid::parse_str(&form.customer_id).map_err(|_| ApiError::NotFound("customer"))?;
+    let result = dry_run(&state, ws, connector.id, customer_id).await?;
+    let view = View {
+        test: Some(result),
+        ..View::new(ObjectKind::Contact, StatusCode::OK)
+    };
+    render(&state, &admin, view).await
 }

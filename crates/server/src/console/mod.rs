@@ -90,6 +90,10 @@ pub fn router(state: AppState) -> Router<AppState> {
             post(mappings::remove),
         )
         .route(
+            "/settings/crm-sync/hubspot/mappings/test",
+            post(mappings::test),
+        )
+        .route(
             "/settings/crm-sync/hubspot/mappings/refresh",
             post(mappings::refresh),
         )

@@ -1,7 +1,7 @@
 //! *CRM Sync → HubSpot → Field Mappings* over HTTP, on both backends, against the
 //! sandbox: the table, Add Mapping refused with the API's hint for a label ("use
 //! jobtitle, not Job Title") and nothing saved, then fixed and saved; Remove;
-//! Refresh Properties; an agent gets 403.
+//! Refresh Properties; Test Mapping's dry run; an agent gets 403.
 
 use keva_core::ObjectKind;
 use keva_store::UserRole;
@@ -101,6 +101,54 @@ async fn mappings_are_added_with_the_apis_validation(app: TestApp) {
         .await
         .body
         .contains("Refreshed: "));
+
+    // Test Mapping: a dry run with a customer, nothing written.
+    let grace = app
+        .store
+        .insert_customer(
+            app.workspace_id,
+            keva_store::NewCustomer {
+                job_title: Some("Rear Admiral".into()),
+                ..keva_store::NewCustomer::with_email("grace@navy.example")
+            },
+        )
+        .await
+        .unwrap();
+    let page = v.get(PATH).await;
+    assert!(page
+        .body
+        .contains(&format!("<option value=\"{}\">", grace.id)));
+    let tested = v
+        .submit(
+            PATH,
+            &format!("{PATH}/test"),
+            &[("customer_id", &grace.id.to_string())],
+        )
+        .await;
+    assert_eq!(tested.status, 200, "{}", tested.body);
+    assert!(tested.body.contains("id=\"test-mapping-result\""));
+    assert!(
+        tested.body.contains("data-property=\"jobtitle\""),
+        "{}",
+        tested.body
+    );
+    assert!(tested.body.contains("Rear Admiral"));
+    assert!(
+        app.store
+            .get_link(connector, grace.id)
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing synced"
+    );
+    let unknown = v
+        .submit(
+            PATH,
+            &format!("{PATH}/test"),
+            &[("customer_id", &uuid::Uuid::now_v7().to_string())],
+        )
+        .await;
+    assert_eq!(unknown.status, 404);
 
     let mut agent = signed_in(&app, "agent@acme.example", UserRole::Agent).await;
     assert_eq!(agent.get(PATH).await.status, 403);

@@ -187,23 +187,42 @@ pub async fn test_mapping(
             "test-mapping only runs as a dry run (dryRun: true)".into(),
         ));
     }
-    let connector = connector_for(&state, auth.workspace_id, Some(body.connector_id)).await?;
+    Ok(Json(
+        dry_run(
+            &state,
+            auth.workspace_id,
+            body.connector_id,
+            body.customer_id,
+        )
+        .await?,
+    ))
+}
+
+/// Test Mapping's dry run for a customer of `workspace_id` (the API and the
+/// console's *Test Mapping*): nothing is written anywhere.
+pub(crate) async fn dry_run(
+    state: &AppState,
+    workspace_id: Uuid,
+    connector_id: Uuid,
+    customer_id: Uuid,
+) -> Result<TestMappingResult, ApiError> {
+    let connector = connector_for(state, workspace_id, Some(connector_id)).await?;
     let customer = state
         .store
-        .get_customer(auth.workspace_id, body.customer_id)
+        .get_customer(workspace_id, customer_id)
         .await?
         .ok_or(ApiError::NotFound("customer"))?;
-    let mappings = properties::mappings(&state, &connector, ObjectKind::Contact)
+    let mappings = properties::mappings(state, &connector, ObjectKind::Contact)
         .await
         .map_err(sync_error)?;
-    let props = properties::without_caching(&state, &connector, ObjectKind::Contact)
+    let props = properties::without_caching(state, &connector, ObjectKind::Contact)
         .await?
         .map_err(sync_error)?;
     let missing = missing_properties(&mappings, &props);
     let p = preview(&mappings, &customer, &missing);
-    Ok(Json(TestMappingResult {
+    Ok(TestMappingResult {
         preview: p.preview,
         warnings: p.warnings,
         errors: p.errors,
-    }))
+    })
 }
