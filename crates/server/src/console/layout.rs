@@ -64,6 +64,7 @@ pub enum Nav {
     Mappings,
     Customers,
     Batch,
+    Jobs,
 }
 
 /// A signed-in page.
@@ -88,6 +89,7 @@ pub fn page(user: &ConsoleUser, title: &str, current: Nav, body: Markup) -> Mark
                                 (link(Nav::IntegrationsHubspot, "/settings/integrations/hubspot", "Integrations → HubSpot"))
                                 (link(Nav::Mappings, super::mappings::PATH, "CRM Sync → HubSpot"))
                                 (link(Nav::Batch, super::batch::PATH, "Run Batch Sync"))
+                                (link(Nav::Jobs, super::jobs::PATH, "Jobs"))
                             }
                         }
                     }

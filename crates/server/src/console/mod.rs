@@ -9,7 +9,7 @@
 //! `home`, `integrations` (*Settings → Integrations → HubSpot*), `mappings`
 //! (*CRM Sync → HubSpot → Field Mappings*), `customers` (the list and the
 //! profile's HubSpot panel with *Sync Now*), `batch` (*Run Batch Sync* with live
-//! progress) and `users`
+//! progress), `jobs` (the queue by state, *Retry*) and `users`
 //! (creating console users: the CLI and the quickstart). `docs/console.md` is the
 //! user's guide.
 //!
@@ -22,6 +22,7 @@ mod customers;
 pub mod error;
 mod home;
 mod integrations;
+mod jobs;
 pub mod layout;
 mod mappings;
 pub mod session;
@@ -67,6 +68,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(customers::PATH, get(customers::list))
         .route("/customers/{id}", get(customers::show))
         .route("/customers/{id}/sync-now", post(customers::sync_now))
+        .route(jobs::PATH, get(jobs::show))
+        .route("/settings/jobs/retry", post(jobs::retry))
         .route(batch::PATH, get(batch::show))
         .route(
             "/settings/crm-sync/hubspot/batch-sync/start",
