@@ -65,6 +65,7 @@ pub enum Nav {
     Customers,
     Batch,
     Jobs,
+    History,
 }
 
 /// A signed-in page.
@@ -89,6 +90,7 @@ pub fn page(user: &ConsoleUser, title: &str, current: Nav, body: Markup) -> Mark
                                 (link(Nav::IntegrationsHubspot, "/settings/integrations/hubspot", "Integrations → HubSpot"))
                                 (link(Nav::Mappings, super::mappings::PATH, "CRM Sync → HubSpot"))
                                 (link(Nav::Batch, super::batch::PATH, "Run Batch Sync"))
+                                (link(Nav::History, super::history::PATH, "Sync history"))
                                 (link(Nav::Jobs, super::jobs::PATH, "Jobs"))
                             }
                         }

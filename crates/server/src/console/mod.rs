@@ -9,7 +9,8 @@
 //! `home`, `integrations` (*Settings → Integrations → HubSpot*), `mappings`
 //! (*CRM Sync → HubSpot → Field Mappings*), `customers` (the list and the
 //! profile's HubSpot panel with *Sync Now*), `batch` (*Run Batch Sync* with live
-//! progress), `jobs` (the queue by state, *Retry*) and `users`
+//! progress), `history` (*Sync history*), `jobs` (the queue by state, *Retry*)
+//! and `users`
 //! (creating console users: the CLI and the quickstart). `docs/console.md` is the
 //! user's guide.
 //!
@@ -20,6 +21,7 @@
 mod batch;
 mod customers;
 pub mod error;
+mod history;
 mod home;
 mod integrations;
 mod jobs;
@@ -68,6 +70,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(customers::PATH, get(customers::list))
         .route("/customers/{id}", get(customers::show))
         .route("/customers/{id}/sync-now", post(customers::sync_now))
+        .route(history::PATH, get(history::show))
         .route(jobs::PATH, get(jobs::show))
         .route("/settings/jobs/retry", post(jobs::retry))
         .route(batch::PATH, get(batch::show))

@@ -1,7 +1,7 @@
 //! *Customers* and the profile's HubSpot panel over HTTP, on both backends,
 //! against the sandbox: an agent lists customers, opens one, clicks *Sync Now* and
 //! sees the outcome and the contact id (linking to HubSpot); another workspace's
-//! customer or connector is a 404.
+//! customer or connector is a 404. *Sync history* lists the attempt for admins.
 
 use keva_store::UserRole;
 use serde_json::json;
@@ -50,6 +50,28 @@ async fn an_agent_syncs_a_customer_now_and_sees_the_contact(app: TestApp) {
     );
     assert!(done.body.contains("data-link-status=\"synced\""));
     assert!(done.body.contains("Recent history"));
+
+    // Sync history shows the attempt (admins only), filterable by result.
+    assert_eq!(agent.get("/settings/sync-history").await.status, 403);
+    let mut admin = signed_in(&app, "admin@acme.example", UserRole::Admin).await;
+    let page = admin.get("/settings/sync-history").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("data-result=\"synced\""),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(&format!("href=\"/customers/{id}\"")));
+    assert!(page.body.contains(&format!("contact {contact}")));
+    let failed = admin.get("/settings/sync-history?status=failed").await;
+    assert!(failed.body.contains("No sync attempts."), "{}", failed.body);
+    assert_eq!(
+        admin
+            .get("/settings/sync-history?status=bogus")
+            .await
+            .status,
+        422
+    );
 
     // Another workspace's customer and connector are unknown here.
     let (globex, theirs) =
