@@ -33,6 +33,7 @@ pub async fn show(
                     li { a href=(super::integrations::PATH) { "Settings → Integrations → HubSpot" } }
                     li { a href=(super::mappings::PATH) { "Settings → CRM Sync → HubSpot → Field Mappings" } }
                     li { a href=(super::batch::PATH) { "Settings → CRM Sync → HubSpot → Run Batch Sync" } }
+                    li { a href=(super::webhooks::PATH) { "Settings → CRM Sync → HubSpot → Webhooks" } }
                     li { a href=(super::history::PATH) { "Sync history" } }
                     li { a href=(super::jobs::PATH) { "Jobs" } }
                 }

@@ -66,6 +66,7 @@ pub enum Nav {
     Batch,
     Jobs,
     History,
+    Webhooks,
 }
 
 /// A signed-in page.
@@ -90,6 +91,7 @@ pub fn page(user: &ConsoleUser, title: &str, current: Nav, body: Markup) -> Mark
                                 (link(Nav::IntegrationsHubspot, "/settings/integrations/hubspot", "Integrations → HubSpot"))
                                 (link(Nav::Mappings, super::mappings::PATH, "CRM Sync → HubSpot"))
                                 (link(Nav::Batch, super::batch::PATH, "Run Batch Sync"))
+                                (link(Nav::Webhooks, super::webhooks::PATH, "Webhooks"))
                                 (link(Nav::History, super::history::PATH, "Sync history"))
                                 (link(Nav::Jobs, super::jobs::PATH, "Jobs"))
                             }

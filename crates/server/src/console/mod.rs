@@ -10,7 +10,7 @@
 //! (*CRM Sync → HubSpot → Field Mappings*), `customers` (the list and the
 //! profile's HubSpot panel with *Sync Now*), `batch` (*Run Batch Sync* with live
 //! progress), `history` (*Sync history*), `jobs` (the queue by state, *Retry*)
-//! and `users`
+//! `webhooks` (app, target URL, delivery log) and `users`
 //! (creating console users: the CLI and the quickstart). `docs/console.md` is the
 //! user's guide.
 //!
@@ -30,6 +30,7 @@ mod mappings;
 pub mod session;
 mod sign_in;
 pub mod users;
+mod webhooks;
 
 use axum::middleware;
 use axum::response::Redirect;
@@ -70,6 +71,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(customers::PATH, get(customers::list))
         .route("/customers/{id}", get(customers::show))
         .route("/customers/{id}/sync-now", post(customers::sync_now))
+        .route(webhooks::PATH, get(webhooks::show))
         .route(history::PATH, get(history::show))
         .route(jobs::PATH, get(jobs::show))
         .route("/settings/jobs/retry", post(jobs::retry))

@@ -16,6 +16,7 @@ mod console_customers;
 mod console_jobs;
 mod console_mappings;
 mod console_support;
+mod console_webhooks;
 mod harness;
 mod oauth_connect;
 mod service_limits;
