@@ -4,7 +4,8 @@
 # Runs the whole test suite. Every backend-dependent test runs against BOTH SQLite
 # and PostgreSQL, so this script makes sure a PostgreSQL server is reachable first
 # (installing and starting Debian's package if the machine has none) and that the
-# HubSpot conformance client (Python `hubspot-api-client`) is installed. Nothing is
+# HubSpot conformance client (Python `hubspot-api-client`) and Chromium with its
+# chromedriver (the console's browser tests) are installed. Nothing is
 # skipped: a missing dependency is a failure, not a silent pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,6 +49,15 @@ ensure_python_client() {
   python3 -m pip install --quiet --disable-pip-version-check 'hubspot-api-client==12.0.0'
 }
 
+# The console's browser tests drive Debian's Chromium through its chromedriver.
+ensure_browser() {
+  if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then return 0; fi
+  echo "installing Chromium and chromedriver for the console's browser tests" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq chromium chromium-driver >/dev/null
+}
+
 # Each PostgreSQL test runs in its own database (keva_test_<uuid>). Drop them when the
 # run ends; databases still in use by another concurrent run are left alone (DROP
 # without FORCE fails on them), and the tests themselves sweep ones older than an hour.
@@ -61,6 +71,7 @@ drop_test_databases() {
 
 ensure_postgres
 ensure_python_client
+ensure_browser
 trap drop_test_databases EXIT
 
 if cargo nextest --version >/dev/null 2>&1; then

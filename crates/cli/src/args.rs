@@ -19,6 +19,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once at start-up: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 // Parsed once at start-up, so the enum's size does not matter; boxing `ServeArgs`
 // would only make every use of it clumsier.
@@ -45,6 +47,36 @@ pub enum Command {
     ApiKey {
         #[command(subcommand)]
         command: ApiKeyCommand,
+    },
+    /// Manage the admin console's users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Create a console user (and the workspace, if new) and print a one-time
+    /// sign-in link (valid 24 hours).
+    Create {
+        /// Workspace name.
+        #[arg(long)]
+        workspace: String,
+        /// The user's email (their sign-in name).
+        #[arg(long)]
+        email: String,
+        /// `admin` (everything) or `agent` (customers, tickets, Sync Now; no settings).
+        #[arg(long, value_parser = ["admin", "agent"])]
+        role: String,
+        /// Also set a password, read from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// The console's externally visible base URL (the link points there).
+        #[arg(long, env = "KEVA_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+        public_url: String,
+        #[command(flatten)]
+        db: DbArgs,
     },
 }
 

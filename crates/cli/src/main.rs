@@ -13,7 +13,7 @@ use clap::Parser as _;
 use keva_store::Store;
 use tokio_util::sync::CancellationToken;
 
-use args::{ApiKeyCommand, Cli, Command, DbArgs};
+use args::{ApiKeyCommand, Cli, Command, DbArgs, UserCommand};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -44,7 +44,59 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", key.plaintext);
             Ok(())
         }
+        Command::User {
+            command:
+                UserCommand::Create {
+                    workspace,
+                    email,
+                    role,
+                    password_stdin,
+                    public_url,
+                    db,
+                },
+        } => create_user(&workspace, &email, &role, password_stdin, &public_url, &db).await,
     }
+}
+
+/// `user create`: the link goes to stdout (scripts read it), the rest to stderr.
+async fn create_user(
+    workspace: &str,
+    email: &str,
+    role: &str,
+    password_stdin: bool,
+    public_url: &str,
+    db: &DbArgs,
+) -> anyhow::Result<()> {
+    let role = keva_store::UserRole::parse(role).context("--role must be admin or agent")?;
+    let password = if password_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("reading the password from standard input")?;
+        Some(secrecy::SecretString::from(
+            line.trim_end_matches(['\r', '\n']).to_string(),
+        ))
+    } else {
+        None
+    };
+    let store = open_store(db).await?;
+    store.migrate().await?;
+    let created = keva_server::console::users::create_user(
+        &store,
+        public_url,
+        workspace,
+        email,
+        role,
+        password.as_ref(),
+        false,
+    )
+    .await?;
+    eprintln!(
+        "Created the {role} {email} in workspace '{workspace}'{}. One-time sign-in link (24 hours):",
+        if password.is_some() { " with a password" } else { "" }
+    );
+    println!("{}", created.sign_in_link);
+    Ok(())
 }
 
 fn init_tracing() {

@@ -128,6 +128,17 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     let authorize = keva_server::api::crm::oauth::begin_authorize(&state, workspace_id, None)
         .await
         .map_err(|e| anyhow::anyhow!("preparing the OAuth authorize link: {e}"))?;
+    let admin = keva_server::console::users::create_user(
+        &store,
+        &service_url,
+        WORKSPACE,
+        CONSOLE_ADMIN,
+        keva_store::UserRole::Admin,
+        None,
+        true,
+    )
+    .await
+    .context("creating the console admin")?;
     let example = store
         .customer_by_email(workspace_id, EXAMPLE_EMAIL)
         .await?
@@ -166,6 +177,13 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
         println!("  Example customer: {EXAMPLE_EMAIL}  (id {id})");
     }
     println!();
+    println!("Admin console ({CONSOLE_ADMIN}, admin of workspace '{WORKSPACE}'):");
+    println!(
+        "  Sign in (one-time link, 24 hours): {}",
+        admin.sign_in_link
+    );
+    println!("  Then: Integrations → HubSpot → Connect, choose portal {oauth_portal}, Approve.");
+    println!();
     println!("Connect a HubSpot portal with OAuth (valid 10 minutes, single use):");
     println!("  1. Open in a browser: {}", authorize.authorize_url);
     println!("  2. Choose portal {oauth_portal} and click Approve.");
@@ -198,6 +216,9 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
 
 /// The OAuth demo portal's id is the sandbox portal's plus this.
 const OAUTH_PORTAL_OFFSET: u64 = 1_000_000;
+
+/// The console admin the quickstart creates (signs in with the printed link).
+const CONSOLE_ADMIN: &str = "admin@quickstart.example";
 
 /// The sample customer the README's curl commands edit.
 const EXAMPLE_EMAIL: &str = "ada.lovelace@example.com";

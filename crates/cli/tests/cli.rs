@@ -31,6 +31,7 @@ fn every_subcommand_has_help() {
         (vec!["api-key", "create", "--help"], "--workspace"),
         (vec!["rotate-key", "--help"], "--new-key-file"),
         (vec!["serve", "--help"], "KEVA_MASTER_KEY_PREVIOUS"),
+        (vec!["user", "create", "--help"], "--password-stdin"),
     ] {
         let out = bin().args(&args).output().unwrap();
         assert!(out.status.success(), "{args:?}");
@@ -67,6 +68,80 @@ fn api_key_create_prints_a_key_once_and_creates_a_private_key_file() {
     // The plaintext key is not stored anywhere in the database file.
     let db = std::fs::read(dir.path().join("keva-sync.db")).unwrap();
     assert!(!db.windows(key.len()).any(|w| w == key.as_bytes()));
+}
+
+#[test]
+fn user_create_prints_a_sign_in_link_and_refuses_a_duplicate() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let create = |email: &str| {
+        let mut cmd = bin();
+        cmd.current_dir(dir.path())
+            .env_remove("KEVA_MASTER_KEY")
+            .env_remove("KEVA_DATABASE_URL")
+            .env_remove("KEVA_PUBLIC_URL")
+            .args(["user", "create", "--workspace", "acme", "--email", email])
+            .args([
+                "--role",
+                "admin",
+                "--public-url",
+                "https://console.example/",
+            ]);
+        cmd
+    };
+    let mut child = create("ada@acme.example")
+        .arg("--password-stdin")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a long passphrase\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let link = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        link.trim()
+            .starts_with("https://console.example/sign-in/link?token="),
+        "{link}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("with a password"));
+    let db = std::fs::read(dir.path().join("keva-sync.db")).unwrap();
+    assert!(!db.windows(17).any(|w| w == b"a long passphrase"));
+
+    let again = create("ADA@acme.example")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already exists"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let bad = bin()
+        .current_dir(dir.path())
+        .args([
+            "user",
+            "create",
+            "--workspace",
+            "acme",
+            "--email",
+            "x@acme.example",
+        ])
+        .args(["--role", "owner"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success(), "only admin or agent");
 }
 
 #[test]
@@ -118,13 +193,14 @@ async fn quickstart_prints_a_key_that_works() {
         }
     });
     let (mut service, mut sandbox, mut key) = (None, None, None);
-    let (mut authorize_url, mut oauth_portal) = (None, None);
+    let (mut authorize_url, mut oauth_portal, mut sign_in) = (None, None, None);
     let deadline = Instant::now() + Duration::from_secs(60);
     while key.is_none()
         || service.is_none()
         || sandbox.is_none()
         || authorize_url.is_none()
         || oauth_portal.is_none()
+        || sign_in.is_none()
     {
         let line = rx
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
@@ -142,6 +218,7 @@ async fn quickstart_prints_a_key_that_works() {
         key = key.or(field("API key:"));
         authorize_url = authorize_url.or(field("1. Open in a browser:"));
         oauth_portal = oauth_portal.or(field("2. Choose portal"));
+        sign_in = sign_in.or(field("Sign in (one-time link, 24 hours):"));
     }
     let (service, sandbox, key) = (service.unwrap(), sandbox.unwrap(), key.unwrap());
     let (authorize_url, oauth_portal) = (authorize_url.unwrap(), oauth_portal.unwrap());
@@ -208,4 +285,13 @@ async fn quickstart_prints_a_key_that_works() {
         .unwrap_or_else(|| panic!("a connector for portal {portal}: {connectors}"));
     assert_eq!(connected["authKind"], "oauth", "{connected}");
     assert_eq!(connected["status"], "connected", "{connected}");
+    // The console admin's one-time sign-in link opens the link's sign-in page.
+    let link = sign_in.unwrap();
+    assert!(
+        link.starts_with(&format!("{service}/sign-in/link?token=")),
+        "{link}"
+    );
+    let r = http.get(&link).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("Sign in"));
 }

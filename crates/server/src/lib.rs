@@ -12,6 +12,7 @@ pub mod api;
 pub mod auth;
 pub mod batch;
 pub mod config;
+pub mod console;
 pub mod context;
 pub mod error;
 pub mod extract;
@@ -120,6 +121,7 @@ pub fn app(state: AppState) -> Router {
                 async move { Json(api.as_ref().clone()) }
             }),
         )
+        .merge(console::router(state.clone()))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .merge(webhooks::receiver().0)
         .layer(middleware::from_fn_with_state(state.clone(), deadline))

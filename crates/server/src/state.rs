@@ -35,6 +35,8 @@ pub struct AppState {
     /// This process among the `serve` processes on the database: its instance id
     /// and the portals whose HubSpot traffic it drives.
     pub cluster: Arc<Cluster>,
+    /// The admin console's own state (sign-in rate limits).
+    pub console: Arc<crate::console::ConsoleState>,
 }
 
 impl AppState {
@@ -57,6 +59,7 @@ impl AppState {
             key_concurrency: Arc::new(KeyConcurrency::new(per_key_concurrency)),
             retention: Arc::new(retention),
             cluster: Arc::new(Cluster::new(cluster)),
+            console: Arc::default(),
         }
     }
 

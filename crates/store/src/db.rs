@@ -123,6 +123,8 @@ macro_rules! impl_store {
         $crate::retention::queries!($store, $db);
         $crate::crm_context::queries!($store, $db);
         $crate::rotation::queries!($store, $db);
+        $crate::users::queries!($store, $db);
+        $crate::sessions::queries!($store, $db);
     };
 }
 

@@ -14,7 +14,8 @@
 //! tokens), `webhook_settings`, `mappings` (and the property cache), `links` (and
 //! the one-transaction sync commit), `history`, `webhooks` (intake), `batches`,
 //! `queue` (the durable job queue and its semantics), `portal_leases`, `retention`
-//! (pruning what only grows) and `rotation` (re-sealing secrets under a new master key).
+//! (pruning what only grows) and `rotation` (re-sealing secrets under a new master key);
+//! `users` and `sessions` are the admin console's people and sign-ins.
 //! `db.rs` has the shared decode and fetch helpers and instantiates every
 //! `queries!` for a backend; `sqlite.rs` and `postgres.rs` are the backends (pools,
 //! migrations and the few statements whose dialects differ); `codec.rs` encodes ids
@@ -51,10 +52,12 @@ mod queue;
 mod retention;
 mod rotation;
 pub mod sealing;
+mod sessions;
 pub mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tickets;
+mod users;
 mod webhook_settings;
 mod webhooks;
 mod workspaces;
@@ -90,8 +93,10 @@ pub use queue::{EnqueueResult, Holder, Job, JobLease, NewJob, Reaped, DEFAULT_MA
 pub use retention::Retained;
 pub use rotation::Resealed;
 pub use sealing::MasterKey;
+pub use sessions::SessionKind;
 pub use sqlite::SqliteStore;
 pub use tickets::Ticket;
+pub use users::{normalize_email, User, UserRole};
 pub use webhook_settings::WebhookSettings;
 pub use webhooks::{
     IngestResult, NewWebhookEvent, NewWebhookRequest, WebhookEvent, WebhookIngest, WebhookRequest,

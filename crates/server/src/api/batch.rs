@@ -39,21 +39,30 @@ pub async fn start_batch(
     auth: Authenticated,
     Json(body): Json<BatchRequest>,
 ) -> Result<(StatusCode, Json<BatchAccepted>), ApiError> {
+    let batch = start_run(&state, auth.workspace_id, body.connector_id).await?;
+    Ok((StatusCode::ACCEPTED, Json(BatchAccepted { batch })))
+}
+
+/// Starts a batch sync of a connector of `workspace_id` (the API and the
+/// console's *Run Batch Sync*).
+pub(crate) async fn start_run(
+    state: &AppState,
+    workspace_id: Uuid,
+    connector_id: Uuid,
+) -> Result<BatchProgress, ApiError> {
     state
         .store
-        .get_connector(auth.workspace_id, body.connector_id)
+        .get_connector(workspace_id, connector_id)
         .await?
         .ok_or(ApiError::NotFound("connector"))?;
-    let settings = batch::settings_for(&state);
-    let (run, _) = match batch::start(&state, auth.workspace_id, body.connector_id, settings).await
-    {
+    let settings = batch::settings_for(state);
+    let (run, _) = match batch::start(state, workspace_id, connector_id, settings).await {
         Ok(started) => started,
         Err(StoreError::Conflict(m)) => return Err(ApiError::Conflict(m)),
         Err(StoreError::NotFound) => return Err(ApiError::NotFound("connector")),
         Err(e) => return Err(e.into()),
     };
-    let batch = BatchProgress::of(&run, chrono::Utc::now());
-    Ok((StatusCode::ACCEPTED, Json(BatchAccepted { batch })))
+    Ok(BatchProgress::of(&run, chrono::Utc::now()))
 }
 
 #[utoipa::path(get, path = "/api/crm/hubspot/batch-sync/{id}", tag = "crm",
@@ -65,12 +74,21 @@ pub async fn get_batch(
     auth: Authenticated,
     Path(id): Path<Uuid>,
 ) -> Result<Json<BatchProgress>, ApiError> {
+    Ok(Json(progress(&state, auth.workspace_id, id).await?))
+}
+
+/// A run's progress; `NotFound` for another workspace's.
+pub(crate) async fn progress(
+    state: &AppState,
+    workspace_id: Uuid,
+    id: Uuid,
+) -> Result<BatchProgress, ApiError> {
     let run = state
         .store
-        .get_batch(auth.workspace_id, id)
+        .get_batch(workspace_id, id)
         .await?
         .ok_or(ApiError::NotFound("batch sync"))?;
-    Ok(Json(BatchProgress::of(&run, chrono::Utc::now())))
+    Ok(BatchProgress::of(&run, chrono::Utc::now()))
 }
 
 #[utoipa::path(delete, path = "/api/crm/hubspot/batch-sync/{id}", tag = "crm",
@@ -83,9 +101,18 @@ pub async fn cancel_batch(
     auth: Authenticated,
     Path(id): Path<Uuid>,
 ) -> Result<Json<BatchProgress>, ApiError> {
+    Ok(Json(cancel(&state, auth.workspace_id, id).await?))
+}
+
+/// Cancels a run of `workspace_id` (the API and the console's *Cancel*).
+pub(crate) async fn cancel(
+    state: &AppState,
+    workspace_id: Uuid,
+    id: Uuid,
+) -> Result<BatchProgress, ApiError> {
     state
         .store
-        .get_batch(auth.workspace_id, id)
+        .get_batch(workspace_id, id)
         .await?
         .ok_or(ApiError::NotFound("batch sync"))?;
     let run = match state
@@ -102,5 +129,5 @@ pub async fn cancel_batch(
         Err(StoreError::Conflict(m)) => return Err(ApiError::Conflict(m)),
         Err(e) => return Err(e.into()),
     };
-    Ok(Json(BatchProgress::of(&run, chrono::Utc::now())))
+    Ok(BatchProgress::of(&run, chrono::Utc::now()))
 }

@@ -113,7 +113,16 @@ fn target_url(state: &AppState) -> String {
 }
 
 async fn view(state: &AppState, auth: &Authenticated) -> Result<WebhookSettingsView, ApiError> {
-    let settings = state.store.webhook_settings(auth.workspace_id).await?;
+    view_for(state, auth.workspace_id).await
+}
+
+/// A workspace's webhook settings as the API shows them (the API and the
+/// console's Webhooks page).
+pub(crate) async fn view_for(
+    state: &AppState,
+    workspace_id: uuid::Uuid,
+) -> Result<WebhookSettingsView, ApiError> {
+    let settings = state.store.webhook_settings(workspace_id).await?;
     let service_secret = state
         .config
         .hubspot_client_secret

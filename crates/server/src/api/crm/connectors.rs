@@ -147,13 +147,23 @@ pub async fn create_connector(
     auth: Authenticated,
     Json(body): Json<ConnectRequest>,
 ) -> Result<(StatusCode, Json<ConnectorView>), ApiError> {
-    let token = body.access_token.trim();
+    let v = connect_with_token(&state, auth.workspace_id, &body.access_token).await?;
+    Ok((StatusCode::CREATED, Json(v)))
+}
+
+/// Connects with a private-app token (the API's `POST` and the console's form).
+pub(crate) async fn connect_with_token(
+    state: &AppState,
+    workspace_id: Uuid,
+    token: &str,
+) -> Result<ConnectorView, ApiError> {
+    let token = token.trim();
     if token.is_empty() {
         return Err(ApiError::Unprocessable(
             "accessToken must not be empty".into(),
         ));
     }
-    let connected = connect_private_app(&state, auth.workspace_id, SecretString::from(token))
+    let connected = connect_private_app(state, workspace_id, SecretString::from(token))
         .await
         .map_err(|e| match e {
             ConnectError::Rejected => ApiError::Unprocessable("HubSpot rejected the token".into()),
@@ -161,9 +171,9 @@ pub async fn create_connector(
             ConnectError::Sync(e) => super::sync_error(e),
             ConnectError::Store(e) => e.into(),
         })?;
-    let mut v = view(&state, connected.connector).await?;
+    let mut v = view(state, connected.connector).await?;
     v.created_properties = connected.created_properties;
-    Ok((StatusCode::CREATED, Json(v)))
+    Ok(v)
 }
 
 #[utoipa::path(get, path = "/api/crm/hubspot/connectors", tag = "crm",
@@ -257,20 +267,27 @@ pub async fn disconnect_connector(
     auth: Authenticated,
     Path(id): Path<Uuid>,
 ) -> Result<Json<DisconnectResult>, ApiError> {
-    let c = connector_for(&state, auth.workspace_id, Some(id)).await?;
-    let (revoked, revoke_error) = revoke(&state, &c).await;
+    Ok(Json(disconnect(&state, auth.workspace_id, id).await?))
+}
+
+/// Disconnects a connector of `workspace_id` (the API's `DELETE` and the console's
+/// Disconnect): `NotFound` for another workspace's.
+pub(crate) async fn disconnect(
+    state: &AppState,
+    workspace_id: Uuid,
+    id: Uuid,
+) -> Result<DisconnectResult, ApiError> {
+    let c = connector_for(state, workspace_id, Some(id)).await?;
+    let (revoked, revoke_error) = revoke(state, &c).await;
     state.clients.invalidate(c.id);
-    let updated = state
-        .store
-        .disconnect_connector(auth.workspace_id, id)
-        .await?;
+    let updated = state.store.disconnect_connector(workspace_id, id).await?;
     state.clients.invalidate(c.id);
     tracing::info!(connector_id = %id, revoked, "connector disconnected");
-    Ok(Json(DisconnectResult {
-        connector: view(&state, updated).await?,
+    Ok(DisconnectResult {
+        connector: view(state, updated).await?,
         revoked,
         revoke_error,
-    }))
+    })
 }
 
 /// Revokes an OAuth connector's refresh token at HubSpot (best effort).

@@ -46,13 +46,24 @@ pub async fn customer_crm(
     auth: Authenticated,
     Path(id): Path<Uuid>,
 ) -> Result<Json<CustomerCrm>, ApiError> {
+    Ok(Json(crm_view(&state, auth.workspace_id, id).await?))
+}
+
+/// A customer's links and recent history (the API and the console's HubSpot
+/// panel); `NotFound` for another workspace's customer.
+pub(crate) async fn crm_view(
+    state: &AppState,
+    workspace_id: Uuid,
+    id: Uuid,
+) -> Result<CustomerCrm, ApiError> {
+    let auth_workspace = workspace_id;
     state
         .store
-        .get_customer(auth.workspace_id, id)
+        .get_customer(auth_workspace, id)
         .await?
         .ok_or(ApiError::NotFound("customer"))?;
     let mut links = Vec::new();
-    let mut connectors = state.store.list_connectors(auth.workspace_id).await?;
+    let mut connectors = state.store.list_connectors(auth_workspace).await?;
     // Connected portals first: the top-level fields describe the live link.
     connectors.sort_by_key(|c| c.status != keva_store::ConnectorStatus::Connected);
     for c in connectors {
@@ -71,13 +82,13 @@ pub async fn customer_crm(
     }
     let history = state
         .store
-        .customer_history(auth.workspace_id, id, 20)
+        .customer_history(auth_workspace, id, 20)
         .await?
         .into_iter()
         .map(Into::into)
         .collect();
     let first = links.first();
-    Ok(Json(CustomerCrm {
+    Ok(CustomerCrm {
         customer_id: id,
         hubspot_id: first.and_then(|l| l.hubspot_id.clone()),
         status: first.map_or_else(|| "not_linked".to_string(), |l| l.status.clone()),
@@ -85,5 +96,5 @@ pub async fn customer_crm(
         last_sync_at: first.and_then(|l| l.last_synced_at),
         links,
         history,
-    }))
+    })
 }

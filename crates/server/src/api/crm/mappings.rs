@@ -63,7 +63,7 @@ pub struct Describe {
     pub properties: Vec<PropertyInfo>,
 }
 
-fn object_kind(raw: Option<&str>) -> Result<ObjectKind, ApiError> {
+pub(crate) fn object_kind(raw: Option<&str>) -> Result<ObjectKind, ApiError> {
     match raw {
         None => Ok(ObjectKind::Contact),
         Some(s) => ObjectKind::parse(s)
@@ -71,7 +71,7 @@ fn object_kind(raw: Option<&str>) -> Result<ObjectKind, ApiError> {
     }
 }
 
-async fn portal_properties(
+pub(crate) async fn portal_properties(
     state: &AppState,
     connector: &Connector,
     object: ObjectKind,
@@ -103,6 +103,16 @@ pub async fn get_mappings(
 ) -> Result<Json<MappingsView>, ApiError> {
     let object = object_kind(p.object.as_deref())?;
     let connector = connector_for(&state, auth.workspace_id, p.connector_id).await?;
+    Ok(Json(current(&state, &connector, object).await?))
+}
+
+/// A connector's mappings for `object`: the saved ones, or the defaults (the API's
+/// `GET` and the console's Field Mappings page).
+pub(crate) async fn current(
+    state: &AppState,
+    connector: &Connector,
+    object: ObjectKind,
+) -> Result<MappingsView, ApiError> {
     let stored = state.store.mappings(connector.id, object).await?;
     let view = match stored {
         Some(s) => MappingsView {
@@ -115,14 +125,14 @@ pub async fn get_mappings(
         None => MappingsView {
             connector_id: connector.id,
             object: object.as_str().to_string(),
-            mappings: properties::mappings(&state, &connector, object)
+            mappings: properties::mappings(state, connector, object)
                 .await
                 .map_err(sync_error)?,
             issues: Vec::new(),
             updated_at: None,
         },
     };
-    Ok(Json(view))
+    Ok(view)
 }
 
 #[utoipa::path(put, path = "/api/crm/hubspot/mappings", tag = "crm",
@@ -136,11 +146,24 @@ pub async fn put_mappings(
     Query(p): Query<MappingParams>,
     Json(body): Json<PutMappings>,
 ) -> Result<Json<MappingsView>, ApiError> {
-    keva_core::mapping_limits(&body.mappings).map_err(ApiError::Unprocessable)?;
     let object = object_kind(p.object.as_deref())?;
     let connector = connector_for(&state, auth.workspace_id, p.connector_id).await?;
-    let props = portal_properties(&state, &connector, object, false).await?;
-    let issues = validate_mappings(&body.mappings, &props);
+    Ok(Json(
+        save(&state, &connector, object, &body.mappings).await?,
+    ))
+}
+
+/// Validates `mappings` against the portal's properties and saves them, or saves
+/// nothing and says what is wrong (the API's `PUT` and the console's *Save*).
+pub(crate) async fn save(
+    state: &AppState,
+    connector: &Connector,
+    object: ObjectKind,
+    mappings: &[FieldMapping],
+) -> Result<MappingsView, ApiError> {
+    keva_core::mapping_limits(mappings).map_err(ApiError::Unprocessable)?;
+    let props = portal_properties(state, connector, object, false).await?;
+    let issues = validate_mappings(mappings, &props);
     if !issues.is_empty() {
         let message = issues
             .iter()
@@ -151,17 +174,9 @@ pub async fn put_mappings(
     }
     state
         .store
-        .save_mappings(connector.id, object, &body.mappings, &serde_json::json!([]))
+        .save_mappings(connector.id, object, mappings, &serde_json::json!([]))
         .await?;
-    get_mappings(
-        State(state),
-        auth,
-        Query(MappingParams {
-            connector_id: Some(connector.id),
-            object: Some(object.as_str().to_string()),
-        }),
-    )
-    .await
+    current(state, connector, object).await
 }
 
 #[utoipa::path(get, path = "/api/crm/hubspot/describe", tag = "crm",

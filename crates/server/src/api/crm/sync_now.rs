@@ -68,16 +68,39 @@ pub async fn sync_now(
     auth: Authenticated,
     Json(body): Json<SyncRequest>,
 ) -> Result<Response, ApiError> {
-    let connector = connector_for(&state, auth.workspace_id, Some(body.connector_id)).await?;
+    match run(&state, auth.workspace_id, &body).await? {
+        SyncNow::Done(outcome) => Ok(Json(outcome).into_response()),
+        SyncNow::Pending(job) => {
+            Ok((StatusCode::ACCEPTED, Json(SyncAccepted { job })).into_response())
+        }
+    }
+}
+
+/// What Sync Now came to within its wait.
+#[derive(Debug)]
+pub(crate) enum SyncNow {
+    Done(SyncOutcome),
+    /// Still queued (HubSpot rate-limits, or the job waits for a retry).
+    Pending(JobView),
+}
+
+/// Sync Now for a customer of `workspace_id` (the API and the console's button):
+/// enqueue, wake the workers, wait a bounded time for the outcome.
+pub(crate) async fn run(
+    state: &AppState,
+    workspace_id: Uuid,
+    body: &SyncRequest,
+) -> Result<SyncNow, ApiError> {
+    let connector = connector_for(state, workspace_id, Some(body.connector_id)).await?;
     state
         .store
-        .get_customer(auth.workspace_id, body.customer_id)
+        .get_customer(workspace_id, body.customer_id)
         .await?
         .ok_or(ApiError::NotFound("customer"))?;
     let started = chrono::Utc::now();
     let job = customer_job(
-        &state,
-        auth.workspace_id,
+        state,
+        workspace_id,
         connector.id,
         body.customer_id,
         Trigger::Manual,
@@ -85,17 +108,11 @@ pub async fn sync_now(
     let job_id = state.store.enqueue(&job).await?.job_id;
     state.wake_workers();
     let wait = state.sync.sync_now_wait;
-    match wait_for_outcome(&state, auth.workspace_id, job_id, wait).await? {
-        Waited::Finished => Ok(outcome(&state, &auth, &body, started)
-            .await?
-            .into_response()),
-        Waited::Pending(job) => Ok((
-            StatusCode::ACCEPTED,
-            Json(SyncAccepted {
-                job: JobView::from(&*job),
-            }),
-        )
-            .into_response()),
+    match wait_for_outcome(state, workspace_id, job_id, wait).await? {
+        Waited::Finished => Ok(SyncNow::Done(
+            outcome(state, workspace_id, body, started).await?,
+        )),
+        Waited::Pending(job) => Ok(SyncNow::Pending(JobView::from(&*job))),
         Waited::Gone => Err(ApiError::NotFound("job")),
     }
 }
@@ -103,25 +120,25 @@ pub async fn sync_now(
 /// The newest outcome recorded since the request started, else the link's state.
 async fn outcome(
     state: &AppState,
-    auth: &Authenticated,
+    workspace_id: Uuid,
     body: &SyncRequest,
     since: chrono::DateTime<chrono::Utc>,
-) -> Result<Json<SyncOutcome>, ApiError> {
+) -> Result<SyncOutcome, ApiError> {
     let recent = state
         .store
-        .customer_history(auth.workspace_id, body.customer_id, 20)
+        .customer_history(workspace_id, body.customer_id, 20)
         .await?;
     if let Some(h) = recent
         .iter()
         .find(|h| h.connector_id == body.connector_id && h.created_at >= since)
     {
-        return Ok(Json(SyncOutcome::from_history(h)));
+        return Ok(SyncOutcome::from_history(h));
     }
     let link = state
         .store
         .get_link(body.connector_id, body.customer_id)
         .await?;
-    Ok(Json(SyncOutcome {
+    Ok(SyncOutcome {
         contact_id: link.as_ref().and_then(|l| l.hubspot_id.clone()),
         direction: SyncDirection::None,
         fields_changed: Vec::new(),
@@ -130,7 +147,7 @@ async fn outcome(
         status: link.as_ref().map_or(SyncStatus::NotLinked, |l| l.status),
         reason: link.and_then(|l| l.status_reason),
         created: false,
-    }))
+    })
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -170,23 +187,42 @@ pub async fn test_mapping(
             "test-mapping only runs as a dry run (dryRun: true)".into(),
         ));
     }
-    let connector = connector_for(&state, auth.workspace_id, Some(body.connector_id)).await?;
+    Ok(Json(
+        dry_run(
+            &state,
+            auth.workspace_id,
+            body.connector_id,
+            body.customer_id,
+        )
+        .await?,
+    ))
+}
+
+/// Test Mapping's dry run for a customer of `workspace_id` (the API and the
+/// console's *Test Mapping*): nothing is written anywhere.
+pub(crate) async fn dry_run(
+    state: &AppState,
+    workspace_id: Uuid,
+    connector_id: Uuid,
+    customer_id: Uuid,
+) -> Result<TestMappingResult, ApiError> {
+    let connector = connector_for(state, workspace_id, Some(connector_id)).await?;
     let customer = state
         .store
-        .get_customer(auth.workspace_id, body.customer_id)
+        .get_customer(workspace_id, customer_id)
         .await?
         .ok_or(ApiError::NotFound("customer"))?;
-    let mappings = properties::mappings(&state, &connector, ObjectKind::Contact)
+    let mappings = properties::mappings(state, &connector, ObjectKind::Contact)
         .await
         .map_err(sync_error)?;
-    let props = properties::without_caching(&state, &connector, ObjectKind::Contact)
+    let props = properties::without_caching(state, &connector, ObjectKind::Contact)
         .await?
         .map_err(sync_error)?;
     let missing = missing_properties(&mappings, &props);
     let p = preview(&mappings, &customer, &missing);
-    Ok(Json(TestMappingResult {
+    Ok(TestMappingResult {
         preview: p.preview,
         warnings: p.warnings,
         errors: p.errors,
-    }))
+    })
 }

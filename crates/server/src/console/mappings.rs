@@ -1,0 +1,432 @@
+//! *Settings → CRM Sync → HubSpot → Field Mappings*: the object type (*Contact* /
+//! *Company*), the mapping table (Keva field, HubSpot property by label and
+//! internal name, direction, transformation, default), *Add Mapping* (a Keva-field
+//! dropdown, a HubSpot-property field searchable through the browser's own list of
+//! the portal's properties from describe, direction, optional transformation and
+//! default), *Remove*, and *Refresh Properties*. Saving goes through the API's
+//! own validation and save (`mappings::save`): on error nothing is saved and the
+//! API's message is shown next to the form ("use jobtitle, not Job Title").
+
+use axum::extract::{Form, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use keva_core::{Direction, FieldMapping, KevaField, ObjectKind, PropertyInfo, Transform};
+use keva_store::Connector;
+use maud::{html, Markup};
+use serde::Deserialize;
+
+use super::error::ConsoleError;
+use super::layout::{csrf_input, flash, page, Nav};
+use super::session::AdminUser;
+use crate::api::crm::connector_for;
+use crate::api::crm::mappings::{current, object_kind, portal_properties, save};
+use crate::api::crm::sync_now::{dry_run, TestMappingResult};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// This page's path.
+pub const PATH: &str = "/settings/crm-sync/hubspot/mappings";
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PageQuery {
+    pub object: Option<String>,
+    pub saved: Option<String>,
+    pub refreshed: Option<usize>,
+}
+
+/// What the Add Mapping form sent (kept on the page when it is refused).
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct AddForm {
+    pub object: Option<String>,
+    pub keva_field: String,
+    pub hubspot_property: String,
+    pub direction: Option<String>,
+    pub transform: Option<String>,
+    pub default: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ObjectForm {
+    pub object: Option<String>,
+    pub keva_field: Option<String>,
+}
+
+fn direction_label(d: Direction) -> &'static str {
+    match d {
+        Direction::Bidirectional => "Bidirectional",
+        Direction::ToCrm => "To CRM",
+        Direction::FromCrm => "From CRM",
+    }
+}
+
+fn field_label(f: KevaField) -> &'static str {
+    match f {
+        KevaField::Email => "Email",
+        KevaField::Name => "Name",
+        KevaField::Phone => "Phone",
+        KevaField::Company => "Company",
+        KevaField::JobTitle => "Job title",
+        KevaField::Location => "Location",
+        KevaField::Notes => "Notes",
+    }
+}
+
+fn property_label(props: &[PropertyInfo], name: &str) -> Markup {
+    match props.iter().find(|p| p.name == name) {
+        Some(p) => html! { (p.label) " " span.muted { "(" (p.name) ")" } },
+        None => html! { (name) },
+    }
+}
+
+fn url_for(object: ObjectKind, extra: &str) -> String {
+    format!("{PATH}?object={}{extra}", object.as_str())
+}
+
+async fn connector(state: &AppState, admin: &AdminUser) -> Result<Connector, ConsoleError> {
+    Ok(connector_for(state, admin.0.user.workspace_id, None).await?)
+}
+
+struct View<'a> {
+    object: ObjectKind,
+    notice: Option<(bool, String)>,
+    form: Option<&'a AddForm>,
+    status: StatusCode,
+    /// Customers to choose for Test Mapping (filled by `render`).
+    customers: Vec<keva_store::Customer>,
+    test: Option<TestMappingResult>,
+}
+
+impl<'a> View<'a> {
+    fn new(object: ObjectKind, status: StatusCode) -> Self {
+        View {
+            object,
+            notice: None,
+            form: None,
+            status,
+            customers: Vec::new(),
+            test: None,
+        }
+    }
+}
+
+fn test_result(t: &TestMappingResult) -> Markup {
+    html! {
+        div #test-mapping-result {
+            h3 { "Preview" }
+            @if t.preview.is_empty() { p.muted { "Nothing would be sent." } }
+            @else {
+                table {
+                    thead { tr { th { "HubSpot property" } th { "Value" } } }
+                    tbody { @for (k, v) in &t.preview { tr data-property=(k) { td { (k) } td { (v) } } } }
+                }
+            }
+            @if !t.warnings.is_empty() {
+                h3 { "Warnings" }
+                ul { @for w in &t.warnings { li { (w) } } }
+            }
+            @if !t.errors.is_empty() {
+                h3 { "Errors" }
+                ul { @for e in &t.errors { li { (e) } } }
+            }
+        }
+    }
+}
+
+async fn render(
+    state: &AppState,
+    admin: &AdminUser,
+    mut view: View<'_>,
+) -> Result<Response, ConsoleError> {
+    let user = &admin.0;
+    view.customers = state
+        .store
+        .list_customers(user.user.workspace_id, None, 100)
+        .await?;
+    let object = view.object;
+    let title = "CRM Sync → HubSpot → Field Mappings";
+    let connector = match connector_for(state, user.user.workspace_id, None).await {
+        Ok(c) => c,
+        Err(ApiError::NotFound(_)) => {
+            let body = html! {
+                h1 { (title) }
+                p { "Connect HubSpot first: " a href=(super::integrations::PATH) { "Integrations → HubSpot" } "." }
+            };
+            return Ok((view.status, page(user, title, Nav::Mappings, body)).into_response());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mappings = current(state, &connector, object).await?;
+    let (props, props_error) = match portal_properties(state, &connector, object, false).await {
+        Ok(p) => (p, None),
+        Err(e) => (Vec::new(), Some(e.to_string())),
+    };
+    let form = view.form.cloned().unwrap_or_default();
+    let chosen_direction = form.direction.as_deref().unwrap_or("bidirectional");
+    let chosen_transform = form.transform.as_deref().unwrap_or("none");
+    let body = html! {
+        h1 { (title) }
+        @if let Some((ok, message)) = &view.notice { (flash(*ok, message)) }
+        @if let Some(e) = &props_error { (flash(false, &format!("HubSpot's property list could not be read: {e}"))) }
+        nav aria-label="Object type" {
+            p {
+                "Object type: "
+                @for o in [ObjectKind::Contact, ObjectKind::Company] {
+                    @if o == object { strong aria-current="page" { (o.as_str()) } }
+                    @else { a href=(url_for(o, "")) { (o.as_str()) } }
+                    " "
+                }
+            }
+        }
+        section {
+            h2 { "Mappings" }
+            div style="overflow-x:auto" {
+                table {
+                    thead { tr { th { "Keva field" } th { "HubSpot property" } th { "Direction" } th { "Transformation" } th { "Default" } th { span.muted { "Action" } } } }
+                    tbody {
+                        @for m in &mappings.mappings {
+                            tr data-keva-field=(m.keva_field.as_str()) {
+                                td { (field_label(m.keva_field)) }
+                                td {
+                                    @for (i, p) in m.hubspot_properties.iter().enumerate() {
+                                        @if i > 0 { " + " }
+                                        (property_label(&props, p))
+                                    }
+                                }
+                                td data-direction=(m.direction.as_str()) { (direction_label(m.direction)) }
+                                td { (m.transform.map(|t| t.as_str()).unwrap_or("none")) }
+                                td { (m.default.as_deref().unwrap_or("")) }
+                                td {
+                                    form.inline method="post" action={ (PATH) "/remove" } {
+                                        (csrf_input(&user.csrf))
+                                        input type="hidden" name="object" value=(object.as_str());
+                                        input type="hidden" name="keva_field" value=(m.keva_field.as_str());
+                                        button.secondary type="submit" aria-label={ "Remove the " (field_label(m.keva_field)) " mapping" } { "Remove" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        section {
+            h2 { "Add Mapping" }
+            p.muted { "Replaces the Keva field's current mapping. For Name, two properties separated by a comma (firstname, lastname)." }
+            form method="post" action={ (PATH) "/add" } {
+                (csrf_input(&user.csrf))
+                input type="hidden" name="object" value=(object.as_str());
+                label for="keva_field" { "Keva field" }
+                select #keva_field name="keva_field" {
+                    @for f in KevaField::ALL {
+                        option value=(f.as_str()) selected[form.keva_field == f.as_str()] { (field_label(f)) }
+                    }
+                }
+                label for="hubspot_property" { "HubSpot property" }
+                input #hubspot_property type="text" name="hubspot_property" list="hubspot-properties"
+                    value=(form.hubspot_property) required autocomplete="off";
+                datalist #hubspot-properties {
+                    @for p in &props { option value=(p.name) { (p.label) " (" (p.name) ")" } }
+                }
+                label for="direction" { "Direction" }
+                select #direction name="direction" {
+                    @for d in [Direction::Bidirectional, Direction::ToCrm, Direction::FromCrm] {
+                        option value=(d.as_str()) selected[chosen_direction == d.as_str()] { (direction_label(d)) }
+                    }
+                }
+                label for="transform" { "Transformation (optional)" }
+                select #transform name="transform" {
+                    @for t in Transform::ALL {
+                        option value=(t.as_str()) selected[chosen_transform == t.as_str()] { (t.as_str()) }
+                    }
+                }
+                label for="default" { "Default (optional)" }
+                input #default type="text" name="default" value=(form.default.as_deref().unwrap_or(""));
+                p { button type="submit" { "Save" } }
+            }
+        }
+        @if object == ObjectKind::Contact {
+            section {
+                h2 { "Test Mapping" }
+                p.muted { "A dry run with a customer: what would be sent to HubSpot. Nothing is written." }
+                form method="post" action={ (PATH) "/test" } {
+                    (csrf_input(&user.csrf))
+                    label for="test_customer" { "Customer" }
+                    select #test_customer name="customer_id" {
+                        @for c in &view.customers { option value=(c.id) { (c.email) } }
+                    }
+                    p { button.secondary type="submit" { "Test Mapping" } }
+                }
+                @if let Some(t) = &view.test { (test_result(t)) }
+            }
+        }
+        section {
+            h2 { "Properties" }
+            p { (props.len()) " " (object.as_str()) " properties known from HubSpot." }
+            form method="post" action={ (PATH) "/refresh" } {
+                (csrf_input(&user.csrf))
+                input type="hidden" name="object" value=(object.as_str());
+                button.secondary type="submit" { "Refresh Properties" }
+            }
+        }
+    };
+    Ok((view.status, page(user, title, Nav::Mappings, body)).into_response())
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    admin: AdminUser,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, ConsoleError> {
+    let object = object_kind(q.object.as_deref())?;
+    let notice = match (q.saved.as_deref(), q.refreshed) {
+        (Some(f), _) => Some((true, format!("Saved the {f} mapping."))),
+        (_, Some(n)) => Some((true, format!("Refreshed: {n} properties."))),
+        _ => None,
+    };
+    let view = View {
+        notice,
+        ..View::new(object, StatusCode::OK)
+    };
+    render(&state, &admin, view).await
+}
+
+/// The mapping the form describes, or what is wrong with it.
+fn mapping_from(form: &AddForm) -> Result<FieldMapping, String> {
+    let field = KevaField::parse(&form.keva_field)
+        .ok_or_else(|| format!("unknown Keva field {:?}", form.keva_field))?;
+    let properties: Vec<String> = form
+        .hubspot_property
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect();
+    if properties.is_empty() {
+        return Err("choose a HubSpot property".into());
+    }
+    let direction = match form.direction.as_deref() {
+        None | Some("") => Direction::Bidirectional,
+        Some(d) => Direction::parse(d).ok_or_else(|| format!("unknown direction {d:?}"))?,
+    };
+    let transform = match form.transform.as_deref() {
+        None | Some("") | Some("none") => None,
+        Some(t) => {
+            Some(Transform::parse(t).ok_or_else(|| format!("unknown transformation {t:?}"))?)
+        }
+    };
+    Ok(FieldMapping {
+        keva_field: field,
+        hubspot_properties: properties,
+        direction,
+        transform,
+        default: form
+            .default
+            .as_deref()
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .map(str::to_string),
+    })
+}
+
+/// *Save* of Add Mapping: the field's mapping replaced, validated by the API.
+pub async fn add(
+    State(state): State<AppState>,
+    admin: AdminUser,
+    Form(form): Form<AddForm>,
+) -> Result<Response, ConsoleError> {
+    let object = object_kind(form.object.as_deref())?;
+    let connector = connector(&state, &admin).await?;
+    let refused = |message: String, status: StatusCode| View {
+        notice: Some((false, message)),
+        form: Some(&form),
+        ..View::new(object, status)
+    };
+    let mapping = match mapping_from(&form) {
+        Ok(m) => m,
+        Err(why) => {
+            let view = refused(
+                format!("Not saved: {why}."),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            );
+            return render(&state, &admin, view).await;
+        }
+    };
+    let mut mappings = current(&state, &connector, object).await?.mappings;
+    mappings.retain(|m| m.keva_field != mapping.keva_field);
+    mappings.push(mapping.clone());
+    match save(&state, &connector, object, &mappings).await {
+        Ok(_) => Ok(Redirect::to(&url_for(
+            object,
+            &format!("&saved={}", mapping.keva_field.as_str()),
+        ))
+        .into_response()),
+        Err(e @ ApiError::Unprocessable(_)) => {
+            let view = refused(format!("Not saved: {e}"), e.status());
+            render(&state, &admin, view).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// *Remove*: the field's mapping dropped (validated and saved like any change).
+pub async fn remove(
+    State(state): State<AppState>,
+    admin: AdminUser,
+    Form(form): Form<ObjectForm>,
+) -> Result<Response, ConsoleError> {
+    let object = object_kind(form.object.as_deref())?;
+    let connector = connector(&state, &admin).await?;
+    let field = form
+        .keva_field
+        .as_deref()
+        .and_then(KevaField::parse)
+        .ok_or_else(|| ConsoleError::BadRequest("unknown Keva field".into()))?;
+    let mut mappings = current(&state, &connector, object).await?.mappings;
+    mappings.retain(|m| m.keva_field != field);
+    match save(&state, &connector, object, &mappings).await {
+        Ok(_) => Ok(Redirect::to(&url_for(object, "")).into_response()),
+        Err(e @ ApiError::Unprocessable(_)) => {
+            let view = View {
+                notice: Some((false, format!("Not removed: {e}"))),
+                ..View::new(object, e.status())
+            };
+            render(&state, &admin, view).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// *Refresh Properties*: describe re-fetched from HubSpot.
+pub async fn refresh(
+    State(state): State<AppState>,
+    admin: AdminUser,
+    Form(form): Form<ObjectForm>,
+) -> Result<Response, ConsoleError> {
+    let object = object_kind(form.object.as_deref())?;
+    let connector = connector(&state, &admin).await?;
+    let props = portal_properties(&state, &connector, object, true).await?;
+    Ok(Redirect::to(&url_for(object, &format!("&refreshed={}", props.len()))).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TestForm {
+    pub customer_id: String,
+}
+
+/// *Test Mapping*: the dry run's preview, warnings and errors on the page.
+pub async fn test(
+    State(state): State<AppState>,
+    admin: AdminUser,
+    Form(form): Form<TestForm>,
+) -> Result<Response, ConsoleError> {
+    let ws = admin.0.user.workspace_id;
+    let connector = connector(&state, &admin).await?;
+    let customer_id =
+        uuid::Uuid::parse_str(&form.customer_id).map_err(|_| ApiError::NotFound("customer"))?;
+    let result = dry_run(&state, ws, connector.id, customer_id).await?;
+    let view = View {
+        test: Some(result),
+        ..View::new(ObjectKind::Contact, StatusCode::OK)
+    };
+    render(&state, &admin, view).await
+}

@@ -1,0 +1,409 @@
+//! The console's people over HTTP, on both backends: password sign-in and
+//! sign-out with the cookie's flags, one-time sign-in links (which can set a
+//! password), rate-limited attempts, CSRF on every form, roles (an agent gets 403
+//! on settings) and workspaces (another workspace's ids are 404), and the
+//! Integrations → HubSpot page's private-app connect and disconnect.
+
+use keva_server::console::session::hash_token;
+use keva_store::{Backend, UserRole};
+
+use crate::console_support::{signed_in, user, user_in, Page, Visitor, PASSWORD};
+use crate::harness::TestApp;
+
+async fn password_sign_in_and_sign_out(app: TestApp) {
+    user(&app, "Admin@Acme.example", UserRole::Admin).await;
+    let mut v = Visitor::new(&app);
+
+    // Not signed in: every page sends the browser to sign in, then back.
+    let page = v.get("/settings/integrations/hubspot").await;
+    assert_eq!(page.status, 303);
+    assert_eq!(
+        page.location(),
+        "/sign-in?next=%2Fsettings%2Fintegrations%2Fhubspot"
+    );
+
+    let form = v
+        .get("/sign-in?next=%2Fsettings%2Fintegrations%2Fhubspot")
+        .await;
+    assert_eq!(form.status, 200);
+    let pre = form.set_cookie("keva_pre").expect("pre-session cookie");
+    assert!(
+        pre.contains("HttpOnly") && pre.contains("SameSite=Lax"),
+        "{pre}"
+    );
+    let page = v
+        .post(
+            "/sign-in",
+            &[
+                ("csrf", &form.csrf()),
+                ("workspace", "acme"),
+                ("email", " admin@acme.EXAMPLE "),
+                ("password", PASSWORD),
+                ("next", "/settings/integrations/hubspot"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    assert_eq!(page.location(), "/settings/integrations/hubspot");
+    let cookie = page.set_cookie("keva_session").expect("session cookie");
+    for flag in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=43200"] {
+        assert!(cookie.contains(flag), "{flag} in {cookie}");
+    }
+    assert!(
+        !cookie.contains("Secure"),
+        "plain-http public URL: {cookie}"
+    );
+
+    // The store keeps only the token's hash.
+    let token = v.cookies["keva_session"].clone();
+    let signed = app.store.session_user(&hash_token(&token)).await.unwrap();
+    assert_eq!(signed.unwrap().email, "Admin@Acme.example");
+
+    let home = v.get("/").await;
+    assert_eq!(home.status, 200);
+    assert!(home.body.contains("Admin@Acme.example"), "{}", home.body);
+    assert!(home.body.contains("Integrations → HubSpot"));
+
+    // Sign out ends the session in the database, not only in this browser.
+    let out = v.submit("/", "/sign-out", &[]).await;
+    assert_eq!(out.status, 303);
+    assert_eq!(out.location(), "/sign-in");
+    assert!(!v.cookies.contains_key("keva_session"));
+    assert!(app
+        .store
+        .session_user(&hash_token(&token))
+        .await
+        .unwrap()
+        .is_none());
+    v.cookies.insert("keva_session".into(), token);
+    assert_eq!(v.get("/").await.status, 303, "a revoked cookie is refused");
+}
+
+async fn attempt(v: &mut Visitor, workspace: &str, email: &str, password: &str) -> Page {
+    let fields = [
+        ("workspace", workspace),
+        ("email", email),
+        ("password", password),
+    ];
+    v.submit("/sign-in", "/sign-in", &fields).await
+}
+
+async fn wrong_passwords_are_refused_and_attempts_limited(app: TestApp) {
+    user(&app, "admin@acme.example", UserRole::Admin).await;
+    let mut v = Visitor::new(&app);
+    for (workspace, email) in [
+        ("acme", "admin@acme.example"),
+        ("acme", "nobody@acme.example"),
+        ("other", "admin@acme.example"),
+    ] {
+        let page = attempt(&mut v, workspace, email, "not the password").await;
+        assert_eq!(page.status, 401, "{workspace}/{email}");
+        assert!(page.body.contains("Wrong workspace, email or password."));
+        assert!(!v.cookies.contains_key("keva_session"));
+    }
+    // Five attempts a minute per account: three more wrong ones use them up…
+    for _ in 0..4 {
+        let page = attempt(&mut v, "acme", "admin@acme.example", "still wrong!").await;
+        assert_eq!(page.status, 401);
+    }
+    // …and then even the right password waits.
+    let page = attempt(&mut v, "acme", "admin@acme.example", PASSWORD).await;
+    assert_eq!(page.status, 429, "{}", page.body);
+    assert!(page.body.contains("Too many sign-in attempts"));
+    assert!(!v.cookies.contains_key("keva_session"));
+    // Another account is not held back.
+    user(&app, "second@acme.example", UserRole::Admin).await;
+    v.sign_in("acme", "second@acme.example", PASSWORD).await;
+}
+
+async fn sign_in_links_work_once_and_can_set_a_password(app: TestApp) {
+    let created = keva_server::console::users::create_user(
+        &app.store,
+        &app.url,
+        "acme",
+        "agent@acme.example",
+        UserRole::Agent,
+        None,
+        false,
+    )
+    .await
+    .unwrap();
+    assert!(!created.user.has_password);
+    let link = created.sign_in_link;
+    let path = link.strip_prefix(&app.url).expect("link on the public URL");
+    let token = path.split("token=").nth(1).unwrap().to_string();
+
+    // Opening the link only shows a button (a link preview does not use it up).
+    let mut v = Visitor::new(&app);
+    let page = v.get(path).await;
+    assert_eq!(page.status, 200);
+    assert!(!v.cookies.contains_key("keva_session"));
+    let csrf = page.csrf();
+    let short = v
+        .post(
+            "/sign-in/link",
+            &[
+                ("csrf", &csrf),
+                ("token", &token),
+                ("new_password", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(short.status, 400, "too-short password: {}", short.body);
+    let page = v
+        .post(
+            "/sign-in/link",
+            &[
+                ("csrf", &csrf),
+                ("token", &token),
+                ("new_password", "a new long password"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    assert_eq!(v.get("/").await.status, 200);
+
+    // Used: another browser cannot use it again.
+    let mut other = Visitor::new(&app);
+    let csrf = other.get(path).await.csrf();
+    let again = other
+        .post("/sign-in/link", &[("csrf", &csrf), ("token", &token)])
+        .await;
+    assert_eq!(again.status, 400);
+    assert!(again.body.contains("unknown, used or expired"));
+    assert!(!other.cookies.contains_key("keva_session"));
+
+    // The password it set works.
+    other
+        .sign_in("acme", "agent@acme.example", "a new long password")
+        .await;
+}
+
+async fn forms_without_their_csrf_token_are_refused(app: TestApp) {
+    let mut admin = signed_in(&app, "admin@acme.example", UserRole::Admin).await;
+    let mut intruder = signed_in(&app, "other@acme.example", UserRole::Admin).await;
+    let theirs = intruder.get("/").await.csrf();
+
+    for fields in [
+        vec![],
+        vec![("csrf", "forged")],
+        vec![("csrf", theirs.as_str())],
+    ] {
+        let page = admin.post("/sign-out", &fields).await;
+        assert_eq!(page.status, 403, "{fields:?}");
+        assert!(page.body.contains("CSRF"));
+        let page = admin
+            .post("/settings/integrations/hubspot/token", &{
+                let mut f = fields.clone();
+                f.push(("access_token", "pat-na1-whatever"));
+                f
+            })
+            .await;
+        assert_eq!(page.status, 403, "{fields:?}");
+    }
+    assert_eq!(admin.get("/").await.status, 200, "still signed in");
+    assert!(app
+        .store
+        .list_connectors(app.workspace_id)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // The sign-in form too (its token comes from the pre-session cookie).
+    let mut v = Visitor::new(&app);
+    v.get("/sign-in").await;
+    let page = v
+        .post(
+            "/sign-in",
+            &[
+                ("workspace", "acme"),
+                ("email", "admin@acme.example"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 403);
+    assert!(!v.cookies.contains_key("keva_session"));
+}
+
+async fn agents_get_403_on_settings_and_other_workspaces_ids_404(app: TestApp) {
+    let mut agent = signed_in(&app, "agent@acme.example", UserRole::Agent).await;
+    let home = agent.get("/").await;
+    assert_eq!(home.status, 200);
+    assert!(
+        !home.body.contains("/settings/"),
+        "no settings links for agents"
+    );
+    let page = agent.get("/settings/integrations/hubspot").await;
+    assert_eq!(page.status, 403);
+    assert!(page.body.contains("for admins"));
+    let csrf = home.csrf();
+    let page = agent
+        .post("/settings/integrations/hubspot/connect", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(page.status, 403);
+
+    // Another workspace's connector: 404 for an admin of this one, untouched.
+    let (_, theirs) =
+        keva_store::testing::workspace_with_connector(&app.store, "globex", 424_242).await;
+    let mut admin = signed_in(&app, "admin@acme.example", UserRole::Admin).await;
+    let path = format!("/settings/integrations/hubspot/connectors/{theirs}/disconnect");
+    let page = admin.submit("/", &path, &[]).await;
+    assert_eq!(page.status, 404, "{}", page.body);
+    let page = admin
+        .submit(
+            "/",
+            "/settings/integrations/hubspot/connectors/not-a-uuid/disconnect",
+            &[],
+        )
+        .await;
+    assert_eq!(page.status, 404);
+    let globex = app.workspace_id_of("globex").await;
+    let c = app
+        .store
+        .get_connector(globex, theirs)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.status.as_str(), "connected");
+
+    // And globex's own admin does not see acme's console as theirs.
+    user_in(&app, "globex", "admin@globex.example", UserRole::Admin).await;
+    let mut g = Visitor::new(&app);
+    let refused = g
+        .submit(
+            "/sign-in",
+            "/sign-in",
+            &[
+                ("workspace", "acme"),
+                ("email", "admin@globex.example"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 401);
+}
+
+async fn session_cookies_are_secure_behind_https(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .settings(|s| s.server.public_url = "https://console.example".into())
+        .build()
+        .await;
+    user(&app, "admin@acme.example", UserRole::Admin).await;
+    let mut v = Visitor::new(&app);
+    let page = v
+        .submit(
+            "/sign-in",
+            "/sign-in",
+            &[
+                ("workspace", "acme"),
+                ("email", "admin@acme.example"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 303);
+    let cookie = page.set_cookie("keva_session").unwrap();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+}
+
+async fn integrations_page_connects_with_a_token_and_disconnects(app: TestApp) {
+    let mut v = signed_in(&app, "admin@acme.example", UserRole::Admin).await;
+    let path = "/settings/integrations/hubspot";
+    let page = v.get(path).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("data-status=\"disconnected\""),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Connect with a private app token"));
+
+    // HubSpot's refusal is shown on the page, nothing stored.
+    let bad = v
+        .submit(
+            path,
+            &format!("{path}/token"),
+            &[("access_token", "pat-na1-wrong")],
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(
+        bad.body.contains("HubSpot rejected the token"),
+        "{}",
+        bad.body
+    );
+    assert!(app
+        .store
+        .list_connectors(app.workspace_id)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let token = app.sb().access_token().to_string();
+    let done = v
+        .submit(path, &format!("{path}/token"), &[("access_token", &token)])
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let portal = app.sb().portal_id();
+    let page = v.get(done.location()).await;
+    assert!(
+        page.body.contains("data-status=\"connected\""),
+        "{}",
+        page.body
+    );
+    assert!(page
+        .body
+        .contains(&format!("HubSpot portal {portal} is connected.")));
+    assert!(page.body.contains(&format!(
+        "href=\"https://app.hubspot.com/contacts/{portal}\""
+    )));
+    assert!(!page.body.contains(&token), "the token is never shown");
+
+    // The API sees the same connector (one code path).
+    let api = app
+        .expect(app.get("/api/crm/hubspot/connectors"), 200, "list")
+        .await;
+    let id = api["data"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(api["data"][0]["status"], "connected");
+
+    let done = v
+        .submit(path, &format!("{path}/connectors/{id}/disconnect"), &[])
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let page = v.get(done.location()).await;
+    assert!(
+        page.body.contains("data-status=\"disconnected\""),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Reconnect"));
+    let api = app
+        .expect(
+            app.get(&format!("/api/crm/hubspot/connectors/{id}")),
+            200,
+            "get",
+        )
+        .await;
+    assert_eq!(api["status"], "disconnected");
+}
+
+mod plain {
+    keva_store::backend_tests!(with = crate::harness::plain;
+        password_sign_in_and_sign_out,
+        wrong_passwords_are_refused_and_attempts_limited,
+        sign_in_links_work_once_and_can_set_a_password,
+        forms_without_their_csrf_token_are_refused,
+        agents_get_403_on_settings_and_other_workspaces_ids_404,
+    );
+    use super::*;
+}
+
+mod sandboxed {
+    keva_store::backend_tests!(with = crate::harness::sandboxed;
+        integrations_page_connects_with_a_token_and_disconnects,
+    );
+    use super::*;
+}
+
+keva_store::backend_tests!(session_cookies_are_secure_behind_https);
