@@ -19,8 +19,6 @@ pub struct Cli {
     pub command: Command,
 }
 
-// Parsed once at start-up: the size of the largest variant costs nothing.
-#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 // Parsed once at start-up, so the enum's size does not matter; boxing `ServeArgs`
 // would only make every use of it clumsier.
