@@ -247,20 +247,8 @@ async fn instances_share_portals_fence_and_hand_over() {
     let (sb, info) = sandbox("30/10s");
     let portal = info["portalId"].as_i64().unwrap();
     let store = keva_store::testing::postgres_store().await;
-    let Store::Postgres(pg) = &store else {
-        unreachable!()
-    };
-    let db = pg
-        .pool()
-        .connect_options()
-        .get_database()
-        .unwrap()
-        .to_string();
-    let admin = std::env::var("KEVA_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let (base, _) = admin.rsplit_once('/').unwrap();
     let cluster = Cluster {
-        db_url: format!("{base}/{db}"),
+        db_url: keva_store::testing::database_url(&store),
         master_key: keva_store::MasterKey::generate().to_base64(),
         hubspot: info["url"].as_str().unwrap().to_string(),
         portal_lease_ms: 9000,

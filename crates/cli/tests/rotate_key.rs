@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use keva_store::testing::{private_app_connector, reopen, test_store};
-use keva_store::{Backend, MasterKey, Store, StoreError};
+use keva_store::{Backend, MasterKey, StoreError};
 use secrecy::{ExposeSecret as _, SecretString};
 
 mod common;
@@ -18,28 +18,6 @@ async fn rotate_key_reseals_every_secret_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotate_key_reseals_every_secret_on_postgres() {
     rotate_key_reseals_every_secret(Backend::Postgres).await;
-}
-
-/// The URL a separate process uses to reach the test's database.
-fn database_url(store: &Store) -> String {
-    match store {
-        Store::Sqlite(s) => format!(
-            "sqlite://{}",
-            s.pool().connect_options().get_filename().display()
-        ),
-        Store::Postgres(pg) => {
-            let db = pg
-                .pool()
-                .connect_options()
-                .get_database()
-                .unwrap()
-                .to_string();
-            let admin = std::env::var("KEVA_TEST_POSTGRES_URL")
-                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-            let (base, _) = admin.rsplit_once('/').unwrap();
-            format!("{base}/{db}")
-        }
-    }
 }
 
 fn rotate(url: &str, dir: &std::path::Path, envs: &[(&str, &str)]) -> std::process::Command {
@@ -83,7 +61,7 @@ async fn rotate_key_reseals_every_secret(backend: Backend) {
         .access_token
         .expose_secret()
         .to_string();
-    let url = database_url(&store);
+    let url = keva_store::testing::database_url(&store);
     let dir = tempfile::tempdir().unwrap();
 
     // A missing new-key file is refused before anything is touched.

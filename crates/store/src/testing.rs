@@ -191,6 +191,28 @@ pub async fn customer(store: &Store, ws: Uuid, email: &str) -> Uuid {
         .id
 }
 
+/// The URL another process (a `keva-sync` child) uses to reach `store`'s database.
+pub fn database_url(store: &Store) -> String {
+    match store {
+        Store::Sqlite(s) => format!(
+            "sqlite://{}",
+            s.pool().connect_options().get_filename().display()
+        ),
+        Store::Postgres(pg) => {
+            let db = pg
+                .pool()
+                .connect_options()
+                .get_database()
+                .expect("a test database has a name")
+                .to_string();
+            let admin = std::env::var("KEVA_TEST_POSTGRES_URL")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+            format!("{base}/{db}")
+        }
+    }
+}
+
 /// A migrated store on `backend`, for suites that run once per backend.
 pub async fn store_for(backend: Backend) -> (Store, TempGuard) {
     match backend {

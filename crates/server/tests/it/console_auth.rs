@@ -271,15 +271,7 @@ async fn agents_get_403_on_settings_and_other_workspaces_ids_404(app: TestApp) {
     user_in(&app, "globex", "admin@globex.example", UserRole::Admin).await;
     let mut g = Visitor::new(&app);
     let refused = g
-        .submit(
-            "/sign-in",
-            "/sign-in",
-            &[
-                ("workspace", "acme"),
-                ("email", "admin@globex.example"),
-                ("password", PASSWORD),
-            ],
-        )
+        .try_sign_in("acme", "admin@globex.example", PASSWORD)
         .await;
     assert_eq!(refused.status, 401);
 }
@@ -291,17 +283,7 @@ async fn session_cookies_are_secure_behind_https(backend: Backend) {
         .await;
     user(&app, "admin@acme.example", UserRole::Admin).await;
     let mut v = Visitor::new(&app);
-    let page = v
-        .submit(
-            "/sign-in",
-            "/sign-in",
-            &[
-                ("workspace", "acme"),
-                ("email", "admin@acme.example"),
-                ("password", PASSWORD),
-            ],
-        )
-        .await;
+    let page = v.try_sign_in("acme", "admin@acme.example", PASSWORD).await;
     assert_eq!(page.status, 303);
     let cookie = page.set_cookie("keva_session").unwrap();
     assert!(cookie.contains("; Secure"), "{cookie}");

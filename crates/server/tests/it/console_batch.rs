@@ -59,14 +59,6 @@ async fn a_batch_sync_runs_to_done_from_the_console(app: TestApp) {
     assert_eq!(agent.get(&progress_path).await.status, 403);
 }
 
-pub async fn connected(backend: keva_store::Backend) -> TestApp {
-    TestApp::builder(backend)
-        .sandbox(true)
-        .connected()
-        .build()
-        .await
-}
-
-keva_store::backend_tests!(with = crate::console_batch::connected;
+keva_store::backend_tests!(with = crate::harness::connected;
     a_batch_sync_runs_to_done_from_the_console
 );

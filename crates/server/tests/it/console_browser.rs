@@ -13,16 +13,13 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use keva_sandbox::control::ControlConfig;
-use keva_sandbox::server::SandboxConfig;
 use keva_store::{Backend, UserRole};
-use secrecy::SecretString;
 use serde_json::json;
 
 use crate::console_support::user;
 use crate::harness::TestApp;
 
-const SECOND_PORTAL: u64 = 70_000_002;
+use crate::oauth_connect::{oauth_app, SECOND_PORTAL};
 
 fn chromium() -> String {
     std::env::var("KEVA_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into())
@@ -191,28 +188,6 @@ impl Browser {
     async fn close(self) {
         let _ = self.client.close().await;
     }
-}
-
-/// A service with OAuth configured for the sandbox's app, on a sandbox with two
-/// portals (as `oauth_connect` builds it).
-async fn oauth_app(backend: Backend) -> TestApp {
-    let base = TestApp::builder(backend)
-        .sandbox_config(SandboxConfig {
-            extra_portals: vec![SECOND_PORTAL],
-            control: ControlConfig::without_rate_limits(),
-            ..SandboxConfig::default()
-        })
-        .build()
-        .await;
-    let (id, secret) = (base.sb().client_id(), base.sb().client_secret());
-    let app = base
-        .instance_with(move |s| {
-            s.server.hubspot_client_id = Some(id);
-            s.server.hubspot_client_secret = Some(SecretString::from(secret));
-        })
-        .await;
-    drop(base);
-    app
 }
 
 async fn admin_connects_hubspot_by_oauth_then_disconnects(backend: Backend) {

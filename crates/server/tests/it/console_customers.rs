@@ -99,14 +99,6 @@ async fn an_agent_syncs_a_customer_now_and_sees_the_contact(app: TestApp) {
     assert_eq!(page.status, 404, "{}", page.body);
 }
 
-pub async fn connected(backend: keva_store::Backend) -> TestApp {
-    TestApp::builder(backend)
-        .sandbox(true)
-        .connected()
-        .build()
-        .await
-}
-
-keva_store::backend_tests!(with = crate::console_customers::connected;
+keva_store::backend_tests!(with = crate::harness::connected;
     an_agent_syncs_a_customer_now_and_sees_the_contact
 );

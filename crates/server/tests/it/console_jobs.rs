@@ -1,8 +1,6 @@
-//! *Jobs* over HTTP, on both backends: a job that died (its worker vanished on its
-//! last attempt) is listed as dead with its attempts and last error; *Retry* queues
-//! it again and the workers finish it; the filters; an agent gets 403.
-
-use std::time::Duration;
+//! *Jobs* over HTTP, on both backends: a job that died (HubSpot failed its last
+//! attempt) is listed as dead with its attempts and last error; *Retry* queues it
+//! again and the workers finish it; the filters; an agent gets 403.
 
 use keva_core::JobState;
 use keva_store::UserRole;
@@ -12,6 +10,11 @@ use crate::console_support::signed_in;
 use crate::harness::{eventually, TestApp};
 
 const PATH: &str = "/settings/jobs";
+
+async fn state_of(app: &TestApp, id: uuid::Uuid) -> JobState {
+    let job = app.store.get_job(app.workspace_id, id).await.unwrap();
+    job.expect("the job exists").state
+}
 
 async fn a_dead_job_is_listed_and_retried(app: TestApp) {
     let connector = app.connector().await;
@@ -25,21 +28,14 @@ async fn a_dead_job_is_listed_and_retried(app: TestApp) {
         keva_core::Trigger::Manual,
     );
     job.max_attempts = 1;
-    app.store.enqueue(&job).await.unwrap();
-    // A worker that claims its last attempt and dies at once (zero lease).
-    let claimed = app.store.claim("ghost", Duration::ZERO, 1).await.unwrap();
-    assert_eq!(claimed.len(), 1);
-    let id = claimed[0].id;
-    eventually(10, "the reaper ended the job", || async {
-        app.store
-            .get_job(app.workspace_id, id)
-            .await
-            .unwrap()
-            .unwrap()
-            .state
-            == JobState::Dead
+    // HubSpot fails every call: the job's one attempt fails and it dies.
+    app.faults(json!({"rate500": 1.0})).await;
+    let id = app.store.enqueue(&job).await.unwrap().job_id;
+    eventually(20, "the job died", || async {
+        state_of(&app, id).await == JobState::Dead
     })
     .await;
+    app.faults(json!({})).await;
 
     let mut v = signed_in(&app, "admin@acme.example", UserRole::Admin).await;
     let page = v.get(&format!("{PATH}?state=dead")).await;
@@ -51,7 +47,7 @@ async fn a_dead_job_is_listed_and_retried(app: TestApp) {
         page.body
     );
     assert!(page.body.contains("1 / 1"));
-    assert!(page.body.contains("lease expired"), "{}", page.body);
+    assert!(page.body.contains("500"), "the last error: {}", page.body);
     let queued = v.get(&format!("{PATH}?state=queued")).await;
     assert!(!queued.body.contains(&id.to_string()));
 
@@ -60,13 +56,7 @@ async fn a_dead_job_is_listed_and_retried(app: TestApp) {
         .await;
     assert_eq!(retried.status, 303, "{}", retried.body);
     eventually(20, "the retried job succeeds", || async {
-        app.store
-            .get_job(app.workspace_id, id)
-            .await
-            .unwrap()
-            .unwrap()
-            .state
-            == JobState::Succeeded
+        state_of(&app, id).await == JobState::Succeeded
     })
     .await;
     // Retrying a job that is not dead is a 404.

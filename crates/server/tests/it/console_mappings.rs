@@ -154,14 +154,6 @@ async fn mappings_are_added_with_the_apis_validation(app: TestApp) {
     assert_eq!(agent.get(PATH).await.status, 403);
 }
 
-pub async fn connected(backend: keva_store::Backend) -> TestApp {
-    TestApp::builder(backend)
-        .sandbox(true)
-        .connected()
-        .build()
-        .await
-}
-
-keva_store::backend_tests!(with = crate::console_mappings::connected;
+keva_store::backend_tests!(with = crate::harness::connected;
     mappings_are_added_with_the_apis_validation
 );

@@ -154,6 +154,15 @@ pub async fn sandboxed(backend: Backend) -> TestApp {
     TestApp::builder(backend).sandbox(true).build().await
 }
 
+/// A sandbox and a connector to it.
+pub async fn connected(backend: Backend) -> TestApp {
+    TestApp::builder(backend)
+        .sandbox(true)
+        .connected()
+        .build()
+        .await
+}
+
 impl TestApp {
     pub fn builder(backend: Backend) -> TestAppBuilder {
         TestAppBuilder {

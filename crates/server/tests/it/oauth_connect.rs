@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 
 use crate::harness::{eventually, parts, TestApp};
 
-const SECOND_PORTAL: u64 = 70_000_002;
+pub(crate) const SECOND_PORTAL: u64 = 70_000_002;
 
 /// A browser that does not follow redirects (each hop is checked).
 fn browser() -> Client {
@@ -30,7 +30,7 @@ fn browser() -> Client {
 
 /// A service with OAuth configured for the sandbox's app, on a sandbox with two
 /// portals.
-async fn oauth_app(backend: Backend) -> TestApp {
+pub(crate) async fn oauth_app(backend: Backend) -> TestApp {
     let base = TestApp::builder(backend)
         .sandbox_config(SandboxConfig {
             extra_portals: vec![SECOND_PORTAL],
