@@ -85,20 +85,7 @@ impl<'a> Associations<'a> {
     ) -> Result<BatchOutcome<AssociationBatchResult>> {
         let mut out = BatchOutcome::default();
         for chunk in ids.chunks(BATCH_MAX) {
-            let call = Call::new(
-                Method::POST,
-                "POST /crm/v4/associations/{from}/{to}/batch/read",
-                [
-                    "crm",
-                    "v4",
-                    "associations",
-                    from.as_str(),
-                    to.as_str(),
-                    "batch",
-                    "read",
-                ],
-            )
-            .json(&BatchInput {
+            let call = batch_read_call(from, to).json(&BatchInput {
                 inputs: chunk
                     .iter()
                     .map(|id| AssociationBatchReadInput {
@@ -149,20 +136,7 @@ impl<'a> Associations<'a> {
         while !pending.is_empty() {
             let mut next = Vec::new();
             for chunk in pending.chunks(ASSOCIATION_BATCH_MAX) {
-                let call = Call::new(
-                    Method::POST,
-                    "POST /crm/v4/associations/{from}/{to}/batch/read",
-                    [
-                        "crm",
-                        "v4",
-                        "associations",
-                        from.as_str(),
-                        to.as_str(),
-                        "batch",
-                        "read",
-                    ],
-                )
-                .json(&BatchInput {
+                let call = batch_read_call(from, to).json(&BatchInput {
                     inputs: chunk.to_vec(),
                 })?;
                 let resp: BatchResponse<AssociationBatchResult> =
@@ -205,4 +179,21 @@ impl<'a> Associations<'a> {
         self.client.execute(&call, RetryPolicy::Idempotent).await?;
         Ok(())
     }
+}
+
+/// `POST /crm/v4/associations/{from}/{to}/batch/read`, before its body.
+fn batch_read_call(from: ObjectType, to: ObjectType) -> Call {
+    Call::new(
+        Method::POST,
+        "POST /crm/v4/associations/{from}/{to}/batch/read",
+        [
+            "crm",
+            "v4",
+            "associations",
+            from.as_str(),
+            to.as_str(),
+            "batch",
+            "read",
+        ],
+    )
 }

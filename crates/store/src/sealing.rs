@@ -214,18 +214,8 @@ impl MasterKey {
     /// Encrypts `plaintext` under the current key for the place `at`.
     pub fn seal(&self, at: &Binding<'_>, plaintext: &[u8]) -> Result<Vec<u8>, StoreError> {
         let key = &self.current;
-        let nonce_bytes: [u8; NONCE_LEN] = rand::random();
         let aad = associated_data_v2(&key.id, at);
-        let ciphertext = key
-            .cipher(at.purpose)
-            .encrypt(
-                &XNonce::from(nonce_bytes),
-                Payload {
-                    msg: plaintext,
-                    aad: &aad,
-                },
-            )
-            .map_err(|_| StoreError::Crypto("encryption failed".into()))?;
+        let (nonce_bytes, ciphertext) = encrypt(key.cipher(at.purpose), plaintext, &aad)?;
         let mut out = Vec::with_capacity(1 + KEY_ID_LEN + NONCE_LEN + ciphertext.len());
         out.push(FORMAT_V2);
         out.extend_from_slice(&key.id.0);
@@ -351,24 +341,26 @@ impl MasterKey {
         column: &str,
         plaintext: &[u8],
     ) -> Result<Vec<u8>, StoreError> {
-        let nonce_bytes: [u8; NONCE_LEN] = rand::random();
         let aad = associated_data_v1(row_id, column);
-        let ciphertext = self
-            .current
-            .legacy
-            .encrypt(
-                &XNonce::from(nonce_bytes),
-                Payload {
-                    msg: plaintext,
-                    aad: &aad,
-                },
-            )
-            .map_err(|_| StoreError::Crypto("encryption failed".into()))?;
+        let (nonce_bytes, ciphertext) = encrypt(&self.current.legacy, plaintext, &aad)?;
         let mut out = vec![FORMAT_V1];
         out.extend_from_slice(&nonce_bytes);
         out.extend_from_slice(&ciphertext);
         Ok(out)
     }
+}
+
+/// Encrypts `msg` under a fresh random nonce: (nonce, ciphertext + tag).
+fn encrypt(
+    cipher: &XChaCha20Poly1305,
+    msg: &[u8],
+    aad: &[u8],
+) -> Result<([u8; NONCE_LEN], Vec<u8>), StoreError> {
+    let nonce: [u8; NONCE_LEN] = rand::random();
+    let ciphertext = cipher
+        .encrypt(&XNonce::from(nonce), Payload { msg, aad })
+        .map_err(|_| StoreError::Crypto("encryption failed".into()))?;
+    Ok((nonce, ciphertext))
 }
 
 impl fmt::Debug for MasterKey {

@@ -86,6 +86,15 @@ async fn connector(state: &AppState, admin: &AdminUser) -> Result<Connector, Con
     Ok(connector_for(state, admin.0.user.workspace_id, None).await?)
 }
 
+/// What a form acts on: its object type and the workspace's connector.
+async fn target(
+    state: &AppState,
+    admin: &AdminUser,
+    object: Option<&str>,
+) -> Result<(ObjectKind, Connector), ConsoleError> {
+    Ok((object_kind(object)?, connector(state, admin).await?))
+}
+
 struct View<'a> {
     object: ObjectKind,
     notice: Option<(bool, String)>,
@@ -334,8 +343,7 @@ pub async fn add(
     admin: AdminUser,
     Form(form): Form<AddForm>,
 ) -> Result<Response, ConsoleError> {
-    let object = object_kind(form.object.as_deref())?;
-    let connector = connector(&state, &admin).await?;
+    let (object, connector) = target(&state, &admin, form.object.as_deref()).await?;
     let refused = |message: String, status: StatusCode| View {
         notice: Some((false, message)),
         form: Some(&form),
@@ -354,18 +362,11 @@ pub async fn add(
     let mut mappings = current(&state, &connector, object).await?.mappings;
     mappings.retain(|m| m.keva_field != mapping.keva_field);
     mappings.push(mapping.clone());
-    match save(&state, &connector, object, &mappings).await {
-        Ok(_) => Ok(Redirect::to(&url_for(
-            object,
-            &format!("&saved={}", mapping.keva_field.as_str()),
-        ))
-        .into_response()),
-        Err(e @ ApiError::Unprocessable(_)) => {
-            let view = refused(format!("Not saved: {e}"), e.status());
-            render(&state, &admin, view).await
-        }
-        Err(e) => Err(e.into()),
-    }
+    let done = format!("&saved={}", mapping.keva_field.as_str());
+    save_then_show(&state, &admin, &connector, object, &mappings, &done, |e| {
+        refused(format!("Not saved: {e}"), e.status())
+    })
+    .await
 }
 
 /// *Remove*: the field's mapping dropped (validated and saved like any change).
@@ -374,8 +375,7 @@ pub async fn remove(
     admin: AdminUser,
     Form(form): Form<ObjectForm>,
 ) -> Result<Response, ConsoleError> {
-    let object = object_kind(form.object.as_deref())?;
-    let connector = connector(&state, &admin).await?;
+    let (object, connector) = target(&state, &admin, form.object.as_deref()).await?;
     let field = form
         .keva_field
         .as_deref()
@@ -383,15 +383,29 @@ pub async fn remove(
         .ok_or_else(|| ConsoleError::BadRequest("unknown Keva field".into()))?;
     let mut mappings = current(&state, &connector, object).await?.mappings;
     mappings.retain(|m| m.keva_field != field);
-    match save(&state, &connector, object, &mappings).await {
-        Ok(_) => Ok(Redirect::to(&url_for(object, "")).into_response()),
-        Err(e @ ApiError::Unprocessable(_)) => {
-            let view = View {
-                notice: Some((false, format!("Not removed: {e}"))),
-                ..View::new(object, e.status())
-            };
-            render(&state, &admin, view).await
+    save_then_show(&state, &admin, &connector, object, &mappings, "", |e| {
+        View {
+            notice: Some((false, format!("Not removed: {e}"))),
+            ..View::new(object, e.status())
         }
+    })
+    .await
+}
+
+/// Saves `mappings` through the API's validation: then back to the page (with
+/// `done` in its query), or, refused, the page as `refused` shows it.
+async fn save_then_show<'a>(
+    state: &AppState,
+    admin: &AdminUser,
+    connector: &Connector,
+    object: ObjectKind,
+    mappings: &[FieldMapping],
+    done: &str,
+    refused: impl FnOnce(&ApiError) -> View<'a>,
+) -> Result<Response, ConsoleError> {
+    match save(state, connector, object, mappings).await {
+        Ok(_) => Ok(Redirect::to(&url_for(object, done)).into_response()),
+        Err(e @ ApiError::Unprocessable(_)) => render(state, admin, refused(&e)).await,
         Err(e) => Err(e.into()),
     }
 }
@@ -402,8 +416,7 @@ pub async fn refresh(
     admin: AdminUser,
     Form(form): Form<ObjectForm>,
 ) -> Result<Response, ConsoleError> {
-    let object = object_kind(form.object.as_deref())?;
-    let connector = connector(&state, &admin).await?;
+    let (object, connector) = target(&state, &admin, form.object.as_deref()).await?;
     let props = portal_properties(&state, &connector, object, true).await?;
     Ok(Redirect::to(&url_for(object, &format!("&refreshed={}", props.len()))).into_response())
 }

@@ -136,28 +136,18 @@ async fn per_item_errors_fail_only_their_customer(env: TestApp) {
         .insert_customer(ws, NewCustomer::with_email("not-an-email"))
         .await
         .expect("insert");
-    let ghost = store
-        .insert_customer(
-            ws,
-            NewCustomer {
-                email: "ghost@example.com".into(),
-                job_title: Some("CTO".into()),
-                ..NewCustomer::default()
-            },
-        )
-        .await
-        .expect("insert");
-    let racer = store
-        .insert_customer(
-            ws,
-            NewCustomer {
-                email: "racer@example.com".into(),
-                name: Some("Race Condition".into()),
-                ..NewCustomer::default()
-            },
-        )
-        .await
-        .expect("insert");
+    let insert =
+        |c: NewCustomer| async move { store.insert_customer(ws, c).await.expect("insert") };
+    let ghost = insert(NewCustomer {
+        job_title: Some("CTO".into()),
+        ..NewCustomer::with_email("ghost@example.com")
+    })
+    .await;
+    let racer = insert(NewCustomer {
+        name: Some("Race Condition".into()),
+        ..NewCustomer::with_email("racer@example.com")
+    })
+    .await;
 
     // Between our read by email and our create, someone creates racer@ in HubSpot.
     let url = env.sb().url();
@@ -194,30 +184,15 @@ async fn per_item_errors_fail_only_their_customer(env: TestApp) {
     assert_eq!(p["created"], 30);
     assert_eq!(p["linked"], 1, "the 409 links: {p}");
 
-    let h = store
-        .customer_history(ws, bad_email.id, 5)
-        .await
-        .expect("history");
-    assert_eq!(h[0].result, keva_store::HistoryResult::Failed);
-    assert!(
-        h[0].error
-            .as_deref()
-            .unwrap_or_default()
-            .contains("invalid email"),
-        "{h:?}"
-    );
-    let h = store
-        .customer_history(ws, ghost.id, 5)
-        .await
-        .expect("history");
-    assert_eq!(h[0].result, keva_store::HistoryResult::Failed);
-    assert!(
-        h[0].error
-            .as_deref()
-            .unwrap_or_default()
-            .contains("ghost_title"),
-        "{h:?}"
-    );
+    for (customer, why) in [(bad_email.id, "invalid email"), (ghost.id, "ghost_title")] {
+        let h = store
+            .customer_history(ws, customer, 5)
+            .await
+            .expect("history");
+        assert_eq!(h[0].result, keva_store::HistoryResult::Failed);
+        let error = h[0].error.as_deref().unwrap_or_default();
+        assert!(error.contains(why), "{h:?}");
+    }
     let link = store
         .get_link(env.connector_id(), racer.id)
         .await

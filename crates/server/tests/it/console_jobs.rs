@@ -19,15 +19,7 @@ async fn state_of(app: &TestApp, id: uuid::Uuid) -> JobState {
 async fn a_dead_job_is_listed_and_retried(app: TestApp) {
     let connector = app.connector().await;
     let c = app.stored_customer("ghost@example.com").await;
-    let mut job = keva_store::NewJob::new(
-        app.workspace_id,
-        connector,
-        "sync_customer",
-        format!("customer:{connector}:{}", c.id),
-        json!({"customerId": c.id}),
-        keva_core::Trigger::Manual,
-    );
-    job.max_attempts = 1;
+    let job = app.single_attempt_job(connector, c.id);
     // HubSpot fails every call: the job's one attempt fails and it dies.
     app.faults(json!({"rate500": 1.0})).await;
     let id = app.store.enqueue(&job).await.unwrap().job_id;

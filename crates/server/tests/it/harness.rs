@@ -320,6 +320,27 @@ impl TestApp {
     }
 
     /// A customer written straight to the store (no API validation, no sync job).
+    /// The workspace's connectors, in any state.
+    pub async fn connector_count(&self) -> usize {
+        let all = self.store.list_connectors(self.workspace_id).await;
+        all.expect("list connectors").len()
+    }
+
+    /// `customer`'s sync job on `connector` with a single attempt (tests that
+    /// make a job die).
+    pub fn single_attempt_job(&self, connector: Uuid, customer: Uuid) -> keva_store::NewJob {
+        let mut job = keva_store::NewJob::new(
+            self.workspace_id,
+            connector,
+            "sync_customer",
+            format!("customer:{connector}:{customer}"),
+            serde_json::json!({ "customerId": customer }),
+            keva_core::Trigger::Manual,
+        );
+        job.max_attempts = 1;
+        job
+    }
+
     pub async fn stored_customer(&self, email: &str) -> keva_store::Customer {
         let new = keva_store::NewCustomer::with_email(email);
         let c = self.store.insert_customer(self.workspace_id, new).await;

@@ -137,6 +137,20 @@ async fn connector_view(app: &TestApp, id: &str) -> Value {
     .await
 }
 
+/// The connector's saved contact mappings, as the API shows them.
+async fn mappings_of(app: &TestApp, id: &str) -> Value {
+    let path = format!("/api/crm/hubspot/mappings?connectorId={id}");
+    app.expect(app.get(&path), 200, "mappings").await
+}
+
+/// No connector in the workspace, nor on the second portal in any workspace.
+async fn assert_nothing_connected(app: &TestApp) {
+    assert!(connectors(app).await.is_empty());
+    let portal = i64::try_from(SECOND_PORTAL).unwrap();
+    let anywhere = app.store.connectors_by_portal(portal).await.unwrap();
+    assert!(anywhere.is_empty(), "{anywhere:?}");
+}
+
 async fn connectors(app: &TestApp) -> Vec<Value> {
     let v = app
         .expect(app.get("/api/crm/hubspot/connectors"), 200, "connectors")
@@ -264,13 +278,7 @@ async fn oauth_revocation_needs_reconnection_and_a_reconnect_keeps_mappings_and_
         .synced_customer(json!({"email": "kept@example.com"}))
         .await;
     let linked = app.crm(&customer).await;
-    let mappings_before = app
-        .expect(
-            app.get(&format!("/api/crm/hubspot/mappings?connectorId={id}")),
-            200,
-            "mappings",
-        )
-        .await;
+    let mappings_before = mappings_of(&app, &id).await;
 
     // The user uninstalls the app in HubSpot: the refresh token stops working.
     app.sb()
@@ -334,13 +342,7 @@ async fn oauth_revocation_needs_reconnection_and_a_reconnect_keeps_mappings_and_
     assert_eq!(c["status"], "connected", "{c}");
     assert!(c["statusReason"].is_null(), "{c}");
     assert_eq!(connectors(&app).await.len(), 1);
-    let mappings_after = app
-        .expect(
-            app.get(&format!("/api/crm/hubspot/mappings?connectorId={id}")),
-            200,
-            "mappings",
-        )
-        .await;
+    let mappings_after = mappings_of(&app, &id).await;
     assert_eq!(mappings_before["mappings"], mappings_after["mappings"]);
     let crm = app.crm(&customer).await;
     assert_eq!(crm["hubspotId"], linked["hubspotId"], "{crm}");
@@ -447,13 +449,7 @@ async fn oauth_denied_bad_code_and_expired_leave_no_connector(app: TestApp) {
     ))
     .await;
     assert_eq!(s, 400);
-    assert!(connectors(&app).await.is_empty());
-    assert!(app
-        .store
-        .connectors_by_portal(i64::try_from(SECOND_PORTAL).unwrap())
-        .await
-        .unwrap()
-        .is_empty());
+    assert_nothing_connected(&app).await;
 }
 
 async fn oauth_disconnect_revokes_and_a_later_connect_resumes(app: TestApp) {
@@ -565,13 +561,7 @@ async fn oauth_missing_required_scopes_connect_nothing_and_name_them(app: TestAp
             .contains("crm.objects.contacts.write"),
         "the page names them: {v}"
     );
-    assert!(connectors(&app).await.is_empty());
-    assert!(app
-        .store
-        .connectors_by_portal(i64::try_from(SECOND_PORTAL).unwrap())
-        .await
-        .unwrap()
-        .is_empty());
+    assert_nothing_connected(&app).await;
 }
 
 keva_store::backend_tests!(with = super::oauth_app;

@@ -152,15 +152,7 @@ async fn the_reaper_records_a_last_attempt_as_failed(app: TestApp) {
     drop(app);
     let app = owner;
     let c = app.stored_customer("ghost@example.com").await;
-    let mut job = keva_store::NewJob::new(
-        app.workspace_id,
-        connector,
-        "sync_customer",
-        format!("customer:{connector}:{}", c.id),
-        json!({"customerId": c.id}),
-        keva_core::Trigger::Manual,
-    );
-    job.max_attempts = 1;
+    let job = app.single_attempt_job(connector, c.id);
     app.store.enqueue(&job).await.unwrap();
     // A worker that claims its last attempt and dies at once (zero lease).
     // (Eventually: the database clock may not have passed the job's run_at yet.)
