@@ -125,7 +125,7 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
         )
         .await?;
     }
-    let authorize = keva_server::api::crm::oauth::begin_authorize(&state, workspace_id, None)
+    let authorize = keva_server::api::crm::oauth::begin_authorize(&state, workspace_id, None, None)
         .await
         .map_err(|e| anyhow::anyhow!("preparing the OAuth authorize link: {e}"))?;
     let admin = keva_server::console::users::create_user(

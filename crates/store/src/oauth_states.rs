@@ -1,4 +1,5 @@
-//! OAuth authorize states: random, single-use, bound to a workspace, short-lived.
+//! OAuth authorize states: random, single-use, bound to a workspace (and, when
+//! started from the console, to the person), short-lived.
 //! Only the state's SHA-256 (hex) is stored; the caller hashes. Consuming is one
 //! `UPDATE … WHERE consumed_at IS NULL RETURNING`, so two concurrent callbacks
 //! with the same state cannot both get it.
@@ -10,11 +11,11 @@ use crate::codec::{DbId, DbTime};
 use crate::StoreError;
 
 pub(crate) const INSERT_OAUTH_STATE: &str =
-    "INSERT INTO oauth_states (state_hash, workspace_id, return_to, created_at, expires_at) \
-     VALUES ($1, $2, $3, $4, $5)";
+    "INSERT INTO oauth_states (state_hash, workspace_id, return_to, created_at, expires_at, \
+     user_id) VALUES ($1, $2, $3, $4, $5, $6)";
 pub(crate) const CONSUME_OAUTH_STATE: &str = "UPDATE oauth_states SET consumed_at = $2 \
      WHERE state_hash = $1 AND consumed_at IS NULL \
-     RETURNING state_hash, workspace_id, return_to, created_at, expires_at";
+     RETURNING state_hash, workspace_id, return_to, created_at, expires_at, user_id";
 pub(crate) const PURGE_OAUTH_STATES: &str = "DELETE FROM oauth_states WHERE expires_at < $1";
 
 /// A consumed authorize state.
@@ -26,6 +27,8 @@ pub struct OAuthState {
     pub return_to: Option<String>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// The console user who started it; `None` when started with an API key.
+    pub user_id: Option<Uuid>,
 }
 
 impl OAuthState {
@@ -41,6 +44,7 @@ pub(crate) struct OAuthStateRow {
     pub return_to: Option<String>,
     pub created_at: DbTime,
     pub expires_at: DbTime,
+    pub user_id: Option<DbId>,
 }
 
 impl From<OAuthStateRow> for OAuthState {
@@ -51,6 +55,7 @@ impl From<OAuthStateRow> for OAuthState {
             return_to: r.return_to,
             created_at: r.created_at.0,
             expires_at: r.expires_at.0,
+            user_id: r.user_id.map(|u| u.0),
         }
     }
 }
@@ -64,6 +69,7 @@ macro_rules! queries {
                 workspace_id: uuid::Uuid,
                 return_to: Option<&str>,
                 expires_at: chrono::DateTime<chrono::Utc>,
+                user_id: Option<uuid::Uuid>,
             ) -> Result<(), $crate::StoreError> {
                 let now = $crate::codec::now();
                 // Expired states are of no use to anyone: drop them on the way.
@@ -77,6 +83,7 @@ macro_rules! queries {
                     .bind(return_to)
                     .bind($crate::codec::DbTime(now))
                     .bind($crate::codec::DbTime::from(expires_at))
+                    .bind(user_id.map($crate::codec::DbId))
                     .execute(self.writer())
                     .await
                     .map_err(|e| {
@@ -105,7 +112,8 @@ macro_rules! queries {
 pub(crate) use queries;
 
 impl crate::Store {
-    /// Stores an authorize state by its SHA-256 hex (expired ones are purged).
+    /// Stores an authorize state by its SHA-256 hex (expired ones are purged),
+    /// bound to `user_id` when a console user started it.
     #[tracing::instrument(skip(self, state_hash, return_to))]
     pub async fn insert_oauth_state(
         &self,
@@ -113,8 +121,9 @@ impl crate::Store {
         workspace_id: Uuid,
         return_to: Option<&str>,
         expires_at: DateTime<Utc>,
+        user_id: Option<Uuid>,
     ) -> Result<(), StoreError> {
-        dispatch!(self.insert_oauth_state(state_hash, workspace_id, return_to, expires_at))
+        dispatch!(self.insert_oauth_state(state_hash, workspace_id, return_to, expires_at, user_id))
     }
 
     /// Marks the state used and returns it, once: `None` if it is unknown or was

@@ -184,7 +184,15 @@ pub async fn connect(
     State(state): State<AppState>,
     admin: AdminUser,
 ) -> Result<Response, ConsoleError> {
-    match begin_authorize(&state, admin.0.user.workspace_id, Some(PATH.to_string())).await {
+    let user = &admin.0.user;
+    match begin_authorize(
+        &state,
+        user.workspace_id,
+        Some(user.id),
+        Some(PATH.to_string()),
+    )
+    .await
+    {
         Ok(a) => Ok((StatusCode::SEE_OTHER, [(header::LOCATION, a.authorize_url)]).into_response()),
         Err(e @ ApiError::Unavailable(_)) => {
             render(&state, &admin, Some((false, e.to_string())), e.status()).await

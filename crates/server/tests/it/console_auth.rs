@@ -366,6 +366,49 @@ mod sandboxed {
     use super::*;
 }
 
+/// A Connect clicked in the console is finished only in the browser of the person
+/// who clicked it: a callback opened anywhere else is refused and stores nothing.
+async fn a_console_connect_finishes_only_in_its_persons_browser(app: TestApp) {
+    use crate::oauth_connect::SECOND_PORTAL;
+    let path = "/settings/integrations/hubspot";
+    let connect = format!("{path}/connect");
+    let mut admin = signed_in(&app, "admin@acme.example", UserRole::Admin).await;
+    let mut colleague = signed_in(&app, "other@acme.example", UserRole::Admin).await;
+    let mut anonymous = Visitor::new(&app);
+    for stranger in [&mut colleague, &mut anonymous] {
+        let started = admin.submit(path, &connect, &[]).await;
+        assert_eq!(started.status, 303, "{}", started.body);
+        let callback = keva_sandbox::consent::decide(started.location(), SECOND_PORTAL, "approve")
+            .await
+            .unwrap();
+        let back = callback.strip_prefix(&app.url).unwrap().to_string();
+        let refused = stranger.get(&back).await;
+        assert_eq!(refused.status, 400, "{}", refused.body);
+        assert!(refused.body.contains("wrong_person"), "{}", refused.body);
+        assert_eq!(app.connector_count().await, 0, "nothing connected");
+    }
+    // The person who clicked Connect: connected.
+    let started = admin.submit(path, &connect, &[]).await;
+    let callback = keva_sandbox::consent::decide(started.location(), SECOND_PORTAL, "approve")
+        .await
+        .unwrap();
+    let done = admin.get(callback.strip_prefix(&app.url).unwrap()).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert!(
+        done.location().contains("hubspot=connected"),
+        "{}",
+        done.location()
+    );
+    assert_eq!(app.connector_count().await, 1);
+}
+
+mod with_oauth {
+    keva_store::backend_tests!(with = crate::oauth_connect::oauth_app;
+        a_console_connect_finishes_only_in_its_persons_browser,
+    );
+    use super::*;
+}
+
 keva_store::backend_tests!(session_cookies_are_secure_behind_https);
 
 /// The Integrations page shows the connector in `status`.

@@ -374,6 +374,7 @@ async fn oauth_bad_states_deny_and_bad_codes_store_nothing(app: TestApp) {
             app.workspace_id,
             None,
             chrono::Utc::now() - chrono::Duration::seconds(1),
+            None,
         )
         .await
         .unwrap();

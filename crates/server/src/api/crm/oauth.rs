@@ -71,7 +71,8 @@ pub struct CallbackQuery {
 pub struct CallbackResult {
     /// `connected` or `error`.
     pub hubspot: String,
-    /// Why it failed: `invalid_state`, `expired_state`, `access_denied`,
+    /// Why it failed: `invalid_state`, `expired_state`, `wrong_person` (a console
+    /// connection finished in another person's browser), `access_denied`,
     /// `missing_code`, `code_rejected`, `missing_scopes`, `not_configured`,
     /// `hubspot_unavailable`, `store_failed`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -162,9 +163,12 @@ pub fn valid_return_to(return_to: &str) -> bool {
 
 /// Starts an install for `workspace_id`: stores a new state and returns the
 /// consent URL (the handler and the quickstart).
+/// Starts a connection: a fresh state (bound to `person` when a console user
+/// clicked Connect) and HubSpot's authorize URL.
 pub async fn begin_authorize(
     state: &AppState,
     workspace_id: Uuid,
+    person: Option<Uuid>,
     return_to: Option<String>,
 ) -> Result<AuthorizeResponse, ApiError> {
     if let Some(r) = &return_to {
@@ -185,6 +189,7 @@ pub async fn begin_authorize(
             workspace_id,
             return_to.as_deref(),
             expires_at,
+            person,
         )
         .await?;
     let scopes: Vec<&str> = state
@@ -226,7 +231,7 @@ pub async fn authorize(
             .map_err(|e| ApiError::Unprocessable(format!("invalid body: {e}")))?
     };
     Ok(Json(
-        begin_authorize(&state, auth.workspace_id, req.return_to).await?,
+        begin_authorize(&state, auth.workspace_id, None, req.return_to).await?,
     ))
 }
 
@@ -272,6 +277,28 @@ pub async fn callback(
             "expired_state",
             "the connection attempt expired (10 minutes): start it again",
         );
+    }
+    if let Some(person) = stored.user_id {
+        // Started from the console: only that person's signed-in browser may finish
+        // it, so a link someone else started cannot connect their portal to us.
+        let session =
+            crate::console::session::cookie(&headers, crate::console::session::SESSION_COOKIE);
+        let signed_in = match session {
+            Some(token) => state
+                .store
+                .session_user(&crate::console::session::hash_token(token))
+                .await
+                .ok()
+                .flatten(),
+            None => None,
+        };
+        if signed_in.is_none_or(|u| u.id != person) {
+            return invalid_state(
+                json,
+                "wrong_person",
+                "this connection was started by someone else: sign in and click Connect yourself",
+            );
+        }
     }
     let return_to = stored
         .return_to
