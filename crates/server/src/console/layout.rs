@@ -19,7 +19,7 @@ nav ul{display:flex;flex-wrap:wrap;gap:.25rem 1rem;list-style:none;margin:0;padd
 nav a[aria-current=page]{text-decoration:underline}
 header .who{margin-left:auto;display:flex;gap:.5rem;align-items:center}
 main{max-width:64rem;margin:1rem auto;padding:0 1rem}
-section,.card{background:#fff;border:1px solid #dde1e8;border-radius:6px;padding:1rem;margin:0 0 1rem}
+section,.card{background:#fff;border:1px solid #dde1e8;border-radius:6px;padding:1rem;margin:0 0 1rem;overflow-x:auto}
 h1{font-size:1.4rem;margin:.5rem 0 1rem}
 h2{font-size:1.1rem;margin:0 0 .75rem}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.35rem 1rem;margin:0 0 1rem}
