@@ -14,11 +14,17 @@
 //! (creating console users: the CLI and the quickstart). `docs/console.md` is the
 //! user's guide.
 //!
+//! Also: `tickets` (the list and a ticket with its HubSpot sidebar), `crm_panel`
+//! (the HubSpot panel the profile and the ticket share: link, *Sync Now* with its
+//! outcome, history, company and deals) and `automap` (the *Auto-Map Fields*
+//! review of Field Mappings).
+//!
 //! Console routes sit inside the service's request deadline and body limit like
 //! the API's, and a signed-in user's requests share the per-caller in-flight limit
 //! the API applies to keys.
 
 mod batch;
+mod crm_panel;
 mod customers;
 pub mod error;
 mod history;
@@ -29,6 +35,7 @@ pub mod layout;
 mod mappings;
 pub mod session;
 mod sign_in;
+mod tickets;
 pub mod users;
 mod webhooks;
 
@@ -71,6 +78,9 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(customers::PATH, get(customers::list))
         .route("/customers/{id}", get(customers::show))
         .route("/customers/{id}/sync-now", post(customers::sync_now))
+        .route(tickets::PATH, get(tickets::list))
+        .route("/tickets/{id}", get(tickets::show))
+        .route("/tickets/{id}/sync-now", post(tickets::sync_now))
         .route(webhooks::PATH, get(webhooks::show))
         .route(history::PATH, get(history::show))
         .route(jobs::PATH, get(jobs::show))
