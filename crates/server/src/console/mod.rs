@@ -23,6 +23,7 @@
 //! the API's, and a signed-in user's requests share the per-caller in-flight limit
 //! the API applies to keys.
 
+mod automap;
 mod batch;
 mod crm_panel;
 mod customers;
@@ -114,6 +115,14 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/settings/crm-sync/hubspot/mappings/refresh",
             post(mappings::refresh),
+        )
+        .route(
+            "/settings/crm-sync/hubspot/mappings/conflict-policy",
+            post(mappings::conflict_policy),
+        )
+        .route(
+            automap::PATH,
+            get(automap::review).post(automap::save_accepted),
         )
         .route_layer(middleware::from_fn_with_state(state, session::csrf_guard))
 }

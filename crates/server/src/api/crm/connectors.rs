@@ -212,7 +212,20 @@ pub async fn update_connector(
     Path(id): Path<Uuid>,
     Json(body): Json<UpdateSettings>,
 ) -> Result<Json<ConnectorView>, ApiError> {
-    let c = connector_for(&state, auth.workspace_id, Some(id)).await?;
+    Ok(Json(
+        update_settings(&state, auth.workspace_id, id, body).await?,
+    ))
+}
+
+/// Changes a connector's settings, each checked (the API's `PATCH` and the
+/// console's conflict policy): `NotFound` for another workspace's connector.
+pub(crate) async fn update_settings(
+    state: &AppState,
+    workspace_id: Uuid,
+    id: Uuid,
+    body: UpdateSettings,
+) -> Result<ConnectorView, ApiError> {
+    let c = connector_for(state, workspace_id, Some(id)).await?;
     let mut settings = ConnectorSettings {
         conflict_policy: c.conflict_policy,
         import_contacts: c.import_contacts,
@@ -240,9 +253,9 @@ pub async fn update_connector(
     }
     let updated = state
         .store
-        .update_connector_settings(auth.workspace_id, id, &settings)
+        .update_connector_settings(workspace_id, id, &settings)
         .await?;
-    Ok(Json(view(&state, updated).await?))
+    view(state, updated).await
 }
 
 /// The result of a disconnect.
