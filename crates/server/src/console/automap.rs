@@ -198,18 +198,18 @@ fn row(s: &AutomapSuggestion, props: &[PropertyInfo], chosen: Option<&Choice>) -
             }
             td {
                 fieldset style="border:0;padding:0;margin:0" {
-                    legend.muted style="font-size:.85em" { "Use for " (key) "?" }
-                    label style="font-weight:normal;display:inline;margin-right:.5rem" {
+                    legend.visually-hidden { "Use a property for " (key) "?" }
+                    label style="font-weight:normal;display:block;white-space:nowrap;margin:0" {
                         input type="radio" name={ "decision." (key) } value="accept" checked[choice.accept]; " Accept"
                     }
-                    label style="font-weight:normal;display:inline" {
+                    label style="font-weight:normal;display:block;white-space:nowrap;margin:0" {
                         input type="radio" name={ "decision." (key) } value="reject" checked[!choice.accept]; " Reject"
                     }
                 }
             }
             td {
-                label.muted for={ "property." (key) } style="font-weight:normal;font-size:.85em;margin:0" { "HubSpot property for " (key) }
-                select id={ "property." (key) } name={ "property." (key) } {
+                label.visually-hidden for={ "property." (key) } { "HubSpot property for " (key) }
+                select id={ "property." (key) } name={ "property." (key) } style="min-width:14rem" {
                     option value="" selected[choice.property.is_empty()] { "— choose —" }
                     @if !known && !choice.property.is_empty() {
                         option value=(choice.property) selected { (choice.property) }
@@ -227,8 +227,8 @@ fn row(s: &AutomapSuggestion, props: &[PropertyInfo], chosen: Option<&Choice>) -
                 }
             }
             td {
-                label.muted for={ "direction." (key) } style="font-weight:normal;font-size:.85em;margin:0" { "Direction for " (key) }
-                select id={ "direction." (key) } name={ "direction." (key) } {
+                label.visually-hidden for={ "direction." (key) } { "Direction for " (key) }
+                select id={ "direction." (key) } name={ "direction." (key) } style="min-width:9rem" {
                     @for d in [Direction::Bidirectional, Direction::ToCrm, Direction::FromCrm] {
                         option value=(d.as_str()) selected[choice.direction == d.as_str()] { (direction_label(d)) }
                     }

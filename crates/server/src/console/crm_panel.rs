@@ -403,17 +403,12 @@ fn context_read(v: &ContextView, unreachable: Option<&str>) -> Markup {
         @if v.deals.is_empty() {
             p.muted { "No deals." }
         } @else {
-            div style="overflow-x:auto" {
-                table.deals {
-                    thead { tr { th { "Deal" } th { "Stage" } th { "Amount" } th { "Close date" } th { "Status" } } }
-                    tbody { @for d in &v.deals { (deal_row(d)) } }
-                }
-            }
+            ul.deals { @for d in &v.deals { (deal_item(d)) } }
         }
     }
 }
 
-fn deal_row(d: &ContextDeal) -> Markup {
+fn deal_item(d: &ContextDeal) -> Markup {
     let name = d.name.clone().unwrap_or_else(|| format!("Deal {}", d.id));
     // HubSpot sends close dates as date-times; the day is what an agent needs.
     let close = d.close_date.as_deref().map(|c| {
@@ -421,22 +416,22 @@ fn deal_row(d: &ContextDeal) -> Markup {
             .map(|t| t.format("%Y-%m-%d").to_string())
             .unwrap_or_else(|_| c.to_string())
     });
+    // A list rather than a table: it fits the narrow sidebar beside a ticket.
     html! {
-        tr data-deal-id=(d.id) {
-            td {
-                @match &d.url {
-                    Some(u) => a href=(u) rel="noopener" target="_blank" { (name) },
-                    None => (name),
-                }
-                @if let Some(p) = &d.pipeline { br; span.muted { (p) } }
+        li data-deal-id=(d.id) {
+            @match &d.url {
+                Some(u) => a href=(u) rel="noopener" target="_blank" { (name) },
+                None => strong { (name) },
             }
-            td data-stage=[d.stage.as_deref()] {
-                (d.stage.as_deref().unwrap_or("—"))
+            @if let Some(p) = &d.pipeline { " " span.muted { "· " (p) } }
+            br;
+            span data-stage=[d.stage.as_deref()] {
+                (d.stage.as_deref().unwrap_or("No stage"))
                 @if let Some(p) = d.probability { " (" (format!("{:.0}", p * 100.0)) "%)" }
             }
-            td { @if let Some(a) = d.amount { (format_money(a, &d.currency)) } }
-            td { (close.unwrap_or_default()) }
-            td data-deal-state=(d.state.as_str()) { (status_label(d.state.as_str())) }
+            @if let Some(a) = d.amount { " · " span data-amount { (format_money(a, &d.currency)) } }
+            @if let Some(c) = close { " · closes " span data-close-date { (c) } }
+            " · " span data-deal-state=(d.state.as_str()) { (status_label(d.state.as_str())) }
         }
     }
 }

@@ -46,6 +46,8 @@ select{font:inherit;padding:.4rem;max-width:28rem;width:100%}
 .with-sidebar{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,26rem);gap:1rem;align-items:start}
 @media (max-width:760px){.with-sidebar{grid-template-columns:minmax(0,1fr)}}
 h3{font-size:1rem;margin:1rem 0 .5rem}
+.deals{list-style:none;padding:0;margin:0}.deals li{padding:.4rem 0;border-bottom:1px solid #dde1e8}
+.visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 "#;
 
 fn head(title: &str) -> Markup {

@@ -240,7 +240,7 @@ async fn the_panel_shows_the_company_and_deals_as_last_read(app: TestApp) {
         let row_start = p
             .find(&format!("data-deal-id=\"{id}\""))
             .unwrap_or_else(|| panic!("deal {id} in {p}"));
-        let row = &p[row_start..p[row_start..].find("</tr>").unwrap() + row_start];
+        let row = &p[row_start..p[row_start..].find("</li>").unwrap() + row_start];
         assert!(row.contains(d["name"].as_str().unwrap()), "{row}");
         assert!(
             row.contains(&format!("data-stage=\"{}\"", d["stage"].as_str().unwrap())),
