@@ -274,6 +274,18 @@ async fn the_panel_shows_the_company_and_deals_as_last_read(app: TestApp) {
         "{p}"
     );
 
+    // A linked customer without company or deals.
+    let alone = app
+        .synced_customer(json!({"email": "solo@freelance.example"}))
+        .await;
+    let solo = format!("/customers/{alone}");
+    let done = sync_now(&mut agent, &solo, &connector).await;
+    let page = agent.get(done.location()).await;
+    let p = panel(&page);
+    assert!(p.contains("data-context=\"read\""), "{p}");
+    assert!(p.contains("No company in HubSpot"), "{p}");
+    assert!(p.contains("No deals."), "{p}");
+
     // HubSpot failing: the page still answers, with the last reading and the error.
     app.faults(json!({"rate500": 1.0})).await;
     let done = sync_now(&mut agent, &path, &connector).await;
@@ -290,6 +302,24 @@ async fn the_panel_shows_the_company_and_deals_as_last_read(app: TestApp) {
         "{p}"
     );
     app.settle().await;
+
+    // A portal that needs reconnecting: the last reading, and why it is not newer.
+    app.store
+        .set_connector_status(
+            app.connector_id(),
+            keva_store::ConnectorStatus::NeedsReconnection,
+            Some("the grant was revoked"),
+        )
+        .await
+        .unwrap();
+    let page = agent.get(&path).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let p = panel(&page);
+    assert!(p.contains(">Acme Inc</a>"), "{p}");
+    assert!(
+        p.contains("HubSpot cannot be reached: the grant was revoked"),
+        "{p}"
+    );
 }
 
 async fn a_ticket_shows_the_customers_panel_beside_it(app: TestApp) {
