@@ -3,7 +3,8 @@
 //! Now* and sees the contact id; reloading the page syncs nothing again (the
 //! history keeps its length); the panel shows the customer's company and a deal;
 //! the customer's ticket shows the same panel beside it; *Auto-Map Fields* on Field
-//! Mappings, one suggestion accepted and saved, shows up in the mapping table.
+//! Mappings, one suggestion accepted and saved, shows up in the mapping table. The
+//! ticket page is also checked 390 px wide (no sideways scrolling).
 //! Screenshots of every step: `target/browser-screenshots/panels_<backend>/`.
 
 use fantoccini::Locator;
@@ -147,6 +148,29 @@ async fn the_panel_the_ticket_sidebar_and_auto_map_in_a_browser(backend: Backend
     )
     .await;
     b.shot("ticket-with-panel").await;
+    // On a phone (390 px) the panel goes below the ticket and the page does not
+    // scroll sideways.
+    if let Err(e) = b.client.set_window_size(390, 900).await {
+        b.fail(&format!("narrowing the window: {e}")).await;
+    }
+    let widths = b
+        .client
+        .execute(
+            "return [document.documentElement.scrollWidth, window.innerWidth];",
+            vec![],
+        )
+        .await
+        .ok()
+        .and_then(|v| serde_json::from_value::<(u32, u32)>(v).ok());
+    b.check(
+        widths.is_some_and(|(page, window)| page <= window),
+        &format!("page and window widths {widths:?}"),
+    )
+    .await;
+    b.shot("ticket-narrow").await;
+    if let Err(e) = b.client.set_window_size(1280, 900).await {
+        b.fail(&format!("widening the window: {e}")).await;
+    }
 
     // Auto-Map Fields: accept the jobTitle suggestion only, save, see it mapped.
     b.click_link("CRM Sync → HubSpot").await;
