@@ -381,6 +381,12 @@ async fn a_ticket_shows_the_customers_panel_beside_it(app: TestApp) {
     );
     assert!(shown.body.contains("Engine stalls"));
     assert_eq!(history_len(&app, &customer).await, before + 1);
+    // Without the page's CSRF token the form is refused and nothing syncs.
+    let forged = agent
+        .post(&format!("{path}/sync-now"), &[("connector_id", &connector)])
+        .await;
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    assert_eq!(history_len(&app, &customer).await, before + 1);
 
     // Another workspace's ticket is unknown here.
     let globex = app.store.create_workspace("globex").await.unwrap().id;
