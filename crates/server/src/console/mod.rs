@@ -79,6 +79,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(jobs::PATH, get(jobs::show))
         .route("/settings/jobs/retry", post(jobs::retry))
         .route(batch::PATH, get(batch::show))
+        .route(batch::SCHEDULE_PATH, post(batch::save_schedule))
         .route(
             "/settings/crm-sync/hubspot/batch-sync/start",
             post(batch::start),
