@@ -14,6 +14,7 @@ mod console_auth;
 mod console_batch;
 mod console_browser;
 mod console_customers;
+mod console_history;
 mod console_jobs;
 mod console_mappings;
 mod console_support;
