@@ -106,7 +106,8 @@ fn schedule_section(csrf: &str, saved: Option<&str>, extra: &ScheduleNotice<'_>)
                 (Some(s), None) => p { "The schedule " code { (s) } " has no next run." },
                 (None, _) => p.muted { "No schedule: batch syncs run only when started here." },
             }
-            form method="post" action=(SCHEDULE_PATH) {
+            // The fragment brings the browser back to this form's answer.
+            form method="post" action={ (SCHEDULE_PATH) "#schedule" } {
                 (csrf_input(csrf))
                 label for="schedule-input" { "Cron schedule (UTC)" }
                 input #schedule-input type="text" name="schedule" value=(extra.typed.or(saved).unwrap_or("")) placeholder="0 2 * * *" autocomplete="off" aria-describedby="schedule-help";
@@ -114,7 +115,7 @@ fn schedule_section(csrf: &str, saved: Option<&str>, extra: &ScheduleNotice<'_>)
                 p { button type="submit" { "Save schedule" } }
             }
             @if saved.is_some() {
-                form method="post" action=(SCHEDULE_PATH) {
+                form method="post" action={ (SCHEDULE_PATH) "#schedule" } {
                     (csrf_input(csrf))
                     input type="hidden" name="schedule" value="";
                     button.secondary type="submit" { "Switch off" }

@@ -88,10 +88,17 @@ pub struct KeyForm {
     pub developer_api_key: String,
 }
 
+/// The part of the page a notice belongs to (shown there, next to its form).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    App,
+    Subscriptions,
+}
+
 /// What a request adds to the page besides the stored state.
 #[derive(Default)]
 struct Extra<'a> {
-    notice: Option<(bool, String)>,
+    notice: Option<(Part, bool, String)>,
     /// The App ID as typed, shown again when it was refused.
     typed_app_id: Option<&'a str>,
     subscriptions: Option<SubscriptionsView>,
@@ -140,11 +147,18 @@ async fn render(
         .typed_app_id
         .or(settings.app_id.as_deref())
         .unwrap_or("");
+    let notice = |part: Part| {
+        html! {
+            @if let Some((at, ok, message)) = &extra.notice {
+                @if *at == part { (flash(*ok, message)) }
+            }
+        }
+    };
     let body = html! {
         h1 { "CRM Sync → HubSpot → Webhooks" }
-        @if let Some((ok, message)) = &extra.notice { (flash(*ok, message)) }
-        section aria-labelledby="app-heading" {
+        section #app aria-labelledby="app-heading" {
             h2 #app-heading { "HubSpot app" }
+            (notice(Part::App))
             dl {
                 dt { "App ID" } dd data-app-id=(settings.app_id.as_deref().unwrap_or("")) { (settings.app_id.as_deref().unwrap_or("not set")) }
                 dt { "Client secret" }
@@ -156,7 +170,8 @@ async fn render(
                     }
                 }
             }
-            form method="post" action=(APP_PATH) {
+            // The fragment brings the browser back to this form's answer.
+            form method="post" action={ (APP_PATH) "#app" } {
                 (csrf_input(&user.csrf))
                 label for="app_id" { "App ID" }
                 input #app_id type="text" name="app_id" value=(app_id) required inputmode="numeric" autocomplete="off";
@@ -178,17 +193,18 @@ async fn render(
             " "
             span #copy-status role="status" {}
         }
-        section aria-labelledby="subscriptions-heading" {
+        section #subscriptions-part aria-labelledby="subscriptions-heading" {
             h2 #subscriptions-heading { "Subscriptions" }
+            (notice(Part::Subscriptions))
             p.muted { "HubSpot's subscriptions API takes your developer account's API key: it is used for this one request and never stored." }
             @if let Some(view) = &extra.subscriptions { (subscriptions_table(view)) }
-            form method="post" action=(CREATE_PATH) {
+            form method="post" action={ (CREATE_PATH) "#subscriptions-part" } {
                 (csrf_input(&user.csrf))
                 label for="developer_api_key" { "Developer API key" }
                 input #developer_api_key type="password" name="developer_api_key" required autocomplete="off";
                 p {
                     button type="submit" { "Create subscriptions" } " "
-                    button.secondary type="submit" formaction=(CHECK_PATH) { "Check subscriptions" }
+                    button.secondary type="submit" formaction={ (CHECK_PATH) "#subscriptions-part" } { "Check subscriptions" }
                 }
             }
         }
@@ -230,7 +246,7 @@ pub async fn show(
     let notice = q
         .saved
         .is_some()
-        .then(|| (true, "Saved the webhook app.".to_string()));
+        .then(|| (Part::App, true, "Saved the webhook app.".to_string()));
     let extra = Extra {
         notice,
         ..Extra::default()
@@ -257,10 +273,10 @@ pub async fn save_app(
         allow_legacy_signatures: None,
     };
     match save_settings(&state, admin.0.user.workspace_id, body).await {
-        Ok(_) => Ok(Redirect::to(&format!("{PATH}?saved=1")).into_response()),
+        Ok(_) => Ok(Redirect::to(&format!("{PATH}?saved=1#app")).into_response()),
         Err(e) if shown_inline(&e) => {
             let extra = Extra {
-                notice: Some((false, format!("Not saved: {e}."))),
+                notice: Some((Part::App, false, format!("Not saved: {e}."))),
                 typed_app_id: Some(form.app_id.as_str()),
                 ..Extra::default()
             };
@@ -279,9 +295,14 @@ async fn show_subscriptions(
         Ok(view) => {
             let missing = view.subscriptions.iter().filter(|s| !s.active).count();
             let notice = if view.all_active {
-                (true, "Every subscription is active.".to_string())
+                (
+                    Part::Subscriptions,
+                    true,
+                    "Every subscription is active.".to_string(),
+                )
             } else {
                 (
+                    Part::Subscriptions,
                     false,
                     format!(
                         "{missing} of {} subscriptions are missing or paused: Create subscriptions adds and activates them.",
@@ -298,7 +319,7 @@ async fn show_subscriptions(
         }
         Err(e) if shown_inline(&e) => {
             let extra = Extra {
-                notice: Some((false, format!("Subscriptions: {e}."))),
+                notice: Some((Part::Subscriptions, false, format!("Subscriptions: {e}."))),
                 ..Extra::default()
             };
             render(state, admin, e.status(), extra).await
