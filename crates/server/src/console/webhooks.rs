@@ -178,7 +178,9 @@ async fn render(
                 label for="client_secret" { "Client secret" }
                 input #client_secret type="password" name="client_secret" autocomplete="off" aria-describedby="client-secret-help";
                 p #client-secret-help .muted {
-                    @if settings.client_secret_set { "Leave empty to keep the secret that is set." }
+                    // The service-wide secret is not this workspace's to keep: saving
+                    // the app needs a secret of its own then.
+                    @if settings.secret_source == "workspace" { "Leave empty to keep the secret that is set." }
                     @else { "From your HubSpot app's Auth page; it verifies HubSpot's signatures." }
                 }
                 p { button type="submit" { "Save" } }
