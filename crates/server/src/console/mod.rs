@@ -83,10 +83,14 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/tickets/{id}", get(tickets::show))
         .route("/tickets/{id}/sync-now", post(tickets::sync_now))
         .route(webhooks::PATH, get(webhooks::show))
+        .route(webhooks::APP_PATH, post(webhooks::save_app))
+        .route(webhooks::CREATE_PATH, post(webhooks::create_subscriptions))
+        .route(webhooks::CHECK_PATH, post(webhooks::check_subscriptions))
         .route(history::PATH, get(history::show))
         .route(jobs::PATH, get(jobs::show))
         .route("/settings/jobs/retry", post(jobs::retry))
         .route(batch::PATH, get(batch::show))
+        .route(batch::SCHEDULE_PATH, post(batch::save_schedule))
         .route(
             "/settings/crm-sync/hubspot/batch-sync/start",
             post(batch::start),

@@ -4,7 +4,11 @@
 //! sandbox's consent page choosing the second of two portals, see *Connected* with
 //! that *Portal ID*; add a Field Mapping to the label "Job Title", see the hint,
 //! fix it and save; open a customer, *Sync Now*, see the contact id; then
-//! *Disconnect*. Every step's page is saved under
+//! *Disconnect*. An agent opening a settings page gets the 403 page; a form whose
+//! CSRF field was removed in the page is refused with 403 and changes nothing; on
+//! Webhooks an admin saves the App ID and secret (and sees "secret set", never
+//! the secret) and creates the subscriptions; on Run Batch Sync sets a schedule
+//! and sees its next run. Every step's page is saved under
 //! `target/browser-screenshots/<test>/`, and a failing step saves `failure.png`
 //! before the test fails.
 
@@ -146,8 +150,209 @@ async fn admin_connects_hubspot_by_oauth_then_disconnects(backend: Backend) {
 
 keva_store::backend_tests!(
     admin_connects_hubspot_by_oauth_then_disconnects,
-    admin_runs_a_batch_sync_and_watches_the_bar
+    admin_runs_a_batch_sync_and_watches_the_bar,
+    agents_get_403_and_a_form_without_its_csrf_field_is_refused,
+    admin_sets_up_webhooks_and_a_batch_schedule
 );
+
+impl Browser {
+    /// Signs in with a one-time link (the page's *Sign in* button).
+    async fn sign_in_with(&mut self, link: &str) {
+        self.goto(link).await;
+        self.click_button("Sign in").await;
+        self.wait_for("[data-workspace='acme']").await;
+    }
+
+    /// The HTTP status of the current page, fetched again by the page itself
+    /// (WebDriver does not expose it).
+    async fn status_of_current_page(&mut self) -> u64 {
+        let script = "var done = arguments[0]; \
+            fetch(location.href, {credentials: 'same-origin'}).then(function (r) { done(r.status); });";
+        match self.client.execute_async(script, vec![]).await {
+            Ok(v) => v.as_u64().unwrap_or(0),
+            Err(e) => self.fail(&format!("fetching the page's status: {e}")).await,
+        }
+    }
+}
+
+/// An agent is shown the 403 page on settings; an admin's form whose CSRF field
+/// was removed in the page is refused with 403 and nothing is stored.
+async fn agents_get_403_and_a_form_without_its_csrf_field_is_refused(backend: Backend) {
+    let app = TestApp::builder(backend).build().await;
+    let agent = user(&app, "agent@acme.example", UserRole::Agent).await;
+    let admin = user(&app, "admin@acme.example", UserRole::Admin).await;
+    let name = format!("refusals_{}", format!("{backend:?}").to_lowercase());
+    let mut b = Browser::start(&name).await;
+
+    b.sign_in_with(&agent).await;
+    b.shot("agent-home").await;
+    let settings = format!("{}/settings/integrations/hubspot", app.url);
+    b.goto(&settings).await;
+    let title = b.text_of("h1").await;
+    b.check(title == "Forbidden", &format!("heading {title:?}"))
+        .await;
+    let text = b.text_of("main").await;
+    b.check(text.contains("This page is for admins"), &text)
+        .await;
+    let status = b.status_of_current_page().await;
+    b.check(status == 403, &format!("status {status}")).await;
+    b.shot("agent-settings-403").await;
+    b.goto(&app.url).await;
+    b.click_button("Sign out").await;
+    b.wait_for("input#workspace").await;
+
+    b.sign_in_with(&admin).await;
+    b.click_link("Webhooks").await;
+    b.type_into("input#app_id", "4242").await;
+    b.type_into("input#client_secret", "a-secret-never-stored")
+        .await;
+    let removed = b
+        .client
+        .execute(
+            "var f = document.querySelector(\"form[action*='/webhooks/app'] input[name='csrf']\"); \
+             f.remove(); return document.querySelectorAll(\"form[action*='/webhooks/app'] input[name='csrf']\").length;",
+            vec![],
+        )
+        .await;
+    b.check(
+        removed.as_ref().ok() == Some(&json!(0)),
+        &format!("removing the CSRF field: {removed:?}"),
+    )
+    .await;
+    b.shot("webhooks-form-without-csrf").await;
+    b.click_button("Save").await;
+    let title = b.text_of("h1").await;
+    b.check(title == "Forbidden", &format!("heading {title:?}"))
+        .await;
+    let text = b.text_of("main").await;
+    b.check(text.contains("CSRF check failed"), &text).await;
+    b.shot("csrf-refused-403").await;
+    let stored = app.store.webhook_settings(app.workspace_id).await.unwrap();
+    assert!(stored.is_none(), "nothing stored: {stored:?}");
+    // The same form with its token works (the refusal was the missing field).
+    b.click_link("Back to the console").await;
+    b.click_link("Webhooks").await;
+    b.type_into("input#app_id", "4242").await;
+    b.type_into("input#client_secret", "a-secret-stored-now")
+        .await;
+    b.click_button("Save").await;
+    b.wait_for(".flash.ok").await;
+    let stored = app.store.webhook_settings(app.workspace_id).await.unwrap();
+    assert_eq!(stored.map(|s| s.app_id).as_deref(), Some("4242"));
+    b.close().await;
+}
+
+/// Webhooks: the App ID and secret saved (the secret never shown), the
+/// subscriptions created and active; Run Batch Sync: a schedule and its next run.
+async fn admin_sets_up_webhooks_and_a_batch_schedule(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .sandbox(true)
+        .connected()
+        .build()
+        .await;
+    let link = user(&app, "admin@acme.example", UserRole::Admin).await;
+    let name = format!(
+        "webhooks_schedule_{}",
+        format!("{backend:?}").to_lowercase()
+    );
+    let mut b = Browser::start(&name).await;
+    b.sign_in_with(&link).await;
+
+    b.click_link("Webhooks").await;
+    b.wait_for("[data-secret-source='none']").await;
+    b.shot("webhooks-empty").await;
+    let app_id = app.sb().app_id().to_string();
+    let secret = "browser-secret-9876";
+    b.type_into("input#app_id", &app_id).await;
+    b.type_into("input#client_secret", secret).await;
+    b.shot("webhooks-typed").await;
+    b.click_button("Save").await;
+    let notice = b.text_of(".flash.ok").await;
+    b.check(notice.contains("Saved the webhook app."), &notice)
+        .await;
+    let shown = b.text_of("[data-secret-source='workspace']").await;
+    b.check(
+        shown.contains("secret set"),
+        &format!("secret shown as {shown:?}"),
+    )
+    .await;
+    let html = b.client.source().await.unwrap_or_default();
+    b.check(!html.contains(secret), "the secret is never on the page")
+        .await;
+    let field = b
+        .client
+        .execute(
+            "return document.getElementById('client_secret').value;",
+            vec![],
+        )
+        .await
+        .ok();
+    b.check(field == Some(json!("")), &format!("secret field {field:?}"))
+        .await;
+    b.shot("webhooks-saved").await;
+
+    b.click_button("Copy").await;
+    let said = b.text_of("#copy-status").await;
+    b.check(
+        said == "Copied" || said.starts_with("Selected"),
+        &format!("copy status {said:?}"),
+    )
+    .await;
+
+    b.type_into("input#developer_api_key", "dev-key").await;
+    b.click_button("Create subscriptions").await;
+    b.wait_for("#subscriptions[data-all-active='true']").await;
+    let active = b
+        .client
+        .find_all(Locator::Css("#subscriptions tr[data-status='active']"))
+        .await
+        .map(|rows| rows.len())
+        .unwrap_or(0);
+    b.check(active == 6, &format!("{active} active subscriptions"))
+        .await;
+    b.shot("webhooks-subscriptions-active").await;
+    let listed = app
+        .sandbox_ok(
+            reqwest::Method::GET,
+            &format!("/webhooks/v3/{app_id}/subscriptions"),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(listed["results"].as_array().map(Vec::len), Some(6));
+
+    b.click_link("Run Batch Sync").await;
+    b.type_into("input#schedule-input", "30 3 * * *").await;
+    b.shot("schedule-typed").await;
+    b.click_button("Save schedule").await;
+    let next = b.wait_for("#next-run").await;
+    let when = next
+        .attr("datetime")
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let when = chrono::DateTime::parse_from_rfc3339(&when).map(|t| t.with_timezone(&chrono::Utc));
+    let now = chrono::Utc::now();
+    b.check(
+        when.as_ref().is_ok_and(|t| {
+            *t > now - chrono::TimeDelta::minutes(1)
+                && *t <= now + chrono::TimeDelta::days(1)
+                && t.format("%H:%M:%S").to_string() == "03:30:00"
+        }),
+        &format!("next run {when:?}"),
+    )
+    .await;
+    b.shot("schedule-next-run").await;
+    let c = app
+        .store
+        .get_connector(app.workspace_id, app.connector_id())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.batch_schedule.as_deref(), Some("30 3 * * *"));
+    b.close().await;
+}
 
 /// Run Batch Sync over 2,000 customers and watch the bar (updated by polling,
 /// without reloading) reach done.

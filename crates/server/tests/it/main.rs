@@ -16,6 +16,7 @@ mod console_batch;
 mod console_browser;
 mod console_browser_panels;
 mod console_customers;
+mod console_history;
 mod console_jobs;
 mod console_mappings;
 mod console_support;

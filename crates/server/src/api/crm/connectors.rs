@@ -217,8 +217,9 @@ pub async fn update_connector(
     ))
 }
 
-/// Changes a connector's settings, each checked (the API's `PATCH` and the
-/// console's conflict policy): `NotFound` for another workspace's connector.
+/// Validates and applies settings of a connector of `workspace_id` (the API's
+/// `PATCH`, the console's conflict policy and batch schedule forms): nothing is
+/// saved when any of them is refused; another workspace's connector is `NotFound`.
 pub(crate) async fn update_settings(
     state: &AppState,
     workspace_id: Uuid,
