@@ -3,21 +3,19 @@
 //! Pages call the API's own functions, never a second implementation of
 //! connecting, disconnecting or syncing.
 //!
-//! Modules: `session` (cookies, CSRF, passwords, sign-in rate limits, the
-//! `ConsoleUser` / `AdminUser` extractors), `error` (failures as HTML pages),
-//! `layout` (the page shell), `sign_in` (sign-in, sign-in links, sign-out),
-//! `home`, `integrations` (*Settings → Integrations → HubSpot*), `mappings`
-//! (*CRM Sync → HubSpot → Field Mappings*), `customers` (the list and the
-//! profile's HubSpot panel with *Sync Now*), `batch` (*Run Batch Sync* with live
-//! progress), `history` (*Sync history*), `jobs` (the queue by state, *Retry*)
-//! `webhooks` (app, target URL, delivery log) and `users`
-//! (creating console users: the CLI and the quickstart). `docs/console.md` is the
-//! user's guide.
-//!
-//! Also: `tickets` (the list and a ticket with its HubSpot sidebar), `crm_panel`
-//! (the HubSpot panel the profile and the ticket share: link, *Sync Now* with its
-//! outcome, history, company and deals) and `automap` (the *Auto-Map Fields*
-//! review of Field Mappings).
+//! Modules: `session` (cookies, CSRF, passwords, sign-in limits per account and
+//! per address, the `ConsoleUser` / `AdminUser` extractors), `error` (failures as
+//! HTML pages), `layout` (the page shell), `sign_in` (sign-in, sign-in links,
+//! sign-out), `home`, `integrations` (*Settings → Integrations → HubSpot*),
+//! `mappings` (*CRM Sync → HubSpot → Field Mappings*, conflict policy, *Test
+//! Mapping*) and `automap` (its *Auto-Map Fields* review), `customers` (the list
+//! and the profile), `tickets` (the list and a ticket with its sidebar),
+//! `crm_panel` (the HubSpot panel the profile and the ticket share: link, *Sync
+//! Now* with its outcome, history, company and deals), `batch` (*Run Batch Sync*
+//! with live progress and the schedule), `history` (*Sync history* by status and
+//! customer), `jobs` (the queue by state, *Retry*), `webhooks` (app and secret,
+//! target URL, subscriptions, delivery log) and `users` (creating console users:
+//! the CLI and the quickstart). `docs/console.md` is the user's guide.
 //!
 //! Console routes sit inside the service's request deadline and body limit like
 //! the API's, and a signed-in user's requests share the per-caller in-flight limit

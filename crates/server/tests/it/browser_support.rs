@@ -170,6 +170,15 @@ impl Browser {
         }
     }
 
+    /// Scrolls the element into view, so the next screenshot shows it.
+    pub async fn scroll_to(&mut self, css: &str) {
+        self.wait_for(css).await;
+        let script = "document.querySelector(arguments[0]).scrollIntoView({block: 'center'})";
+        if let Err(e) = self.client.execute(script, vec![css.into()]).await {
+            self.fail(&format!("scrolling to {css}: {e}")).await;
+        }
+    }
+
     pub async fn check(&mut self, ok: bool, what: &str) {
         if !ok {
             self.fail(what).await;

@@ -3,7 +3,8 @@
 //! it: open the sign-in link, go to Integrations → HubSpot, *Connect* through the
 //! sandbox's consent page choosing the second of two portals, see *Connected* with
 //! that *Portal ID*; add a Field Mapping to the label "Job Title", see the hint,
-//! fix it and save; open a customer, *Sync Now*, see the contact id; then
+//! fix it and save; *Test Mapping* with a customer shows what would be sent;
+//! open a customer, *Sync Now*, see the contact id; then
 //! *Disconnect*. An agent opening a settings page gets the 403 page; a form whose
 //! CSRF field was removed in the page is refused with 403 and changes nothing; on
 //! Webhooks an admin saves the App ID and secret (and sees "secret set", never
@@ -71,6 +72,13 @@ async fn admin_connects_hubspot_by_oauth_then_disconnects(backend: Backend) {
     assert_eq!(connectors[0].auth_kind.as_str(), "oauth");
 
     // Field Mappings: the label is refused with the API's hint, the name saves.
+    let customer = app
+        .create_customer(json!({
+            "email": "grace@navy.example",
+            "name": "Grace Hopper",
+            "jobTitle": "Rear Admiral"
+        }))
+        .await;
     b.click_link("CRM Sync → HubSpot").await;
     let field = b.wait_for("select#keva_field").await;
     if let Err(e) = field.select_by_value("jobTitle").await {
@@ -93,10 +101,22 @@ async fn admin_connects_hubspot_by_oauth_then_disconnects(backend: Backend) {
         .await;
     b.shot("mappings-saved").await;
 
+    // Test Mapping: the dry run shows what the saved mapping would send.
+    let chosen = b.wait_for("select#test_customer").await;
+    if let Err(e) = chosen.select_by_label("grace@navy.example").await {
+        b.fail(&format!("choosing the customer: {e}")).await;
+    }
+    b.click_button("Test Mapping").await;
+    let sent = b.text_of("tr[data-property='jobtitle']").await;
+    b.check(
+        sent.contains("Rear Admiral"),
+        &format!("preview row {sent:?}"),
+    )
+    .await;
+    b.scroll_to("tr[data-property='jobtitle']").await;
+    b.shot("mappings-test-mapping").await;
+
     // A customer's HubSpot panel: Sync Now links the contact.
-    let customer = app
-        .create_customer(json!({"email": "grace@navy.example", "name": "Grace Hopper"}))
-        .await;
     b.click_link("Customers").await;
     b.wait_for("table").await;
     b.shot("customers").await;
