@@ -25,6 +25,7 @@ pub mod conflict;
 pub mod context;
 pub mod customer;
 pub mod email;
+mod intern;
 pub mod job;
 pub mod mapping;
 pub mod name;
@@ -40,7 +41,7 @@ pub mod value_format;
 pub use attribute::{AttributeChanges, AttributeError, AttributeSpec, AttributeValues};
 pub use automap::{propose_mappings, MappingProposal, DEFAULT_CONFIDENCE_THRESHOLD};
 pub use conflict::{resolve, Conflict, ConflictPolicy, Contender, Resolution, Side};
-pub use customer::{Customer, CustomerPatch, KevaField};
+pub use customer::{AttributeKey, Customer, CustomerPatch, KevaField};
 pub use email::{Email, EmailError};
 pub use job::{next_delay, JobState, RetryDecision, RetryPolicy};
 pub use mapping::{

@@ -259,6 +259,16 @@ impl PropertyRegistry {
                     error: "INVALID_DATE",
                     message: format!("{text} was not a valid long or ISO-8601 date."),
                 });
+            } else if def.ptype == "date"
+                && super::search::parse_time_ms(&text).is_some_and(|ms| ms % 86_400_000 != 0)
+            {
+                // HubSpot keeps a date property as a calendar day: any instant
+                // other than midnight UTC is refused, not rounded.
+                invalid.push(InvalidValue {
+                    name: name.clone(),
+                    error: "INVALID_DATE",
+                    message: format!("{text} is not midnight UTC: date properties take a day"),
+                });
             } else if def.ptype == "enumeration" && !def.options.is_empty() {
                 let bad = text
                     .split(';')

@@ -68,6 +68,7 @@ fn field_label(f: KevaField) -> &'static str {
         KevaField::JobTitle => "Job title",
         KevaField::Location => "Location",
         KevaField::Notes => "Notes",
+        KevaField::Attribute(k) => k.wire(),
     }
 }
 
@@ -334,6 +335,7 @@ fn mapping_from(form: &AddForm) -> Result<FieldMapping, String> {
             .map(str::trim)
             .filter(|d| !d.is_empty())
             .map(str::to_string),
+        attribute: None,
     })
 }
 

@@ -3,6 +3,7 @@
 //! skips mappings whose property the portal lacks. A dry run reads it without
 //! filling the cache (`without_caching`).
 
+use keva_core::mapping::bind_attributes;
 use keva_core::{default_contact_mappings, FieldMapping, ObjectKind, PropertyInfo};
 use keva_hubspot::{HubspotClient, ObjectType};
 use keva_store::{Connector, StoreError};
@@ -89,14 +90,34 @@ pub async fn without_caching(
 }
 
 /// The connector's saved mappings for `object`; contacts fall back to the defaults.
+/// Attribute mappings come bound to their workspace's live definitions.
 pub async fn mappings(
     state: &AppState,
     connector: &Connector,
     object: ObjectKind,
 ) -> Result<Vec<FieldMapping>, SyncError> {
-    Ok(match state.store.mappings(connector.id, object).await? {
+    let mut mappings = match state.store.mappings(connector.id, object).await? {
         Some(m) => m.mappings,
         None if object == ObjectKind::Contact => default_contact_mappings(),
         None => Vec::new(),
-    })
+    };
+    bind(state, connector.workspace_id, &mut mappings).await?;
+    Ok(mappings)
+}
+
+/// Binds attribute mappings to the workspace's definitions (a no-op, and no
+/// query, when no mapping names an attribute).
+pub async fn bind(
+    state: &AppState,
+    workspace_id: uuid::Uuid,
+    mappings: &mut [FieldMapping],
+) -> Result<(), StoreError> {
+    if mappings
+        .iter()
+        .any(|m| m.keva_field.attribute_key().is_some())
+    {
+        let specs = state.store.attribute_specs(workspace_id).await?;
+        bind_attributes(mappings, &specs);
+    }
+    Ok(())
 }

@@ -22,6 +22,7 @@ mod crm_context;
 mod harness;
 mod oauth_connect;
 mod service_limits;
+mod sync_attributes;
 mod sync_connect;
 mod sync_flows;
 mod sync_key_rotation;

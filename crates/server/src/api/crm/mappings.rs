@@ -30,7 +30,9 @@ pub struct MappingParams {
 pub struct MappingsView {
     pub connector_id: Uuid,
     pub object: String,
-    /// `{kevaField, hubspotProperties, direction, transform, default}` each.
+    /// `{kevaField, hubspotProperties, direction, transform, default}` each;
+    /// `kevaField` is a built-in field (`email`, `jobTitle`, …) or a custom
+    /// attribute as `attributes.<key>`.
     #[schema(value_type = Vec<Object>)]
     pub mappings: Vec<FieldMapping>,
     #[schema(value_type = Vec<Object>)]
@@ -41,6 +43,8 @@ pub struct MappingsView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PutMappings {
+    /// As in `MappingsView`: `kevaField` may be `attributes.<key>`, whose
+    /// attribute type must fit the property's type.
     #[schema(value_type = Vec<Object>)]
     pub mappings: Vec<FieldMapping>,
 }
@@ -139,7 +143,7 @@ pub(crate) async fn current(
     params(MappingParams), request_body = PutMappings, security(("api_key" = [])),
     responses((status = 200, body = MappingsView), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody, description = "a property doesn't exist (the message names the closest internal name) or the mappings conflict; nothing saved")))]
+        (status = 422, body = ErrorBody, description = "a property doesn't exist (the message names the closest internal name), an attribute is unknown or its type does not fit the property's, or the mappings conflict; nothing saved")))]
 pub async fn put_mappings(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -162,8 +166,15 @@ pub(crate) async fn save(
     mappings: &[FieldMapping],
 ) -> Result<MappingsView, ApiError> {
     keva_core::mapping_limits(mappings).map_err(ApiError::Unprocessable)?;
-    let props = portal_properties(state, connector, object, false).await?;
-    let issues = validate_mappings(mappings, &props);
+    let mut props = portal_properties(state, connector, object, false).await?;
+    // A property created in HubSpot since the list was cached is not "missing":
+    // look again before saying so.
+    if !keva_core::missing_properties(mappings, &props).is_empty() {
+        props = portal_properties(state, connector, object, true).await?;
+    }
+    let mut mappings = mappings.to_vec();
+    properties::bind(state, connector.workspace_id, &mut mappings).await?;
+    let issues = validate_mappings(&mappings, &props);
     if !issues.is_empty() {
         let message = issues
             .iter()
@@ -174,7 +185,7 @@ pub(crate) async fn save(
     }
     state
         .store
-        .save_mappings(connector.id, object, mappings, &serde_json::json!([]))
+        .save_mappings(connector.id, object, &mappings, &serde_json::json!([]))
         .await?;
     current(state, connector, object).await
 }
