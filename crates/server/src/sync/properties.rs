@@ -11,7 +11,7 @@ use keva_store::{Connector, StoreError};
 use crate::state::AppState;
 use crate::sync::SyncError;
 
-fn object_type(object: ObjectKind) -> ObjectType {
+pub(crate) fn object_type(object: ObjectKind) -> ObjectType {
     match object {
         ObjectKind::Contact => ObjectType::Contacts,
         ObjectKind::Company => ObjectType::Companies,

@@ -203,6 +203,116 @@ async fn incompatible_attribute_mappings_are_refused(app: TestApp) {
     }
 }
 
+async fn missing_properties_are_created_when_asked(app: TestApp) {
+    for body in [
+        json!({"key": "renewalDate", "label": "Renewal date", "type": "date"}),
+        json!({"key": "tier", "label": "Tier", "type": "enum", "options": ["gold", "silver"]}),
+    ] {
+        app.expect(app.post("/api/customer-attributes", body), 201, "attribute")
+            .await;
+    }
+    let mut mappings = current_mappings(&app).await;
+    mappings.push(json!({"kevaField": "attributes.renewalDate",
+        "hubspotProperties": ["renewal_date"]}));
+    mappings.push(json!({"kevaField": "attributes.tier", "hubspotProperties": ["keva_tier"]}));
+    let absent = |name: &str| format!("/crm/v3/properties/contacts/{name}");
+
+    // Not asked: refused as before.
+    let (s, body) =
+        call(app.put("/api/crm/hubspot/mappings", json!({ "mappings": mappings }))).await;
+    assert_eq!(s, 422, "{body}");
+    assert!(body
+        .to_string()
+        .contains("Property doesn't exist: 'renewal_date'"));
+    // Asked, but another mapping is wrong: nothing is created or saved.
+    let mut wrong = mappings.clone();
+    wrong.push(json!({"kevaField": "attributes.nope", "hubspotProperties": ["nope_prop"]}));
+    let (s, body) = call(app.put(
+        "/api/crm/hubspot/mappings",
+        json!({ "mappings": wrong, "createMissingProperties": true }),
+    ))
+    .await;
+    assert_eq!(s, 422, "{body}");
+    for name in ["renewal_date", "keva_tier", "nope_prop"] {
+        assert_eq!(app.sandbox(Method::GET, &absent(name), None).await.0, 404);
+    }
+
+    let saved = app
+        .expect(
+            app.put(
+                "/api/crm/hubspot/mappings",
+                json!({ "mappings": mappings, "createMissingProperties": true }),
+            ),
+            200,
+            "save creating properties",
+        )
+        .await;
+    assert_eq!(
+        saved["createdProperties"],
+        json!(["keva_tier", "renewal_date"])
+    );
+    let date = app
+        .sandbox_ok(Method::GET, &absent("renewal_date"), None, 200)
+        .await;
+    assert_eq!(
+        (
+            &date["type"],
+            &date["fieldType"],
+            &date["groupName"],
+            &date["label"]
+        ),
+        (
+            &json!("date"),
+            &json!("date"),
+            &json!("keva"),
+            &json!("Renewal date")
+        ),
+        "{date}"
+    );
+    let tier = app
+        .sandbox_ok(Method::GET, &absent("keva_tier"), None, 200)
+        .await;
+    assert_eq!(tier["type"], "enumeration", "{tier}");
+    let options: Vec<&str> = tier["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(options, ["gold", "silver"]);
+    let groups = app
+        .sandbox_ok(Method::GET, "/crm/v3/properties/contacts/groups", None, 200)
+        .await;
+    assert!(
+        groups["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["name"] == "keva" && g["label"] == "Keva"),
+        "{groups}"
+    );
+
+    // The new properties sync at once; saving again creates nothing.
+    let customer = app
+        .synced_customer(json!({"email": "cy@example.com",
+            "attributes": {"renewalDate": "2026-06-30", "tier": "gold"}}))
+        .await;
+    let raw = app.contact(&app.contact_id(&customer).await).await;
+    assert_eq!(raw["renewal_date"], "2026-06-30T00:00:00.000Z", "{raw}");
+    assert_eq!(raw["keva_tier"], "gold");
+    let again = app
+        .expect(
+            app.put(
+                "/api/crm/hubspot/mappings",
+                json!({ "mappings": mappings, "createMissingProperties": true }),
+            ),
+            200,
+            "save again",
+        )
+        .await;
+    assert!(again.get("createdProperties").is_none(), "{again}");
+}
+
 async fn stored(app: &TestApp, email: &str) -> keva_store::Customer {
     let c = app.store.customer_by_email(app.workspace_id, email).await;
     c.unwrap().unwrap()
@@ -259,7 +369,8 @@ async fn a_batch_sync_carries_attributes(env: TestApp) {
 keva_store::backend_tests!(with = crate::harness::connected;
     attributes_round_trip_in_hubspot_formats,
     a_value_hubspot_holds_that_does_not_fit_is_not_taken,
-    incompatible_attribute_mappings_are_refused
+    incompatible_attribute_mappings_are_refused,
+    missing_properties_are_created_when_asked
 );
 
 mod batch {
