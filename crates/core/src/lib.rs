@@ -53,7 +53,7 @@ pub use preview::{preview, MappingPreview};
 pub use reconcile::{keva_values, reconcile, ReconcileInput, Stamped};
 pub use status::{SyncDirection, SyncStatus, Trigger};
 pub use text_enum::UnknownVariant;
-pub use transform::{normalize_phone, Transform};
+pub use transform::{known_region, normalize_phone, phone_e164, Transform};
 pub use validate::{
     closest_property, mapping_limits, missing_properties, validate_mappings, MappingIssue,
     MappingIssueKind, PropertyChoice, PropertyInfo,

@@ -95,6 +95,11 @@ pub struct FieldMapping {
     /// that is undefined or retired (whose mapping is then skipped).
     #[serde(skip)]
     pub attribute: Option<AttributeSpec>,
+    /// The workspace's default phone region (`GB`), which the `phone_e164`
+    /// transform reads numbers without a country code in: bound with the
+    /// attributes, never stored.
+    #[serde(skip)]
+    pub phone_region: Option<String>,
 }
 
 impl FieldMapping {
@@ -106,7 +111,30 @@ impl FieldMapping {
             transform: None,
             default: None,
             attribute: None,
+            phone_region: None,
         }
+    }
+
+    /// Why a value this mapping sends to HubSpot is not normalised, if it is
+    /// not: a `phone_e164` mapping whose value is not a valid phone number
+    /// (sent as typed rather than mangled).
+    pub fn phone_problem(&self, value: Option<&str>) -> Option<String> {
+        let value = clean(value)?.trim();
+        if self.transform != Some(Transform::PhoneE164) {
+            return None;
+        }
+        if crate::transform::phone_e164(value, self.phone_region.as_deref()).is_some() {
+            return None;
+        }
+        Some(match &self.phone_region {
+            Some(r) => {
+                format!("{value:?} is not a valid phone number (default region {r}); sent as typed")
+            }
+            None => format!(
+                "{value:?} is not a valid phone number with a country code (the workspace has \
+                 no default region); sent as typed"
+            ),
+        })
     }
 
     /// A mapping naming an attribute that has no live definition to convert by.
@@ -123,7 +151,7 @@ impl FieldMapping {
     fn prepare(&self, value: &str) -> Option<String> {
         let trimmed = value.trim();
         let out = match self.transform {
-            Some(t) => t.apply(trimmed),
+            Some(t) => t.apply_in(trimmed, self.phone_region.as_deref()),
             None => trimmed.to_string(),
         };
         let out = out.trim();

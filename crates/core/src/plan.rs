@@ -50,6 +50,8 @@ text_enum! {
         AttributeUnavailable => "attribute_unavailable",
         /// HubSpot's value does not fit the attribute's type; Keva's was kept.
         InvalidValue => "invalid_value",
+        /// A phone number that is not valid was sent as typed, not in E.164.
+        InvalidPhone => "invalid_phone",
     }
 }
 

@@ -42,7 +42,9 @@
 //!    A HubSpot value that does not fit the attribute's type is not taken (a
 //!    warning says why; Keva keeps its value). A mapping whose attribute has no
 //!    live definition is skipped like a missing property.
-//! 8. `new_bases` is what each side holds after the plan is applied, so reconciling
+//! 8. A `phone_e164` mapping sends a number that is not valid as typed, with an
+//!    `invalid_phone` warning, rather than a mangled one.
+//! 9. `new_bases` is what each side holds after the plan is applied, so reconciling
 //!    again at once yields an empty plan, and HubSpot's webhook echo of our own write
 //!    (HubSpot now equal to its base) is no change: the ping-pong guard.
 //!
@@ -410,6 +412,13 @@ fn misfit_refusal(m: &FieldMapping, h: &HubspotValues) -> Option<Warning> {
 }
 
 fn push(m: &FieldMapping, cur: Current, plan: &mut Plan) {
+    if let Some(message) = m.phone_problem(cur.k.as_deref()) {
+        plan.warnings.push(Warning {
+            field: m.keva_field,
+            code: WarningCode::InvalidPhone,
+            message,
+        });
+    }
     let target = to_crm(m, cur.k.as_deref());
     for (p, old) in cur.h {
         let new = target.get(&p).cloned().unwrap_or_default();

@@ -431,16 +431,40 @@ fn equal_after_transform_is_no_change() {
         }
     }
     let mut w = World::new(mappings);
-    w.keva_edit(KevaField::Phone, Some("+1 (555) 010-2000"));
-    w.hubspot_edit("phone", Some("+15550102000"));
+    w.keva_edit(KevaField::Phone, Some("+1 (202) 456-1111"));
+    w.hubspot_edit("phone", Some("+12024561111"));
     let plan = w.sync();
     assert!(plan.is_empty(), "{plan:?}");
-    w.keva_edit(KevaField::Phone, Some("+1 555 010 3000"));
-    assert_eq!(props(&w.sync()), [("phone", "+15550103000")]);
+    w.keva_edit(KevaField::Phone, Some("+1 202 456 1414"));
+    assert_eq!(props(&w.sync()), [("phone", "+12024561414")]);
     assert!(
         w.plan().is_empty(),
         "the transformed value is not pulled back"
     );
+}
+
+#[test]
+fn phones_use_the_default_region_and_invalid_ones_go_as_typed_with_a_warning() {
+    let mut mappings = default_contact_mappings();
+    for m in &mut mappings {
+        if m.keva_field == KevaField::Phone {
+            m.transform = Some(Transform::PhoneE164);
+            m.phone_region = Some("GB".into());
+        }
+    }
+    let mut w = World::new(mappings);
+    w.keva_edit(KevaField::Phone, Some("020 7946 0000"));
+    let plan = w.sync();
+    assert_eq!(props(&plan), [("phone", "+442079460000")]);
+    assert!(plan.warnings.is_empty(), "{plan:?}");
+    assert!(w.plan().is_empty(), "settled");
+
+    w.keva_edit(KevaField::Phone, Some("ask reception"));
+    let plan = w.sync();
+    assert_eq!(props(&plan), [("phone", "ask reception")]);
+    assert_eq!(plan.warnings[0].code, WarningCode::InvalidPhone);
+    assert!(plan.warnings[0].message.contains("GB"), "{plan:?}");
+    assert!(w.plan().is_empty(), "settled");
 }
 
 #[test]

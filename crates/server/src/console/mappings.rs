@@ -336,6 +336,7 @@ fn mapping_from(form: &AddForm) -> Result<FieldMapping, String> {
             .filter(|d| !d.is_empty())
             .map(str::to_string),
         attribute: None,
+        phone_region: None,
     })
 }
 

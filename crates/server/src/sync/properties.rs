@@ -4,7 +4,7 @@
 //! filling the cache (`without_caching`).
 
 use keva_core::mapping::bind_attributes;
-use keva_core::{default_contact_mappings, FieldMapping, ObjectKind, PropertyInfo};
+use keva_core::{default_contact_mappings, FieldMapping, ObjectKind, PropertyInfo, Transform};
 use keva_hubspot::{HubspotClient, ObjectType};
 use keva_store::{Connector, StoreError};
 
@@ -105,8 +105,9 @@ pub async fn mappings(
     Ok(mappings)
 }
 
-/// Binds attribute mappings to the workspace's definitions (a no-op, and no
-/// query, when no mapping names an attribute).
+/// Binds attribute mappings to the workspace's definitions and `phone_e164`
+/// mappings to its default phone region (each a no-op, and no query, when no
+/// mapping needs it).
 pub async fn bind(
     state: &AppState,
     workspace_id: uuid::Uuid,
@@ -118,6 +119,19 @@ pub async fn bind(
     {
         let specs = state.store.attribute_specs(workspace_id).await?;
         bind_attributes(mappings, &specs);
+    }
+    if mappings
+        .iter()
+        .any(|m| m.transform == Some(Transform::PhoneE164))
+    {
+        let region = state
+            .store
+            .get_workspace(workspace_id)
+            .await?
+            .and_then(|w| w.phone_region);
+        for m in mappings.iter_mut() {
+            m.phone_region.clone_from(&region);
+        }
     }
     Ok(())
 }

@@ -27,6 +27,7 @@ mod sync_connect;
 mod sync_flows;
 mod sync_key_rotation;
 mod sync_oauth;
+mod sync_phone;
 mod sync_props;
 mod sync_queue;
 mod webhook_abuse;
