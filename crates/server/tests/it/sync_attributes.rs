@@ -144,6 +144,27 @@ async fn attributes_round_trip_in_hubspot_formats(app: TestApp) {
     assert_eq!(raw["signup_date"], "2026-03-15T00:00:00.000Z", "{raw}");
     assert_eq!(raw["plan_tier"], "team");
     assert_eq!(app.calls(PATCH_CONTACT), 1);
+
+    // Mapped attributes are not offered again by auto-map.
+    let v = app
+        .expect(
+            app.post(
+                "/api/crm/hubspot/automap",
+                json!({"connectorId": connector, "object": "contacts"}),
+            ),
+            200,
+            "automap",
+        )
+        .await;
+    let keys: Vec<&str> = v["suggestions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["key"].as_str().unwrap())
+        .collect();
+    for key in ["mrr", "signupDate", "plan"] {
+        assert!(!keys.contains(&key), "{key} is mapped: {keys:?}");
+    }
 }
 
 async fn a_value_hubspot_holds_that_does_not_fit_is_not_taken(app: TestApp) {
