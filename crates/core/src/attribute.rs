@@ -26,8 +26,42 @@ pub type AttributeChanges = BTreeMap<String, Option<Value>>;
 /// stores can also be written there.
 pub const MAX_STRING_CHARS: usize = 65_536;
 
+/// The longest attribute key.
+pub const MAX_KEY_LEN: usize = 64;
+
+/// Whether `key` is a well-formed attribute key: camelCase (a lowercase letter,
+/// then letters and digits), at most [`MAX_KEY_LEN`] characters.
+pub fn valid_key(key: &str) -> bool {
+    let mut chars = key.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_alphanumeric())
+        && key.len() <= MAX_KEY_LEN
+}
+
+/// A canonical value as text: what the sync compares and shows in history.
+/// Strings, dates, datetimes and enum values as they are, numbers and booleans
+/// in JSON notation, multi-selects `;`-joined (as HubSpot joins them); `None`
+/// for "no value". [`crate::value_format::from_hubspot`] reads every one of
+/// these back into the same canonical value.
+pub fn text_of(value: &Value) -> Option<String> {
+    let text = match value {
+        Value::Null => return None,
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items
+            .iter()
+            .map(|v| match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(";"),
+        other => other.to_string(),
+    };
+    (!text.is_empty()).then_some(text)
+}
+
 /// What validation needs to know about one attribute definition.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttributeSpec {
     pub key: String,
     pub kind: KevaFieldType,
@@ -67,7 +101,7 @@ pub fn canonical_value(spec: &AttributeSpec, value: &Value) -> Result<Option<Val
             Ok(non_empty(s).map(|s| Value::String(s.to_string())))
         }
         KevaFieldType::Number => match value {
-            Value::Number(_) => Ok(Some(value.clone())),
+            Value::Number(n) => Ok(Some(Value::Number(integral(n)))),
             _ => Err(format!("must be a number, got {}", json_kind(value))),
         },
         KevaFieldType::Boolean => match value {
@@ -173,6 +207,18 @@ pub fn apply_changes(values: &mut AttributeValues, changes: &AttributeChanges) -
         changed |= before.as_ref() != value.as_ref();
     }
     changed
+}
+
+/// A whole number held as a float (`1250.0`, how some sources send integers) as
+/// the integer, so one number has one stored form.
+fn integral(n: &serde_json::Number) -> serde_json::Number {
+    match n.as_f64() {
+        Some(f) if !n.is_i64() && !n.is_u64() && f.fract() == 0.0 && f.abs() < 9.0e15 => {
+            // In range and whole: the cast is exact.
+            serde_json::Number::from(f as i64)
+        }
+        _ => n.clone(),
+    }
 }
 
 fn expect_str<'a>(value: &'a Value, what: &str) -> Result<&'a str, String> {

@@ -113,6 +113,9 @@ fn terms(field: KevaField) -> &'static [(&'static str, f64)] {
             ("comments", 0.85),
             ("description", 0.8),
         ],
+        // The legacy proposer knows built-ins only; attributes go through
+        // `suggest::automap`, which reads their labels and types.
+        KevaField::Attribute(_) => &[],
     }
 }
 

@@ -5,16 +5,25 @@
 //! to hold them and say why they are not synced, rather than lose them. The HTTP API
 //! still refuses invalid emails on create and update.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::attribute::{AttributeChanges, AttributeValues};
 
-/// The Keva profile fields a mapping can name. `as_str` is the wire name used in
-/// the API and in mappings (`jobTitle`, not `job_title`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// What a mapping can name on the Keva side: one of the seven built-in profile
+/// fields, or a custom attribute. `as_str` is the wire name used in the API, in
+/// mappings, bases and field times (`jobTitle`, `attributes.plan`).
+///
+/// Why one enum with an interned attribute key rather than a second target type:
+/// the merge, plans, bases, history, warnings and field times are all keyed by
+/// `KevaField` and copy it freely, and the built-in paths stay exactly as they
+/// were; an attribute is just one more key whose value is its typed value's text
+/// form (see [`crate::attribute::text_of`]), converted to and from HubSpot's
+/// formats by the mapping's bound [`crate::AttributeSpec`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum KevaField {
     Email,
     Name,
@@ -23,9 +32,42 @@ pub enum KevaField {
     JobTitle,
     Location,
     Notes,
+    /// A custom attribute (`attributes.<key>`).
+    Attribute(AttributeKey),
+}
+
+/// A custom attribute's key as a mapping target. It holds the interned wire name
+/// (`attributes.plan`), which is what keeps [`KevaField`] `Copy` and lets
+/// `as_str` hand out a `&'static str` like the built-ins do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AttributeKey(&'static str);
+
+impl AttributeKey {
+    /// What an attribute's wire name starts with.
+    pub const PREFIX: &'static str = "attributes.";
+
+    /// The key of a well-formed attribute key (see
+    /// [`crate::attribute::valid_key`]); `None` otherwise.
+    pub fn new(key: &str) -> Option<Self> {
+        if !crate::attribute::valid_key(key) {
+            return None;
+        }
+        crate::intern::intern(&format!("{}{key}", Self::PREFIX)).map(Self)
+    }
+
+    /// The attribute's key (`plan`).
+    pub fn key(self) -> &'static str {
+        self.0.get(Self::PREFIX.len()..).unwrap_or_default()
+    }
+
+    /// The wire name (`attributes.plan`).
+    pub fn wire(self) -> &'static str {
+        self.0
+    }
 }
 
 impl KevaField {
+    /// The built-in fields (attributes are per workspace).
     pub const ALL: [KevaField; 7] = [
         KevaField::Email,
         KevaField::Name,
@@ -45,13 +87,58 @@ impl KevaField {
             KevaField::JobTitle => "jobTitle",
             KevaField::Location => "location",
             KevaField::Notes => "notes",
+            KevaField::Attribute(k) => k.wire(),
         }
     }
 
+    /// A built-in field by name (any case), or `attributes.<key>`.
     pub fn parse(s: &str) -> Option<Self> {
+        if let Some(key) = s.strip_prefix(AttributeKey::PREFIX) {
+            return AttributeKey::new(key).map(KevaField::Attribute);
+        }
         Self::ALL
             .into_iter()
             .find(|f| f.as_str().eq_ignore_ascii_case(s))
+    }
+
+    /// The field of a custom attribute's key; `None` for a malformed key.
+    pub fn attribute(key: &str) -> Option<Self> {
+        AttributeKey::new(key).map(KevaField::Attribute)
+    }
+
+    /// The attribute key, for an attribute field.
+    pub fn attribute_key(self) -> Option<AttributeKey> {
+        match self {
+            KevaField::Attribute(k) => Some(k),
+            _ => None,
+        }
+    }
+}
+
+impl Serialize for KevaField {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for KevaField {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = KevaField;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a Keva field (email, name, phone, company, jobTitle, location, notes) or attributes.<key>")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<KevaField, E> {
+                KevaField::parse(v).ok_or_else(|| {
+                    E::custom(format!(
+                        "unknown Keva field {v:?}: expected email, name, phone, company, \
+                         jobTitle, location, notes or attributes.<camelCaseKey>"
+                    ))
+                })
+            }
+        }
+        d.deserialize_str(Visitor)
     }
 }
 
@@ -76,8 +163,9 @@ pub struct Customer {
 }
 
 impl Customer {
-    /// The value of one profile field, `None` when empty.
-    pub fn field(&self, f: KevaField) -> Option<&str> {
+    /// The value of one profile field, `None` when empty; an attribute's value in
+    /// its text form ([`crate::attribute::text_of`]).
+    pub fn field(&self, f: KevaField) -> Option<Cow<'_, str>> {
         let v = match f {
             KevaField::Email => Some(self.email.as_str()),
             KevaField::Name => self.name.as_deref(),
@@ -86,8 +174,15 @@ impl Customer {
             KevaField::JobTitle => self.job_title.as_deref(),
             KevaField::Location => self.location.as_deref(),
             KevaField::Notes => self.notes.as_deref(),
+            KevaField::Attribute(k) => {
+                return self
+                    .attributes
+                    .get(k.key())
+                    .and_then(crate::attribute::text_of)
+                    .map(Cow::Owned)
+            }
         };
-        v.filter(|s| !s.is_empty())
+        v.filter(|s| !s.is_empty()).map(Cow::Borrowed)
     }
 }
 
@@ -129,9 +224,13 @@ impl CustomerPatch {
             KevaField::JobTitle => self.job_title.as_deref(),
             KevaField::Location => self.location.as_deref(),
             KevaField::Notes => self.notes.as_deref(),
+            // Attribute changes are typed values in `attributes`.
+            KevaField::Attribute(_) => None,
         }
     }
 
+    /// Sets a built-in field. An attribute takes its value as a string here;
+    /// typed values go through [`CustomerPatch::set_attribute`].
     pub fn set(&mut self, f: KevaField, v: Option<String>) {
         let slot = match f {
             KevaField::Email => &mut self.email,
@@ -141,7 +240,63 @@ impl CustomerPatch {
             KevaField::JobTitle => &mut self.job_title,
             KevaField::Location => &mut self.location,
             KevaField::Notes => &mut self.notes,
+            KevaField::Attribute(k) => {
+                let value = v.filter(|s| !s.is_empty()).map(serde_json::Value::String);
+                self.attributes.insert(k.key().to_string(), value);
+                return;
+            }
         };
         *slot = v;
+    }
+
+    /// Sets (`Some`) or clears (`None`) an attribute's canonical value.
+    pub fn set_attribute(&mut self, key: AttributeKey, value: Option<serde_json::Value>) {
+        self.attributes.insert(key.key().to_string(), value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_have_one_wire_name_each_way() {
+        let plan = KevaField::attribute("plan").expect("key");
+        assert_eq!(plan.as_str(), "attributes.plan");
+        assert_eq!(plan.attribute_key().map(AttributeKey::key), Some("plan"));
+        for f in KevaField::ALL.into_iter().chain([plan]) {
+            let json = serde_json::to_value(f).expect("serialize");
+            assert_eq!(json, f.as_str());
+            assert_eq!(serde_json::from_value::<KevaField>(json).expect("parse"), f);
+        }
+        assert_eq!(KevaField::parse("JOBTITLE"), Some(KevaField::JobTitle));
+        for bad in [
+            "attributes.",
+            "attributes.Plan",
+            "attributes.a-b",
+            "plan",
+            "attributes.x.y",
+        ] {
+            assert_eq!(KevaField::parse(bad), None, "{bad}");
+        }
+        let err =
+            serde_json::from_value::<KevaField>(serde_json::json!("salary")).expect_err("unknown");
+        assert!(
+            err.to_string().contains("attributes.<camelCaseKey>"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn field_times_keep_attribute_keys() {
+        let times = std::collections::BTreeMap::from([
+            (KevaField::Email, 1),
+            (KevaField::attribute("mrr").expect("key"), 2),
+        ]);
+        let json = serde_json::to_string(&times).expect("serialize");
+        assert_eq!(json, r#"{"email":1,"attributes.mrr":2}"#);
+        let back: std::collections::BTreeMap<KevaField, i64> =
+            serde_json::from_str(&json).expect("parse");
+        assert_eq!(back, times);
     }
 }

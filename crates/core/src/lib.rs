@@ -25,6 +25,7 @@ pub mod conflict;
 pub mod context;
 pub mod customer;
 pub mod email;
+mod intern;
 pub mod job;
 pub mod mapping;
 pub mod name;
@@ -40,7 +41,7 @@ pub mod value_format;
 pub use attribute::{AttributeChanges, AttributeError, AttributeSpec, AttributeValues};
 pub use automap::{propose_mappings, MappingProposal, DEFAULT_CONFIDENCE_THRESHOLD};
 pub use conflict::{resolve, Conflict, ConflictPolicy, Contender, Resolution, Side};
-pub use customer::{Customer, CustomerPatch, KevaField};
+pub use customer::{AttributeKey, Customer, CustomerPatch, KevaField};
 pub use email::{Email, EmailError};
 pub use job::{next_delay, JobState, RetryDecision, RetryPolicy};
 pub use mapping::{
@@ -52,7 +53,7 @@ pub use preview::{preview, MappingPreview};
 pub use reconcile::{keva_values, reconcile, ReconcileInput, Stamped};
 pub use status::{SyncDirection, SyncStatus, Trigger};
 pub use text_enum::UnknownVariant;
-pub use transform::{normalize_phone, Transform};
+pub use transform::{known_region, normalize_phone, phone_e164, Transform};
 pub use validate::{
     closest_property, mapping_limits, missing_properties, validate_mappings, MappingIssue,
     MappingIssueKind, PropertyChoice, PropertyInfo,

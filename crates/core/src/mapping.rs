@@ -13,11 +13,19 @@
 //!   in a CRM field, and HubSpot may strip it, which would look like an edit); a
 //!   transform normalises a value on its way to the side that receives it, in
 //!   either direction; a default stands in for an empty source value.
+//! - A custom attribute (`attributes.<key>`) travels as its value's text form
+//!   ([`crate::attribute::text_of`]) on Keva's side and in HubSpot's format for
+//!   its type on HubSpot's ([`crate::value_format`]): the mapping carries the
+//!   attribute's definition, bound by [`bind_attributes`] when mappings are
+//!   loaded. Both conversions end in the canonical form, so a value that went
+//!   to HubSpot and came back (`"1767571200000"` for `2026-01-05`) reads as the
+//!   same value and is no change.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::attribute::{text_of, AttributeSpec};
 use crate::customer::KevaField;
 use crate::name;
 use crate::text_enum::text_enum;
@@ -81,6 +89,17 @@ pub struct FieldMapping {
     pub transform: Option<Transform>,
     #[serde(default)]
     pub default: Option<String>,
+    /// The attribute's definition, for an attribute field: bound from the
+    /// workspace's definitions when mappings are loaded ([`bind_attributes`]),
+    /// never stored or sent. `None` for a built-in field, and for an attribute
+    /// that is undefined or retired (whose mapping is then skipped).
+    #[serde(skip)]
+    pub attribute: Option<AttributeSpec>,
+    /// The workspace's default phone region (`GB`), which the `phone_e164`
+    /// transform reads numbers without a country code in: bound with the
+    /// attributes, never stored.
+    #[serde(skip)]
+    pub phone_region: Option<String>,
 }
 
 impl FieldMapping {
@@ -91,7 +110,36 @@ impl FieldMapping {
             direction,
             transform: None,
             default: None,
+            attribute: None,
+            phone_region: None,
         }
+    }
+
+    /// Why a value this mapping sends to HubSpot is not normalised, if it is
+    /// not: a `phone_e164` mapping whose value is not a valid phone number
+    /// (sent as typed rather than mangled).
+    pub fn phone_problem(&self, value: Option<&str>) -> Option<String> {
+        let value = clean(value)?.trim();
+        if self.transform != Some(Transform::PhoneE164) {
+            return None;
+        }
+        if crate::transform::phone_e164(value, self.phone_region.as_deref()).is_some() {
+            return None;
+        }
+        Some(match &self.phone_region {
+            Some(r) => {
+                format!("{value:?} is not a valid phone number (default region {r}); sent as typed")
+            }
+            None => format!(
+                "{value:?} is not a valid phone number with a country code (the workspace has \
+                 no default region); sent as typed"
+            ),
+        })
+    }
+
+    /// A mapping naming an attribute that has no live definition to convert by.
+    pub fn unbound_attribute(&self) -> bool {
+        self.keva_field.attribute_key().is_some() && self.attribute.is_none()
     }
 
     /// Whether this is the name mapping that splits into firstname + lastname.
@@ -103,7 +151,7 @@ impl FieldMapping {
     fn prepare(&self, value: &str) -> Option<String> {
         let trimmed = value.trim();
         let out = match self.transform {
-            Some(t) => t.apply(trimmed),
+            Some(t) => t.apply_in(trimmed, self.phone_region.as_deref()),
             None => trimmed.to_string(),
         };
         let out = out.trim();
@@ -129,6 +177,19 @@ pub fn default_contact_mappings() -> Vec<FieldMapping> {
     ]
 }
 
+/// Binds each attribute mapping to its live definition in `specs` (retired or
+/// unknown ones stay unbound: validation refuses them, the sync skips them).
+pub fn bind_attributes(mappings: &mut [FieldMapping], specs: &[AttributeSpec]) {
+    for m in mappings {
+        m.attribute = m.keva_field.attribute_key().and_then(|k| {
+            specs
+                .iter()
+                .find(|s| s.key == k.key() && !s.retired)
+                .cloned()
+        });
+    }
+}
+
 /// `None` for a missing, empty or whitespace-only value.
 pub fn clean(value: Option<&str>) -> Option<&str> {
     value.filter(|v| !v.trim().is_empty())
@@ -140,6 +201,10 @@ pub fn to_crm(mapping: &FieldMapping, keva_value: Option<&str>) -> BTreeMap<Stri
     let source = clean(keva_value)
         .and_then(|v| mapping.prepare(v))
         .or_else(|| mapping.default_value());
+    let source = match &mapping.attribute {
+        Some(spec) => source.and_then(|v| to_hubspot_format(spec, v)),
+        None => source,
+    };
     let mut out = BTreeMap::new();
     if mapping.splits_name() {
         let parts = source.map(|v| name::split(&v)).unwrap_or_default();
@@ -168,8 +233,54 @@ pub fn from_crm(mapping: &FieldMapping, props: &HubspotValues) -> Option<String>
             .find_map(get)
             .map(str::to_string)
     };
-    raw.and_then(|v| mapping.prepare(&v))
-        .or_else(|| mapping.default_value())
+    let value = raw
+        .and_then(|v| mapping.prepare(&v))
+        .or_else(|| mapping.default_value());
+    match &mapping.attribute {
+        // A value that does not fit the attribute is returned as HubSpot has it
+        // (so it never equals Keva's value); `crm_value_error` says why and the
+        // merge does not write it.
+        Some(spec) => value.map(|v| canonical_text(spec, &v).unwrap_or(v)),
+        None => value,
+    }
+}
+
+/// Why HubSpot's value cannot become the attribute's value, if it cannot (a
+/// number property holding text, an option Keva does not define).
+pub fn crm_value_error(mapping: &FieldMapping, props: &HubspotValues) -> Option<String> {
+    let spec = mapping.attribute.as_ref()?;
+    let raw = mapping
+        .hubspot_properties
+        .iter()
+        .find_map(|p| clean(props.get(p).and_then(|v| v.as_deref())))
+        .and_then(|v| mapping.prepare(v))?;
+    crate::value_format::from_hubspot(spec, &raw).err()
+}
+
+/// The canonical value of a text (Keva's text form or a HubSpot string).
+pub fn typed_value(spec: &AttributeSpec, text: &str) -> Result<Option<serde_json::Value>, String> {
+    crate::value_format::from_hubspot(spec, text)
+}
+
+/// A text in the canonical text form of `spec`'s type; `None` if it does not fit.
+pub fn canonical_text(spec: &AttributeSpec, text: &str) -> Option<String> {
+    typed_value(spec, text)
+        .ok()
+        .flatten()
+        .and_then(|v| text_of(&v))
+}
+
+/// Keva's text form as HubSpot's string for the type; a text that does not fit
+/// (impossible for stored values, which are canonical) is sent as it is, for
+/// HubSpot to refuse with its reason.
+fn to_hubspot_format(spec: &AttributeSpec, text: String) -> Option<String> {
+    match typed_value(spec, &text) {
+        Ok(Some(v)) => crate::value_format::to_hubspot(spec, Some(&v))
+            .ok()
+            .filter(|s| !s.is_empty()),
+        Ok(None) => None,
+        Err(_) => Some(text),
+    }
 }
 #[cfg(test)]
 mod tests {

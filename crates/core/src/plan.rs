@@ -46,6 +46,12 @@ text_enum! {
         /// A mapped property does not exist in the portal: that mapping is skipped,
         /// the others sync.
         PropertyMissing => "property_missing",
+        /// A mapping names an attribute that is not defined or is retired.
+        AttributeUnavailable => "attribute_unavailable",
+        /// HubSpot's value does not fit the attribute's type; Keva's was kept.
+        InvalidValue => "invalid_value",
+        /// A phone number that is not valid was sent as typed, not in E.164.
+        InvalidPhone => "invalid_phone",
     }
 }
 
@@ -64,8 +70,12 @@ pub struct Warning {
 pub struct Plan {
     /// Only properties whose value changes; `""` clears a property.
     pub to_hubspot: BTreeMap<String, String>,
-    /// Only fields whose value changes; `None` clears a field.
+    /// Only fields whose value changes; `None` clears a field. Attributes appear
+    /// in their text form (for history), and typed in `to_keva_attributes`.
     pub to_keva: BTreeMap<KevaField, Option<String>>,
+    /// The canonical values of the attributes in `to_keva`, by key.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub to_keva_attributes: BTreeMap<String, Option<serde_json::Value>>,
     pub conflicts: Vec<Conflict>,
     pub warnings: Vec<Warning>,
     /// What each side holds once the plan is applied; stored on the link.
@@ -90,7 +100,13 @@ impl Plan {
     pub fn keva_patch(&self) -> CustomerPatch {
         let mut patch = CustomerPatch::default();
         for (field, value) in &self.to_keva {
-            patch.set(*field, Some(value.clone().unwrap_or_default()));
+            match field.attribute_key() {
+                Some(key) => {
+                    let typed = self.to_keva_attributes.get(key.key()).cloned().flatten();
+                    patch.set_attribute(key, typed);
+                }
+                None => patch.set(*field, Some(value.clone().unwrap_or_default())),
+            }
         }
         patch
     }

@@ -37,7 +37,15 @@ pub fn preview(
             ));
             continue;
         }
+        if m.unbound_attribute() {
+            out.warnings.push(format!(
+                "{} is not a defined attribute; the mapping would be skipped",
+                m.keva_field.as_str()
+            ));
+            continue;
+        }
         let value = customer.field(m.keva_field);
+        let value = value.as_deref();
         if m.keva_field == KevaField::Email {
             match Email::parse(value.unwrap_or_default()) {
                 Ok(_) => {}

@@ -36,7 +36,15 @@
 //! 6. Only properties whose value actually changes are in `to_hubspot`; properties
 //!    of no mapping never appear. Mappings naming a property the portal lacks
 //!    (`missing_properties`) are skipped with a warning and keep their old bases.
-//! 7. `new_bases` is what each side holds after the plan is applied, so reconciling
+//! 7. Attributes (`attributes.<key>`): values compare in the attribute's canonical
+//!    form, so HubSpot's rendering of a value Keva wrote (a date sent as epoch
+//!    milliseconds and echoed as `2026-01-05`, `1250.0` for `1250`) is no change.
+//!    A HubSpot value that does not fit the attribute's type is not taken (a
+//!    warning says why; Keva keeps its value). A mapping whose attribute has no
+//!    live definition is skipped like a missing property.
+//! 8. A `phone_e164` mapping sends a number that is not valid as typed, with an
+//!    `invalid_phone` warning, rather than a mangled one.
+//! 9. `new_bases` is what each side holds after the plan is applied, so reconciling
 //!    again at once yields an empty plan, and HubSpot's webhook echo of our own write
 //!    (HubSpot now equal to its base) is no change: the ping-pong guard.
 //!
@@ -55,7 +63,10 @@ use crate::conflict::{
 };
 use crate::customer::{Customer, KevaField};
 use crate::email::Email;
-use crate::mapping::{clean, from_crm, to_crm, FieldMapping, HubspotValues};
+use crate::mapping::{
+    canonical_text, clean, crm_value_error, from_crm, to_crm, typed_value, FieldMapping,
+    HubspotValues,
+};
 use crate::plan::{Bases, FieldChange, Plan, Warning, WarningCode};
 use crate::status::SyncDirection;
 
@@ -94,20 +105,26 @@ pub struct ReconcileInput {
     pub missing_properties: BTreeSet<String>,
 }
 
-/// Keva's side of a reconcile from a stored customer: each field stamped with its
-/// own change time when known, else with the customer's `updated_at`.
+/// Keva's side of a reconcile from a stored customer (built-in fields and the
+/// attributes it holds): each field stamped with its own change time when known,
+/// else with the customer's `updated_at`.
 pub fn keva_values(
     customer: &Customer,
     field_updated_at: &BTreeMap<KevaField, DateTime<Utc>>,
 ) -> BTreeMap<KevaField, Stamped> {
+    let attributes = customer
+        .attributes
+        .keys()
+        .filter_map(|k| KevaField::attribute(k));
     KevaField::ALL
         .into_iter()
+        .chain(attributes)
         .map(|f| {
             let ts = field_updated_at
                 .get(&f)
                 .copied()
                 .unwrap_or(customer.updated_at);
-            (f, Stamped::new(customer.field(f), Some(ts)))
+            (f, Stamped::new(customer.field(f).as_deref(), Some(ts)))
         })
         .collect()
 }
@@ -130,7 +147,27 @@ pub fn reconcile(input: ReconcileInput) -> Plan {
             .iter()
             .find(|p| input.missing_properties.contains(*p))
         {
-            skip_missing(&input, m, p, &mut plan);
+            let message = format!(
+                "HubSpot property '{p}' doesn't exist in this portal: create it in HubSpot \
+                 (Settings > Properties) or change the {} mapping; the other fields still sync",
+                m.keva_field.as_str()
+            );
+            skip_mapping(&input, m, WarningCode::PropertyMissing, message, &mut plan);
+            continue;
+        }
+        if m.unbound_attribute() {
+            let message = format!(
+                "the {} mapping names an attribute that is not defined (or retired): \
+                 it is skipped, the other fields still sync",
+                m.keva_field.as_str()
+            );
+            skip_mapping(
+                &input,
+                m,
+                WarningCode::AttributeUnavailable,
+                message,
+                &mut plan,
+            );
             continue;
         }
         reconcile_mapping(&input, m, &mut plan);
@@ -138,15 +175,18 @@ pub fn reconcile(input: ReconcileInput) -> Plan {
     plan
 }
 
-fn skip_missing(input: &ReconcileInput, m: &FieldMapping, prop: &str, plan: &mut Plan) {
+/// A mapping that cannot sync now: warned about, its bases kept.
+fn skip_mapping(
+    input: &ReconcileInput,
+    m: &FieldMapping,
+    code: WarningCode,
+    message: String,
+    plan: &mut Plan,
+) {
     plan.warnings.push(Warning {
         field: m.keva_field,
-        code: WarningCode::PropertyMissing,
-        message: format!(
-            "HubSpot property '{prop}' doesn't exist in this portal: create it in HubSpot \
-             (Settings > Properties) or change the {} mapping; the other fields still sync",
-            m.keva_field.as_str()
-        ),
+        code,
+        message,
     });
     if let Some(bases) = &input.bases {
         if let Some(v) = bases.keva.get(&m.keva_field) {
@@ -224,17 +264,18 @@ fn reconcile_mapping(input: &ReconcileInput, m: &FieldMapping, plan: &mut Plan) 
             to_crm(m, cur.k.as_deref()).values().next(),
             Side::Hubspot,
         ),
-        Action::Pull => email_refusal(m, from_crm(m, &cur.h).as_ref(), Side::Keva),
+        Action::Pull => email_refusal(m, from_crm(m, &cur.h).as_ref(), Side::Keva)
+            .or_else(|| misfit_refusal(m, &cur.h)),
         Action::Nothing => None,
     };
     match (action, blocked) {
         (_, Some(warning)) => {
             plan.warnings.push(warning);
-            keep(m, cur, plan);
+            keep(input, m, cur, plan);
         }
         (Action::Push, None) => push(m, cur, plan),
         (Action::Pull, None) => pull(m, cur, plan),
-        (Action::Nothing, None) => keep(m, cur, plan),
+        (Action::Nothing, None) => keep(input, m, cur, plan),
     }
 }
 
@@ -250,10 +291,8 @@ fn decide(
     let Some((base_k, base_h)) = input.bases.as_ref().and_then(|b| base_of(b, m)) else {
         return first_link(input.policy, m, cur.k.is_none(), cur.h_empty);
     };
-    let field = m.keva_field;
-    let keva_changed =
-        m.direction.writes_crm() && !same(field, cur.k.as_deref(), base_k.as_deref());
-    let hubspot_changed = m.direction.writes_keva() && !same_props(field, &cur.h, &base_h);
+    let keva_changed = m.direction.writes_crm() && !same(m, cur.k.as_deref(), base_k.as_deref());
+    let hubspot_changed = m.direction.writes_keva() && !same_props(m, &cur.h, &base_h);
     match (keva_changed, hubspot_changed) {
         (false, false) => (Action::Nothing, None),
         (true, false) => (Action::Push, None),
@@ -358,12 +397,33 @@ fn email_refusal(m: &FieldMapping, value: Option<&String>, to: Side) -> Option<W
     })
 }
 
+/// Rule 7: why HubSpot's value of an attribute must not be taken, if it must not.
+fn misfit_refusal(m: &FieldMapping, h: &HubspotValues) -> Option<Warning> {
+    let why = crm_value_error(m, h)?;
+    let prop = m.hubspot_properties.first().map_or("", String::as_str);
+    Some(Warning {
+        field: m.keva_field,
+        code: WarningCode::InvalidValue,
+        message: format!(
+            "HubSpot's value of '{prop}' was not taken for {}: {why}; Keva's value was kept",
+            m.keva_field.as_str()
+        ),
+    })
+}
+
 fn push(m: &FieldMapping, cur: Current, plan: &mut Plan) {
+    if let Some(message) = m.phone_problem(cur.k.as_deref()) {
+        plan.warnings.push(Warning {
+            field: m.keva_field,
+            code: WarningCode::InvalidPhone,
+            message,
+        });
+    }
     let target = to_crm(m, cur.k.as_deref());
     for (p, old) in cur.h {
         let new = target.get(&p).cloned().unwrap_or_default();
         // Only properties whose value changes are written (rule 6).
-        let held = if same(m.keva_field, Some(&new), old.as_deref()) {
+        let held = if same(m, Some(&new), old.as_deref()) {
             old
         } else {
             plan.to_hubspot.insert(p.clone(), new.clone());
@@ -384,6 +444,13 @@ fn push(m: &FieldMapping, cur: Current, plan: &mut Plan) {
 
 fn pull(m: &FieldMapping, cur: Current, plan: &mut Plan) {
     let new = from_crm(m, &cur.h);
+    if let (Some(key), Some(spec)) = (m.keva_field.attribute_key(), &m.attribute) {
+        // `misfit_refusal` has made sure HubSpot's value fits.
+        let typed = new
+            .as_deref()
+            .and_then(|t| typed_value(spec, t).ok().flatten());
+        plan.to_keva_attributes.insert(key.key().to_string(), typed);
+    }
     plan.to_keva.insert(m.keva_field, new.clone());
     plan.fields_changed.push(FieldChange {
         field: m.keva_field,
@@ -396,9 +463,19 @@ fn pull(m: &FieldMapping, cur: Current, plan: &mut Plan) {
     plan.new_bases.hubspot.extend(cur.h);
 }
 
-fn keep(m: &FieldMapping, cur: Current, plan: &mut Plan) {
+fn keep(input: &ReconcileInput, m: &FieldMapping, cur: Current, plan: &mut Plan) {
     plan.new_bases.keva.insert(m.keva_field, cur.k);
-    plan.new_bases.hubspot.extend(cur.h);
+    for (p, v) in cur.h {
+        // HubSpot renders some values other than they were written (a date sent
+        // as epoch ms comes back as an instant): the base keeps the rendering it
+        // has while the value is the same, so the link and history do not churn.
+        let base = input.bases.as_ref().and_then(|b| b.hubspot.get(&p));
+        let held = match base {
+            Some(b) if m.attribute.is_some() && same(m, v.as_deref(), b.as_deref()) => b.clone(),
+            _ => v,
+        };
+        plan.new_bases.hubspot.insert(p, held);
+    }
 }
 
 /// Rule 1: the two sides hold the same value, seen from either side.
@@ -406,28 +483,37 @@ fn agree(m: &FieldMapping, k: Option<&str>, h: &HubspotValues) -> bool {
     let pushed = to_crm(m, k);
     let hubspot_matches = m.hubspot_properties.iter().all(|p| {
         same(
-            m.keva_field,
+            m,
             pushed.get(p).map(String::as_str),
             h.get(p).and_then(|v| v.as_deref()),
         )
     });
-    hubspot_matches || same(m.keva_field, from_crm(m, h).as_deref(), k)
+    hubspot_matches || same(m, from_crm(m, h).as_deref(), k)
 }
 
 /// Value equality as the sync sees it: trimmed, empty equals missing, emails
-/// case-insensitive.
-fn same(field: KevaField, a: Option<&str>, b: Option<&str>) -> bool {
+/// case-insensitive, attributes in their canonical form (either side's text, or
+/// HubSpot's string for the type).
+fn same(m: &FieldMapping, a: Option<&str>, b: Option<&str>) -> bool {
     match (clean(a).map(str::trim), clean(b).map(str::trim)) {
         (None, None) => true,
-        (Some(x), Some(y)) if field == KevaField::Email => x.to_lowercase() == y.to_lowercase(),
-        (Some(x), Some(y)) => x == y,
+        (Some(x), Some(y)) if m.keva_field == KevaField::Email => {
+            x.to_lowercase() == y.to_lowercase()
+        }
+        (Some(x), Some(y)) => match &m.attribute {
+            Some(spec) if x != y => match (canonical_text(spec, x), canonical_text(spec, y)) {
+                (Some(cx), Some(cy)) => cx == cy,
+                _ => false,
+            },
+            _ => x == y,
+        },
         _ => false,
     }
 }
 
-fn same_props(field: KevaField, a: &HubspotValues, b: &HubspotValues) -> bool {
+fn same_props(m: &FieldMapping, a: &HubspotValues, b: &HubspotValues) -> bool {
     a.iter()
-        .all(|(p, v)| same(field, v.as_deref(), b.get(p).and_then(|x| x.as_deref())))
+        .all(|(p, v)| same(m, v.as_deref(), b.get(p).and_then(|x| x.as_deref())))
 }
 
 #[cfg(test)]

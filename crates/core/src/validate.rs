@@ -9,8 +9,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::automap::suggest::type_fit;
+use crate::automap::KevaFieldType;
 use crate::customer::KevaField;
-use crate::mapping::FieldMapping;
+use crate::mapping::{typed_value, FieldMapping, Transform};
 use crate::text_enum::text_enum;
 
 /// One property of a HubSpot portal, as `GET /api/crm/hubspot/describe` shows it.
@@ -83,6 +85,14 @@ text_enum! {
         DuplicateField => "duplicate_field",
         /// A mapping writes to HubSpot a property HubSpot does not let anyone write.
         ReadOnlyProperty => "read_only_property",
+        /// A mapping names an attribute the workspace does not define (or retired).
+        UnknownAttribute => "unknown_attribute",
+        /// The attribute's type and the property's type do not fit (a `date`
+        /// attribute to a `bool` property), or the transform makes no sense for
+        /// the attribute's type.
+        IncompatibleType => "incompatible_type",
+        /// The default is not a valid value of the attribute.
+        InvalidDefault => "invalid_default",
     }
 }
 
@@ -213,6 +223,7 @@ pub fn validate_mappings(mappings: &[FieldMapping], portal: &[PropertyInfo]) -> 
                 }
             }
         }
+        check_attribute(m, portal, &mut issues);
         if m.direction.writes_keva() {
             let seen = written_fields.entry(m.keva_field).or_insert(0);
             *seen += 1;
@@ -231,6 +242,88 @@ pub fn validate_mappings(mappings: &[FieldMapping], portal: &[PropertyInfo]) -> 
         }
     }
     issues
+}
+
+/// The checks of an attribute mapping (bound by [`crate::mapping::bind_attributes`]):
+/// a live definition, a property type that can hold the attribute's values in
+/// the mapping's direction, a transform that fits the type, a valid default.
+fn check_attribute(m: &FieldMapping, portal: &[PropertyInfo], issues: &mut Vec<MappingIssue>) {
+    if m.keva_field.attribute_key().is_none() {
+        return;
+    }
+    let field = m.keva_field.as_str();
+    let mut issue = |kind, property: Option<&String>, message: String| {
+        issues.push(MappingIssue {
+            keva_field: m.keva_field,
+            property: property.cloned(),
+            kind,
+            message,
+            suggestion: None,
+        })
+    };
+    let Some(spec) = &m.attribute else {
+        issue(
+            MappingIssueKind::UnknownAttribute,
+            None,
+            format!("{field}: no such attribute (define it under /api/customer-attributes, or it was retired)"),
+        );
+        return;
+    };
+    let kind = spec.kind.as_str();
+    for p in &m.hubspot_properties {
+        let Some(info) = portal.iter().find(|i| i.name == *p) else {
+            continue;
+        };
+        match type_fit(spec.kind, &info.kind, &info.field_type) {
+            Err(why) => issue(
+                MappingIssueKind::IncompatibleType,
+                Some(p),
+                format!(
+                    "a {kind} attribute cannot map to '{p}' ({} / {}): {why}",
+                    info.kind, info.field_type
+                ),
+            ),
+            Ok(true) if m.direction.writes_crm() => issue(
+                MappingIssueKind::IncompatibleType,
+                Some(p),
+                format!(
+                    "a {kind} attribute's values are not all valid for '{p}' ({} / {}): \
+                     map it From CRM only, or to a {kind} property",
+                    info.kind, info.field_type
+                ),
+            ),
+            Ok(_) => {}
+        }
+    }
+    let textual = matches!(
+        spec.kind,
+        KevaFieldType::String
+            | KevaFieldType::Enum
+            | KevaFieldType::MultiEnum
+            | KevaFieldType::Phone
+            | KevaFieldType::Email
+    );
+    if let Some(t) = m.transform {
+        if !textual && !matches!(t, Transform::None | Transform::Trim) {
+            issue(
+                MappingIssueKind::IncompatibleType,
+                None,
+                format!(
+                    "the {} transform does not apply to a {kind} attribute",
+                    t.as_str()
+                ),
+            );
+        }
+    }
+    if let Some(d) = m.default.as_deref().filter(|d| !d.trim().is_empty()) {
+        if let Err(why) = typed_value(spec, d) {
+            issue(
+                MappingIssueKind::InvalidDefault,
+                None,
+                format!("the default {d:?} is not a valid {kind} value: {why}"),
+            );
+        }
+    }
 }
 
 /// The mapped properties the portal does not have: pass them to `reconcile` as
@@ -488,5 +581,93 @@ mod tests {
                 MappingIssueKind::DuplicateField
             ]
         );
+    }
+
+    fn attribute_mapping(kind: KevaFieldType, prop: &str, direction: Direction) -> FieldMapping {
+        let field = KevaField::attribute("signup").expect("key");
+        let mut m = FieldMapping::new(field, &[prop], direction);
+        crate::mapping::bind_attributes(
+            std::slice::from_mut(&mut m),
+            &[crate::AttributeSpec {
+                key: "signup".into(),
+                kind,
+                options: vec!["a".into()],
+                retired: false,
+            }],
+        );
+        m
+    }
+
+    fn typed_portal() -> Vec<PropertyInfo> {
+        vec![
+            PropertyInfo::new("is_vip", "VIP", "bool", "booleancheckbox"),
+            PropertyInfo::new("tier", "Tier", "enumeration", "select"),
+            PropertyInfo::new("signup_on", "Signup", "date", "date"),
+            PropertyInfo::new("seats", "Seats", "number", "number"),
+            PropertyInfo::new("notes_text", "Notes", "string", "text"),
+        ]
+    }
+
+    fn kinds(m: FieldMapping) -> Vec<(MappingIssueKind, String)> {
+        validate_mappings(&[m], &typed_portal())
+            .into_iter()
+            .map(|i| (i.kind, i.message))
+            .collect()
+    }
+
+    #[test]
+    fn attributes_of_an_incompatible_type_are_refused_with_the_reason() {
+        use Direction::*;
+        let issues = kinds(attribute_mapping(
+            KevaFieldType::Date,
+            "is_vip",
+            Bidirectional,
+        ));
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert_eq!(issues[0].0, MappingIssueKind::IncompatibleType);
+        assert!(
+            issues[0].1.contains("date") && issues[0].1.contains("bool"),
+            "{}",
+            issues[0].1
+        );
+        let issues = kinds(attribute_mapping(KevaFieldType::Number, "tier", FromCrm));
+        assert_eq!(issues[0].0, MappingIssueKind::IncompatibleType);
+        // Free text cannot be written into an enumeration, but can be read from one.
+        let issues = kinds(attribute_mapping(KevaFieldType::String, "tier", ToCrm));
+        assert!(issues[0].1.contains("From CRM only"), "{issues:?}");
+        assert!(kinds(attribute_mapping(KevaFieldType::String, "tier", FromCrm)).is_empty());
+        for (kind, prop) in [
+            (KevaFieldType::Date, "signup_on"),
+            (KevaFieldType::Number, "seats"),
+            (KevaFieldType::Enum, "tier"),
+            (KevaFieldType::Boolean, "is_vip"),
+            (KevaFieldType::String, "notes_text"),
+        ] {
+            let issues = kinds(attribute_mapping(kind, prop, Bidirectional));
+            assert!(issues.is_empty(), "{kind:?} -> {prop}: {issues:?}");
+        }
+    }
+
+    #[test]
+    fn attribute_mappings_need_a_definition_a_fitting_transform_and_default() {
+        let mut unbound = attribute_mapping(KevaFieldType::Number, "seats", Direction::ToCrm);
+        unbound.attribute = None;
+        assert_eq!(kinds(unbound)[0].0, MappingIssueKind::UnknownAttribute);
+
+        let mut m = attribute_mapping(KevaFieldType::Number, "seats", Direction::ToCrm);
+        m.transform = Some(Transform::PhoneE164);
+        m.default = Some("many".into());
+        let issues = kinds(m);
+        assert_eq!(
+            issues.iter().map(|i| i.0).collect::<Vec<_>>(),
+            [
+                MappingIssueKind::IncompatibleType,
+                MappingIssueKind::InvalidDefault
+            ]
+        );
+        let mut fine = attribute_mapping(KevaFieldType::Number, "seats", Direction::ToCrm);
+        fine.transform = Some(Transform::Trim);
+        fine.default = Some("0".into());
+        assert!(kinds(fine).is_empty());
     }
 }

@@ -573,6 +573,16 @@ pub struct PropertyCreate {
     pub form_field: Option<bool>,
 }
 
+/// A property group, as created and as read back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PropertyGroup {
+    pub name: String,
+    pub label: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_order: Option<i64>,
+}
+
 // ---------------------------------------------------------------- associations v4
 
 /// `AssociationSpecWithLabel` as read back.

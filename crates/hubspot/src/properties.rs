@@ -1,4 +1,5 @@
-//! Property definitions (`/crm/v3/properties/{type}`): list, get, create. The sync
+//! Property definitions (`/crm/v3/properties/{type}`): list, get, create, and
+//! property groups (create). The sync
 //! engine reads them to validate mappings before writing (HubSpot rejects writes to
 //! unknown or read-only properties).
 
@@ -6,7 +7,7 @@ use reqwest::Method;
 
 use crate::client::{Call, HubspotClient};
 use crate::error::Result;
-use crate::models::{ObjectType, Property, PropertyCreate, ResultsOnly};
+use crate::models::{ObjectType, Property, PropertyCreate, PropertyGroup, ResultsOnly};
 use crate::retry::RetryPolicy;
 
 /// The property endpoints of one object type.
@@ -65,6 +66,18 @@ impl<'a> Properties<'a> {
         )
         .json(property)?;
         // A repeat after an ambiguous failure answers 409 at worst: no duplicate.
+        self.client.json(&call, RetryPolicy::Idempotent).await
+    }
+
+    /// Creates a property group (e.g. `keva`, holding the properties Keva
+    /// creates); HubSpot answers 409 when the group exists.
+    pub async fn create_group(&self, group: &PropertyGroup) -> Result<PropertyGroup> {
+        let call = Call::new(
+            Method::POST,
+            "POST /crm/v3/properties/{type}/groups",
+            self.path(Some("groups")),
+        )
+        .json(group)?;
         self.client.json(&call, RetryPolicy::Idempotent).await
     }
 }

@@ -73,6 +73,10 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         ))
         .routes(routes!(api::tickets::create_ticket))
         .routes(routes!(
+            api::workspace::get_settings,
+            api::workspace::put_settings
+        ))
+        .routes(routes!(
             api::crm::connectors::create_connector,
             api::crm::connectors::list_connectors
         ))

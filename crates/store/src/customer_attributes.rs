@@ -104,6 +104,27 @@ impl TryFrom<AttributeRow> for AttributeDefinition {
     }
 }
 
+impl AttributeDefinition {
+    /// What validation and the sync need of the definition. The definitions API
+    /// only stores known types; an unknown one means the row was edited by hand,
+    /// and failing loudly beats guessing.
+    pub fn spec(&self) -> Result<keva_core::AttributeSpec, StoreError> {
+        let kind: keva_core::automap::KevaFieldType =
+            serde_json::from_value(serde_json::Value::String(self.kind.clone())).map_err(|_| {
+                StoreError::Database(crate::db::decode_error(format!(
+                    "attribute {:?} has unknown stored type {:?}",
+                    self.key, self.kind
+                )))
+            })?;
+        Ok(keva_core::AttributeSpec {
+            key: self.key.clone(),
+            kind,
+            options: self.options.clone(),
+            retired: self.retired_at.is_some(),
+        })
+    }
+}
+
 pub(crate) fn options_json(options: &[String]) -> String {
     serde_json::to_string(options).unwrap_or_else(|_| "[]".into())
 }
@@ -235,6 +256,20 @@ impl crate::Store {
         include_retired: bool,
     ) -> Result<Vec<AttributeDefinition>, StoreError> {
         dispatch!(self.list_attributes(workspace_id, include_retired))
+    }
+
+    /// The specs of every definition of the workspace, retired ones included
+    /// (marked so): what attribute values and mappings are checked against.
+    #[tracing::instrument(skip(self))]
+    pub async fn attribute_specs(
+        &self,
+        workspace_id: Uuid,
+    ) -> Result<Vec<keva_core::AttributeSpec>, StoreError> {
+        self.list_attributes(workspace_id, true)
+            .await?
+            .iter()
+            .map(AttributeDefinition::spec)
+            .collect()
     }
 
     /// One definition, retired or not.

@@ -29,6 +29,11 @@ pub(crate) const GET_LINK: &str = concat!(
     " FROM crm_links WHERE connector_id = $1 AND customer_id = $2"
 );
 
+pub(crate) const SAMPLE_LINKS: &str = concat!(
+    "SELECT ",
+    link_columns!(),
+    " FROM crm_links WHERE connector_id = $1 AND hubspot_id IS NOT NULL ORDER BY customer_id LIMIT $2"
+);
 pub(crate) const LINK_BY_HUBSPOT_ID: &str = concat!(
     "SELECT ",
     link_columns!(),
@@ -184,6 +189,19 @@ macro_rules! queries {
                     .bind($crate::codec::DbId(connector_id))
                     .bind(hubspot_id)
                     .fetch_optional(self.reader())
+                    .await?
+                    .decode()
+            }
+
+            pub async fn sample_links(
+                &self,
+                connector_id: uuid::Uuid,
+                limit: u32,
+            ) -> Result<Vec<$crate::CrmLink>, $crate::StoreError> {
+                sqlx::query_as::<$db, $crate::links::LinkRow>($crate::links::SAMPLE_LINKS)
+                    .bind($crate::codec::DbId(connector_id))
+                    .bind(i64::from(limit))
+                    .fetch_all(self.reader())
                     .await?
                     .decode()
             }
@@ -369,6 +387,17 @@ impl crate::Store {
         customer_id: Uuid,
     ) -> Result<Option<CrmLink>, StoreError> {
         dispatch!(self.get_link(connector_id, customer_id))
+    }
+
+    /// Up to `limit` of the connector's links that have a contact (in customer
+    /// id order): the records auto-map samples values from.
+    #[tracing::instrument(skip(self))]
+    pub async fn sample_links(
+        &self,
+        connector_id: Uuid,
+        limit: u32,
+    ) -> Result<Vec<CrmLink>, StoreError> {
+        dispatch!(self.sample_links(connector_id, limit))
     }
 
     #[tracing::instrument(skip(self))]

@@ -11,14 +11,14 @@ use crate::StoreError;
 
 macro_rules! workspace_columns {
     () => {
-        "id, name, created_at"
+        "id, name, created_at, phone_region"
     };
 }
 
 pub(crate) const INSERT_WORKSPACE: &str = concat!(
     "INSERT INTO workspaces (",
     workspace_columns!(),
-    ") VALUES ($1, $2, $3) RETURNING ",
+    ") VALUES ($1, $2, $3, NULL) RETURNING ",
     workspace_columns!()
 );
 /// Insert-if-absent, so concurrent `ensure_workspace` calls never fail on the
@@ -26,7 +26,7 @@ pub(crate) const INSERT_WORKSPACE: &str = concat!(
 pub(crate) const INSERT_WORKSPACE_IF_ABSENT: &str = concat!(
     "INSERT INTO workspaces (",
     workspace_columns!(),
-    ") VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING RETURNING ",
+    ") VALUES ($1, $2, $3, NULL) ON CONFLICT (name) DO NOTHING RETURNING ",
     workspace_columns!()
 );
 pub(crate) const WORKSPACE_BY_NAME: &str = concat!(
@@ -39,6 +39,7 @@ pub(crate) const WORKSPACE_BY_ID: &str = concat!(
     workspace_columns!(),
     " FROM workspaces WHERE id = $1"
 );
+pub(crate) const SET_PHONE_REGION: &str = "UPDATE workspaces SET phone_region = $2 WHERE id = $1";
 
 // --- records -----------------------------------------------------------------
 
@@ -48,6 +49,8 @@ pub struct Workspace {
     pub id: Uuid,
     pub name: String,
     pub created_at: DateTime<Utc>,
+    /// Where phone numbers without a country code are read (ISO 3166, `GB`).
+    pub phone_region: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -55,6 +58,7 @@ pub(crate) struct WorkspaceRow {
     pub id: DbId,
     pub name: String,
     pub created_at: DbTime,
+    pub phone_region: Option<String>,
 }
 
 impl From<WorkspaceRow> for Workspace {
@@ -63,6 +67,7 @@ impl From<WorkspaceRow> for Workspace {
             id: r.id.0,
             name: r.name,
             created_at: r.created_at.0,
+            phone_region: r.phone_region,
         }
     }
 }
@@ -118,6 +123,22 @@ macro_rules! queries {
                 .decode()
             }
 
+            pub async fn set_workspace_phone_region(
+                &self,
+                id: uuid::Uuid,
+                region: Option<&str>,
+            ) -> Result<(), $crate::StoreError> {
+                let done = sqlx::query::<$db>($crate::workspaces::SET_PHONE_REGION)
+                    .bind($crate::codec::DbId(id))
+                    .bind(region)
+                    .execute(self.writer())
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err($crate::StoreError::NotFound);
+                }
+                Ok(())
+            }
+
             pub async fn ensure_workspace(
                 &self,
                 name: &str,
@@ -167,6 +188,17 @@ impl crate::Store {
     #[tracing::instrument(skip(self))]
     pub async fn get_workspace(&self, id: Uuid) -> Result<Option<Workspace>, StoreError> {
         dispatch!(self.get_workspace(id))
+    }
+
+    /// Sets (or with `None` clears) the workspace's default phone region; the
+    /// caller checks the code. `NotFound` for an unknown workspace.
+    #[tracing::instrument(skip(self))]
+    pub async fn set_workspace_phone_region(
+        &self,
+        id: Uuid,
+        region: Option<&str>,
+    ) -> Result<(), StoreError> {
+        dispatch!(self.set_workspace_phone_region(id, region))
     }
 
     /// The workspace with this name, created if missing; the flag says whether it

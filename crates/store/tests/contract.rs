@@ -74,6 +74,27 @@ async fn workspaces(ts: TestStore) {
         None
     );
 
+    // The default phone region: none at first, set, cleared; unknown id.
+    assert_eq!(ws.phone_region, None);
+    store
+        .set_workspace_phone_region(ws.id, Some("GB"))
+        .await
+        .expect("set region");
+    let read = store.get_workspace(ws.id).await.expect("get").expect("ws");
+    assert_eq!(read.phone_region.as_deref(), Some("GB"));
+    store
+        .set_workspace_phone_region(ws.id, None)
+        .await
+        .expect("clear region");
+    let read = store.get_workspace(ws.id).await.expect("get").expect("ws");
+    assert_eq!(read.phone_region, None);
+    assert!(matches!(
+        store
+            .set_workspace_phone_region(Uuid::now_v7(), Some("GB"))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+
     let (same, created) = store
         .ensure_workspace("acme")
         .await

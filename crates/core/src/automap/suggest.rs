@@ -130,7 +130,11 @@ enum PropKind {
 
 impl PropKind {
     fn of(p: &HubspotProperty) -> Self {
-        match (p.kind.as_str(), p.field_type.as_str()) {
+        Self::of_types(&p.kind, &p.field_type)
+    }
+
+    fn of_types(kind: &str, field_type: &str) -> Self {
+        match (kind, field_type) {
             ("phone_number", _) | ("string", "phonenumber") => Self::Phone,
             ("string", _) => Self::Text,
             ("number", _) => Self::Number,
@@ -183,6 +187,24 @@ fn compat(field: KevaFieldType, prop: PropKind) -> Option<(f64, bool)> {
         (F::MultiEnum, P::Enum) => (-0.2, true),
         _ => return None,
     })
+}
+
+/// Whether a Keva value of type `field` can be mapped to a HubSpot property of
+/// `type`/`fieldType` (`kind`, `field_type`), with the same table the scorer
+/// uses: `Err` says why not; `Ok(true)` means only From CRM makes sense (Keva's
+/// values would not all be valid HubSpot values, e.g. free text into an
+/// enumeration), `Ok(false)` any direction.
+pub fn type_fit(field: KevaFieldType, kind: &str, field_type: &str) -> Result<bool, String> {
+    let prop = PropKind::of_types(kind, field_type);
+    compat(field, prop)
+        .map(|(_, from_crm_only)| from_crm_only)
+        .ok_or_else(|| {
+            format!(
+                "a {} value cannot be held by a {} property",
+                field.as_str(),
+                prop.as_str()
+            )
+        })
 }
 
 /// Extra phrases a field is known by, beyond its key and label: the built-ins'

@@ -2,6 +2,8 @@
 //! sides through random edits and syncs.
 
 use super::*;
+use crate::attribute::AttributeSpec;
+use crate::automap::KevaFieldType;
 use crate::conflict::{ConflictPolicy, Resolution, Side};
 use crate::mapping::{default_contact_mappings, Direction, Transform};
 use proptest::prelude::*;
@@ -429,16 +431,40 @@ fn equal_after_transform_is_no_change() {
         }
     }
     let mut w = World::new(mappings);
-    w.keva_edit(KevaField::Phone, Some("+1 (555) 010-2000"));
-    w.hubspot_edit("phone", Some("+15550102000"));
+    w.keva_edit(KevaField::Phone, Some("+1 (202) 456-1111"));
+    w.hubspot_edit("phone", Some("+12024561111"));
     let plan = w.sync();
     assert!(plan.is_empty(), "{plan:?}");
-    w.keva_edit(KevaField::Phone, Some("+1 555 010 3000"));
-    assert_eq!(props(&w.sync()), [("phone", "+15550103000")]);
+    w.keva_edit(KevaField::Phone, Some("+1 202 456 1414"));
+    assert_eq!(props(&w.sync()), [("phone", "+12024561414")]);
     assert!(
         w.plan().is_empty(),
         "the transformed value is not pulled back"
     );
+}
+
+#[test]
+fn phones_use_the_default_region_and_invalid_ones_go_as_typed_with_a_warning() {
+    let mut mappings = default_contact_mappings();
+    for m in &mut mappings {
+        if m.keva_field == KevaField::Phone {
+            m.transform = Some(Transform::PhoneE164);
+            m.phone_region = Some("GB".into());
+        }
+    }
+    let mut w = World::new(mappings);
+    w.keva_edit(KevaField::Phone, Some("020 7946 0000"));
+    let plan = w.sync();
+    assert_eq!(props(&plan), [("phone", "+442079460000")]);
+    assert!(plan.warnings.is_empty(), "{plan:?}");
+    assert!(w.plan().is_empty(), "settled");
+
+    w.keva_edit(KevaField::Phone, Some("ask reception"));
+    let plan = w.sync();
+    assert_eq!(props(&plan), [("phone", "ask reception")]);
+    assert_eq!(plan.warnings[0].code, WarningCode::InvalidPhone);
+    assert!(plan.warnings[0].message.contains("GB"), "{plan:?}");
+    assert!(w.plan().is_empty(), "settled");
 }
 
 #[test]
@@ -926,4 +952,157 @@ proptest! {
         let last = w.plan();
         prop_assert!(last.is_empty() && last.warnings.is_empty(), "{:?}", last);
     }
+}
+
+// --- custom attributes ------------------------------------------------------
+
+fn attr(key: &str) -> KevaField {
+    KevaField::attribute(key).expect("well-formed key")
+}
+
+/// A bound attribute mapping, bidirectional.
+fn attr_mapping(key: &str, kind: KevaFieldType, prop: &str) -> FieldMapping {
+    let mut m = FieldMapping::new(attr(key), &[prop], Direction::Bidirectional);
+    m.attribute = Some(AttributeSpec {
+        key: key.into(),
+        kind,
+        options: vec!["free".into(), "pro".into(), "team".into()],
+        retired: false,
+    });
+    m
+}
+
+/// Email plus a number, a date and an enum attribute, synced once from Keva.
+fn attribute_world() -> (World, Plan) {
+    let mut w = World::new(vec![
+        FieldMapping::new(KevaField::Email, &["email"], Direction::Bidirectional),
+        attr_mapping("mrr", KevaFieldType::Number, "mrr"),
+        attr_mapping("signupDate", KevaFieldType::Date, "signup_date"),
+        attr_mapping("plan", KevaFieldType::Enum, "plan_tier"),
+    ]);
+    w.keva_edit(KevaField::Email, Some("jane@example.com"))
+        .keva_edit(attr("mrr"), Some("1250.5"))
+        .keva_edit(attr("signupDate"), Some("2026-01-05"))
+        .keva_edit(attr("plan"), Some("pro"));
+    w.hubspot_edit("email", Some("jane@example.com"));
+    let first = w.sync();
+    (w, first)
+}
+
+#[test]
+fn attributes_reach_hubspot_in_its_formats_and_its_rendering_is_no_change() {
+    let (mut w, first) = attribute_world();
+    assert_eq!(
+        props(&first),
+        [
+            ("mrr", "1250.5"),
+            ("plan_tier", "pro"),
+            ("signup_date", "1767571200000")
+        ]
+    );
+    // HubSpot shows a date property as a calendar date and may pad a number.
+    w.hubspot_edit("signup_date", Some("2026-01-05"))
+        .hubspot_edit("mrr", Some("1250.50"));
+    let echo = w.sync();
+    assert!(
+        echo.is_empty() && echo.fields_changed.is_empty(),
+        "{echo:?}"
+    );
+    // A Keva edit meanwhile is one write, not a conflict with the re-rendering.
+    w.hubspot_edit("signup_date", Some("1767571200000"));
+    w.keva_edit(attr("mrr"), Some("99"));
+    let plan = w.sync();
+    assert_eq!(props(&plan), [("mrr", "99")]);
+    assert!(plan.conflicts.is_empty());
+}
+
+#[test]
+fn a_hubspot_edit_of_an_attribute_comes_back_typed() {
+    let (mut w, _) = attribute_world();
+    w.hubspot_edit("signup_date", Some("1769904000000"))
+        .hubspot_edit("mrr", Some("2000.0"));
+    let plan = w.sync();
+    assert!(plan.to_hubspot.is_empty(), "{plan:?}");
+    assert_eq!(w.k(attr("signupDate")), Some("2026-02-01"));
+    assert_eq!(w.k(attr("mrr")), Some("2000"));
+    let patch = plan.keva_patch();
+    assert_eq!(
+        patch.attributes.get("signupDate"),
+        Some(&Some(serde_json::json!("2026-02-01")))
+    );
+    assert_eq!(
+        patch.attributes.get("mrr"),
+        Some(&Some(serde_json::json!(2000)))
+    );
+    let change = plan
+        .fields_changed
+        .iter()
+        .find(|c| c.field == attr("mrr"))
+        .expect("history of mrr");
+    assert_eq!(change.old.as_deref(), Some("1250.5"));
+    assert_eq!(change.new.as_deref(), Some("2000"));
+    assert!(w.sync().is_empty(), "settled after one round");
+}
+
+#[test]
+fn a_hubspot_value_that_does_not_fit_the_attribute_is_not_taken() {
+    let (mut w, _) = attribute_world();
+    w.hubspot_edit("plan_tier", Some("gold"));
+    let plan = w.sync();
+    assert!(plan.to_keva.is_empty(), "{plan:?}");
+    let warning = plan.warnings.first().expect("a warning");
+    assert_eq!(warning.code, WarningCode::InvalidValue);
+    assert_eq!(warning.field, attr("plan"));
+    assert!(warning.message.contains("gold"), "{}", warning.message);
+    assert_eq!(w.k(attr("plan")), Some("pro"));
+}
+
+#[test]
+fn both_sides_changing_an_attribute_is_decided_by_its_own_change_time() {
+    let (mut w, _) = attribute_world();
+    w.keva_edit(attr("mrr"), Some("10"));
+    w.hubspot_edit("mrr", Some("20"));
+    let plan = w.sync();
+    assert_eq!(plan.conflicts.len(), 1);
+    assert_eq!(plan.conflicts[0].field, attr("mrr"));
+    assert_eq!(plan.conflicts[0].winner, Side::Hubspot);
+    assert_eq!(w.k(attr("mrr")), Some("20"));
+}
+
+#[test]
+fn an_attribute_without_a_live_definition_is_skipped_with_a_warning() {
+    let mut m = attr_mapping("mrr", KevaFieldType::Number, "mrr");
+    m.attribute = None;
+    let mut w = World::new(vec![m]);
+    w.keva_edit(attr("mrr"), Some("5"));
+    let plan = w.sync();
+    assert!(plan.to_hubspot.is_empty());
+    assert_eq!(plan.warnings[0].code, WarningCode::AttributeUnavailable);
+}
+
+#[test]
+fn keva_values_include_attributes_with_their_own_times() {
+    let at = ts(100);
+    let customer = Customer {
+        id: uuid::Uuid::nil(),
+        workspace_id: uuid::Uuid::nil(),
+        email: "a@example.com".into(),
+        name: None,
+        phone: None,
+        company: None,
+        job_title: None,
+        location: None,
+        notes: None,
+        attributes: [
+            ("mrr".to_string(), serde_json::json!(12)),
+            ("tags".to_string(), serde_json::json!(["a", "b"])),
+        ]
+        .into(),
+        created_at: at,
+        updated_at: at,
+    };
+    let times = BTreeMap::from([(attr("mrr"), ts(50))]);
+    let values = keva_values(&customer, &times);
+    assert_eq!(values[&attr("mrr")], Stamped::new(Some("12"), Some(ts(50))));
+    assert_eq!(values[&attr("tags")], Stamped::new(Some("a;b"), Some(at)));
 }

@@ -1,6 +1,6 @@
 //! Properties API and associations (v4 single and batch, `associations=` on reads).
 
-use keva_hubspot::models::{ObjectCreate, PropertyCreate};
+use keva_hubspot::models::{ObjectCreate, PropertyCreate, PropertyGroup};
 use keva_hubspot::{ObjectType, ReadOptions};
 
 use crate::helpers::{contact, props, unlimited};
@@ -35,6 +35,18 @@ async fn properties_list_get_create() {
         .await
         .unwrap();
     assert_eq!(created.name, "notes");
+    let group = PropertyGroup {
+        name: "keva".into(),
+        label: "Keva".into(),
+        display_order: None,
+    };
+    let made = contact_props.create_group(&group).await.unwrap();
+    assert_eq!((made.name.as_str(), made.label.as_str()), ("keva", "Keva"));
+    assert!(contact_props
+        .create_group(&group)
+        .await
+        .unwrap_err()
+        .is_conflict());
     assert_eq!(
         contact_props.get("notes").await.unwrap().field_type,
         "textarea"

@@ -221,7 +221,10 @@ pub fn router() -> Router<ApiState> {
             get(properties::get_one).patch(properties::update).delete(properties::archive),
         )
         .route("/crm/v3/properties/{objectType}/batch/read", post(properties::batch_read))
-        .route("/crm/v3/properties/{objectType}/groups", get(properties::groups))
+        .route(
+            "/crm/v3/properties/{objectType}/groups",
+            get(properties::groups).post(properties::create_group),
+        )
         .route(
             "/crm/v4/objects/{objectType}/{objectId}/associations/{toObjectType}",
             get(associations::list),

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use super::{json, now_iso, object_type, Caller, HsJson, Query};
 use crate::error::ErrorResponse;
 use crate::portal::now_ms;
-use crate::portal::properties::{PropOption, PropertyDef};
+use crate::portal::properties::{PropOption, PropertyDef, PropertyGroup};
 
 const TYPES: &[&str] = &[
     "bool",
@@ -138,6 +138,18 @@ fn missing_field(field: &str) -> ErrorResponse {
     ErrorResponse::validation(format!("Missing required field: {field}"))
 }
 
+/// HubSpot's rule for property and group names.
+fn valid_name(name: &str) -> bool {
+    name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+fn group_not_found(group: &str) -> ErrorResponse {
+    ErrorResponse::validation(format!("Property group {group} does not exist"))
+}
+
 /// Validates a create body into a definition.
 fn build(input: PropertyCreate) -> Result<PropertyDef, ErrorResponse> {
     let name = input.name.ok_or_else(|| missing_field("name"))?;
@@ -145,12 +157,7 @@ fn build(input: PropertyCreate) -> Result<PropertyDef, ErrorResponse> {
     let ptype = input.ptype.ok_or_else(|| missing_field("type"))?;
     let field_type = input.field_type.ok_or_else(|| missing_field("fieldType"))?;
     let group_name = input.group_name.ok_or_else(|| missing_field("groupName"))?;
-    let valid_name = !name.is_empty()
-        && name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if !valid_name {
+    if !valid_name(&name) {
         return Err(ErrorResponse::validation(format!(
             "Property name {name} is invalid: names must start with a lowercase letter and contain only lowercase letters, digits and underscores"
         )));
@@ -206,6 +213,9 @@ pub async fn create(
     let ty_parsed = object_type(&ty)?;
     let def = build(input)?;
     let mut data = c.portal.write();
+    if !data.registry(ty_parsed).has_group(&def.group_name) {
+        return Err(group_not_found(&def.group_name));
+    }
     if data.registry(ty_parsed).get(&def.name).is_some() {
         return Err(ErrorResponse::new(
             StatusCode::CONFLICT,
@@ -226,6 +236,11 @@ pub async fn update(
 ) -> Result<Response, ErrorResponse> {
     let ty_parsed = object_type(&ty)?;
     let mut data = c.portal.write();
+    if let Some(g) = input.group_name.as_deref() {
+        if !data.registry(ty_parsed).has_group(g) {
+            return Err(group_not_found(g));
+        }
+    }
     let def = data
         .registry_mut(ty_parsed)
         .get_mut(&name)
@@ -328,20 +343,62 @@ pub async fn batch_read(
 pub async fn groups(c: Caller, Path(ty): Path<String>) -> Result<Response, ErrorResponse> {
     let ty_parsed = object_type(&ty)?;
     let data = c.portal.read();
-    let mut names: Vec<&str> = data
+    let results: Vec<Value> = data
         .registry(ty_parsed)
-        .defs
-        .iter()
-        .map(|d| d.group_name.as_str())
-        .collect();
-    names.sort_unstable();
-    names.dedup();
-    let results: Vec<Value> = names
-        .iter()
+        .group_list()
+        .into_iter()
         .enumerate()
-        .map(|(i, n)| json!({ "name": n, "label": label_of(n), "displayOrder": i, "archived": false }))
+        .map(|(i, (n, label))| {
+            let label = label.unwrap_or_else(|| label_of(&n));
+            json!({ "name": n, "label": label, "displayOrder": i, "archived": false })
+        })
         .collect();
     Ok(json(StatusCode::OK, json!({ "results": results })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupCreate {
+    pub name: Option<String>,
+    pub label: Option<String>,
+    #[serde(default)]
+    pub display_order: Option<i64>,
+}
+
+/// `POST /crm/v3/properties/{objectType}/groups`: 201 with the group, 409 when
+/// a group of that name exists.
+pub async fn create_group(
+    c: Caller,
+    Path(ty): Path<String>,
+    HsJson(input): HsJson<GroupCreate>,
+) -> Result<Response, ErrorResponse> {
+    let ty_parsed = object_type(&ty)?;
+    let name = input.name.ok_or_else(|| missing_field("name"))?;
+    let label = input.label.ok_or_else(|| missing_field("label"))?;
+    if !valid_name(&name) {
+        return Err(ErrorResponse::validation(format!(
+            "Property group name {name} is invalid: names must start with a lowercase letter and contain only lowercase letters, digits and underscores"
+        )));
+    }
+    let mut data = c.portal.write();
+    let reg = data.registry_mut(ty_parsed);
+    if reg.has_group(&name) {
+        return Err(ErrorResponse::new(
+            StatusCode::CONFLICT,
+            "OBJECT_ALREADY_EXISTS",
+            format!("A property group named '{name}' already exists."),
+        ));
+    }
+    let display_order = input.display_order.unwrap_or(-1);
+    reg.groups.push(PropertyGroup {
+        name: name.clone(),
+        label: label.clone(),
+        display_order,
+    });
+    Ok(json(
+        StatusCode::CREATED,
+        json!({ "name": name, "label": label, "displayOrder": display_order, "archived": false }),
+    ))
 }
 
 fn label_of(group: &str) -> String {

@@ -101,6 +101,17 @@ impl PropertyDef {
 pub struct PropertyRegistry {
     pub defs: Vec<PropertyDef>,
     by_name: HashMap<Arc<str>, usize>,
+    /// Groups created through the groups API; the groups of HubSpot's default
+    /// properties exist without being listed here.
+    pub groups: Vec<PropertyGroup>,
+}
+
+/// A property group created through `POST /crm/v3/properties/{type}/groups`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PropertyGroup {
+    pub name: String,
+    pub label: String,
+    pub display_order: i64,
 }
 
 impl PropertyRegistry {
@@ -131,6 +142,29 @@ impl PropertyRegistry {
             .get(name)
             .copied()
             .map(move |i| &mut self.defs[i])
+    }
+
+    /// Every group, `(name, label)`, by name: the default properties' groups and
+    /// the created ones.
+    pub fn group_list(&self) -> Vec<(String, Option<String>)> {
+        let mut out: Vec<(String, Option<String>)> = self
+            .defs
+            .iter()
+            .map(|d| (d.group_name.clone(), None))
+            .chain(
+                self.groups
+                    .iter()
+                    .map(|g| (g.name.clone(), Some(g.label.clone()))),
+            )
+            .collect();
+        // A created group's label wins over a derived one of the same name.
+        out.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.is_some().cmp(&a.1.is_some())));
+        out.dedup_by(|a, b| a.0 == b.0);
+        out
+    }
+
+    pub fn has_group(&self, name: &str) -> bool {
+        self.groups.iter().any(|g| g.name == name) || self.defs.iter().any(|d| d.group_name == name)
     }
 
     /// The shared name, so records do not allocate one per value.
@@ -258,6 +292,16 @@ impl PropertyRegistry {
                     name: name.clone(),
                     error: "INVALID_DATE",
                     message: format!("{text} was not a valid long or ISO-8601 date."),
+                });
+            } else if def.ptype == "date"
+                && super::search::parse_time_ms(&text).is_some_and(|ms| ms % 86_400_000 != 0)
+            {
+                // HubSpot keeps a date property as a calendar day: any instant
+                // other than midnight UTC is refused, not rounded.
+                invalid.push(InvalidValue {
+                    name: name.clone(),
+                    error: "INVALID_DATE",
+                    message: format!("{text} is not midnight UTC: date properties take a day"),
                 });
             } else if def.ptype == "enumeration" && !def.options.is_empty() {
                 let bad = text

@@ -190,6 +190,34 @@ async fn write_errors_match_hubspot() {
     assert_error(s, &v, StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
     assert!(v["message"].as_str().unwrap().contains("INVALID_OPTION"));
 
+    // A date property takes a day: midnight UTC, nothing else.
+    let (s, v) = e
+        .post(
+            "/crm/v3/properties/contacts",
+            json!({"name": "renewal_date", "label": "Renewal", "type": "date",
+                "fieldType": "date", "groupName": "contactinformation"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, v) = e
+        .patch(
+            &format!("/crm/v3/objects/contacts/{first}"),
+            json!({"properties": {"renewal_date": "1767574800000"}}),
+        )
+        .await;
+    assert_error(s, &v, StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
+    assert!(
+        v["message"].as_str().unwrap().contains("INVALID_DATE"),
+        "{v}"
+    );
+    let (s, v) = e
+        .patch(
+            &format!("/crm/v3/objects/contacts/{first}"),
+            json!({"properties": {"renewal_date": "1767571200000"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+
     // Malformed JSON is a HubSpot-shaped 400 too.
     let resp = e
         .http

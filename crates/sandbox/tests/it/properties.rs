@@ -106,3 +106,44 @@ async fn custom_property_lifecycle() {
     let (s, v) = e.delete("/crm/v3/properties/contacts/email").await;
     assert_error(s, &v, StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
 }
+
+#[tokio::test]
+async fn property_groups_are_created_and_required() {
+    let e = env().await;
+    let prop = json!({"name": "plan_tier", "label": "Plan", "type": "string",
+        "fieldType": "text", "groupName": "keva"});
+    let (s, v) = e.post("/crm/v3/properties/contacts", prop.clone()).await;
+    assert_error(s, &v, StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
+    assert!(v["message"].as_str().unwrap().contains("keva"), "{v}");
+
+    let group = json!({"name": "keva", "label": "Keva"});
+    let (s, v) = e
+        .post("/crm/v3/properties/contacts/groups", group.clone())
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["label"], "Keva");
+    let (s, v) = e.post("/crm/v3/properties/contacts/groups", group).await;
+    assert_error(s, &v, StatusCode::CONFLICT, "OBJECT_ALREADY_EXISTS");
+    let (s, v) = e
+        .post(
+            "/crm/v3/properties/contacts/groups",
+            json!({"name": "Bad Name", "label": "x"}),
+        )
+        .await;
+    assert_error(s, &v, StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
+
+    let (s, v) = e.post("/crm/v3/properties/contacts", prop).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (_, v) = e.get("/crm/v3/properties/contacts/groups").await;
+    let names: Vec<&str> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"keva") && names.contains(&"contactinformation"));
+    assert_eq!(names.iter().filter(|n| **n == "keva").count(), 1, "{v}");
+    // Groups are per object type.
+    let (_, v) = e.get("/crm/v3/properties/companies/groups").await;
+    assert!(!v.to_string().contains("\"keva\""), "{v}");
+}

@@ -5,7 +5,6 @@
 //! A retired attribute's values stay stored but are hidden, so a customer view
 //! only ever shows keys of live definitions.
 
-use keva_core::automap::KevaFieldType;
 use keva_core::{AttributeChanges, AttributeSpec, AttributeValues, Customer};
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -23,28 +22,7 @@ impl WorkspaceAttributes {
     /// Every definition, retired ones included (so writing one is refused with
     /// "retired" rather than "no such attribute").
     pub(crate) async fn load(state: &AppState, workspace_id: Uuid) -> Result<Self, ApiError> {
-        let defs = state.store.list_attributes(workspace_id, true).await?;
-        let specs = defs
-            .into_iter()
-            .map(|d| {
-                // The definitions API only stores known types; an unknown one means
-                // the row was edited by hand, and failing loudly beats guessing.
-                let kind: KevaFieldType = serde_json::from_value(Value::String(d.kind.clone()))
-                    .map_err(|_| {
-                        ApiError::Internal(anyhow::anyhow!(
-                            "attribute {:?} has unknown stored type {:?}",
-                            d.key,
-                            d.kind
-                        ))
-                    })?;
-                Ok(AttributeSpec {
-                    key: d.key,
-                    kind,
-                    options: d.options,
-                    retired: d.retired_at.is_some(),
-                })
-            })
-            .collect::<Result<_, ApiError>>()?;
+        let specs = state.store.attribute_specs(workspace_id).await?;
         Ok(Self { specs })
     }
 

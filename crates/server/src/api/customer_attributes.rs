@@ -10,6 +10,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use keva_core::attribute::MAX_KEY_LEN as MAX_KEY;
 use keva_core::automap::KevaFieldType;
 use keva_core::KevaField;
 use keva_store::{AttributeDefinition, AttributeUpdate, NewAttribute};
@@ -42,7 +43,6 @@ const RESERVED: [&str; 6] = [
     "externalId",
 ];
 
-const MAX_KEY: usize = 64;
 const MAX_LABEL: usize = 200;
 const MAX_DESCRIPTION: usize = 2000;
 const MAX_OPTIONS: usize = 500;
@@ -131,16 +131,8 @@ pub struct ListParams {
     pub include_retired: Option<bool>,
 }
 
-/// Whether `key` is a well-formed camelCase key.
-fn valid_key(key: &str) -> bool {
-    let mut chars = key.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_lowercase())
-        && chars.all(|c| c.is_ascii_alphanumeric())
-        && key.len() <= MAX_KEY
-}
-
 fn check_key(key: &str) -> Result<(), ApiError> {
-    if !valid_key(key) {
+    if !keva_core::attribute::valid_key(key) {
         return Err(ApiError::Unprocessable(format!(
             "key {key:?} must be camelCase: a lowercase letter, then letters and digits, at most {MAX_KEY} characters"
         )));

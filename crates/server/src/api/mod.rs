@@ -7,3 +7,4 @@ pub mod customer_attributes;
 pub mod customers;
 pub mod health;
 pub mod tickets;
+pub mod workspace;

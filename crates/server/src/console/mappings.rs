@@ -76,6 +76,7 @@ pub(super) fn field_label(f: KevaField) -> &'static str {
         KevaField::JobTitle => "Job title",
         KevaField::Location => "Location",
         KevaField::Notes => "Notes",
+        KevaField::Attribute(k) => k.wire(),
     }
 }
 
@@ -380,6 +381,8 @@ pub(super) fn mapping_from(form: &AddForm) -> Result<FieldMapping, String> {
             .map(str::trim)
             .filter(|d| !d.is_empty())
             .map(str::to_string),
+        attribute: None,
+        phone_region: None,
     })
 }
 

@@ -305,6 +305,16 @@ pub(crate) fn new_customer(
             KevaField::Location => new.location = v,
             KevaField::Notes => new.notes = v,
             KevaField::Email => {}
+            KevaField::Attribute(key) => {
+                // `from_crm` hands back HubSpot's text when it does not fit the
+                // attribute; such a value is left out rather than stored.
+                let typed = m.attribute.as_ref().zip(v).and_then(|(spec, text)| {
+                    keva_core::mapping::typed_value(spec, &text).ok().flatten()
+                });
+                if let Some(value) = typed {
+                    new.attributes.insert(key.key().to_string(), value);
+                }
+            }
         }
     }
     new

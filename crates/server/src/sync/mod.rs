@@ -20,6 +20,7 @@ pub mod jobs;
 pub mod merge;
 pub mod outcome;
 pub mod properties;
+pub mod property_create;
 pub mod worker;
 
 use std::time::Duration;

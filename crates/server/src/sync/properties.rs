@@ -3,14 +3,15 @@
 //! skips mappings whose property the portal lacks. A dry run reads it without
 //! filling the cache (`without_caching`).
 
-use keva_core::{default_contact_mappings, FieldMapping, ObjectKind, PropertyInfo};
+use keva_core::mapping::bind_attributes;
+use keva_core::{default_contact_mappings, FieldMapping, ObjectKind, PropertyInfo, Transform};
 use keva_hubspot::{HubspotClient, ObjectType};
 use keva_store::{Connector, StoreError};
 
 use crate::state::AppState;
 use crate::sync::SyncError;
 
-fn object_type(object: ObjectKind) -> ObjectType {
+pub(crate) fn object_type(object: ObjectKind) -> ObjectType {
     match object {
         ObjectKind::Contact => ObjectType::Contacts,
         ObjectKind::Company => ObjectType::Companies,
@@ -89,14 +90,48 @@ pub async fn without_caching(
 }
 
 /// The connector's saved mappings for `object`; contacts fall back to the defaults.
+/// Attribute mappings come bound to their workspace's live definitions.
 pub async fn mappings(
     state: &AppState,
     connector: &Connector,
     object: ObjectKind,
 ) -> Result<Vec<FieldMapping>, SyncError> {
-    Ok(match state.store.mappings(connector.id, object).await? {
+    let mut mappings = match state.store.mappings(connector.id, object).await? {
         Some(m) => m.mappings,
         None if object == ObjectKind::Contact => default_contact_mappings(),
         None => Vec::new(),
-    })
+    };
+    bind(state, connector.workspace_id, &mut mappings).await?;
+    Ok(mappings)
+}
+
+/// Binds attribute mappings to the workspace's definitions and `phone_e164`
+/// mappings to its default phone region (each a no-op, and no query, when no
+/// mapping needs it).
+pub async fn bind(
+    state: &AppState,
+    workspace_id: uuid::Uuid,
+    mappings: &mut [FieldMapping],
+) -> Result<(), StoreError> {
+    if mappings
+        .iter()
+        .any(|m| m.keva_field.attribute_key().is_some())
+    {
+        let specs = state.store.attribute_specs(workspace_id).await?;
+        bind_attributes(mappings, &specs);
+    }
+    if mappings
+        .iter()
+        .any(|m| m.transform == Some(Transform::PhoneE164))
+    {
+        let region = state
+            .store
+            .get_workspace(workspace_id)
+            .await?
+            .and_then(|w| w.phone_region);
+        for m in mappings.iter_mut() {
+            m.phone_region.clone_from(&region);
+        }
+    }
+    Ok(())
 }

@@ -145,6 +145,75 @@ async fn automap_suggests_unmapped_fields_with_reasons(app: TestApp) {
     );
 }
 
+async fn automap_run(app: &TestApp) -> Value {
+    app.expect(
+        app.post(
+            "/api/crm/hubspot/automap",
+            json!({"connectorId": app.connector_id(), "object": "contacts"}),
+        ),
+        200,
+        "automap",
+    )
+    .await
+}
+
+fn confidence(v: &Value, key: &str) -> f64 {
+    suggestion(v, key).unwrap()["confidence"].as_f64().unwrap()
+}
+
+async fn automap_weighs_the_values_of_linked_records(app: TestApp) {
+    let connector = app.connector_id();
+    app.expect(
+        app.put(
+            &format!("/api/crm/hubspot/mappings?connectorId={connector}&object=Contact"),
+            json!({"mappings": [{"kevaField": "email", "hubspotProperties": ["email"]}]}),
+        ),
+        200,
+        "only email mapped",
+    )
+    .await;
+    let before = automap_run(&app).await;
+    assert_eq!(before["hubspotCalls"], 1, "nothing linked, nothing sampled");
+    assert_eq!(before["sampledRecords"], 0);
+
+    // Linked customers whose phones HubSpot holds too, but whose job titles differ.
+    for i in 0..4 {
+        let customer = app
+            .synced_customer(json!({"email": format!("s{i}@example.com"),
+                "phone": format!("+1 202 456 11{i}0"), "jobTitle": "Engineer"}))
+            .await;
+        let contact = app.contact_id(&customer).await;
+        app.edit_contact(
+            &contact,
+            json!({"phone": format!("+1 202 456 11{i}0"), "jobtitle": "Pilot"}),
+        )
+        .await;
+    }
+    app.reset_stats();
+    let after = automap_run(&app).await;
+    assert_eq!(after["hubspotCalls"], 2, "{after}");
+    assert_eq!(after["sampledRecords"], 4, "{after}");
+    assert_eq!(
+        app.calls("POST /crm/v3/objects/contacts/batch/read"),
+        1,
+        "one batch read within the budget"
+    );
+    let phone = suggestion(&after, "phone").unwrap();
+    assert_eq!(phone["property"], "phone", "{phone}");
+    assert!(
+        phone["reason"]
+            .as_str()
+            .unwrap()
+            .contains("100% of sampled values agree"),
+        "{phone}"
+    );
+    assert!(confidence(&after, "phone") >= confidence(&before, "phone"));
+    assert!(
+        confidence(&after, "jobTitle") < confidence(&before, "jobTitle"),
+        "disagreeing values lower the confidence: {before} / {after}"
+    );
+}
+
 async fn automap_refuses_other_workspaces_and_bad_objects(app: TestApp) {
     let connector = app.connector_id();
     let (s, body) = parts(
@@ -200,5 +269,6 @@ async fn automap_refuses_other_workspaces_and_bad_objects(app: TestApp) {
 
 keva_store::backend_tests!(with = super::sandbox_app;
     automap_suggests_unmapped_fields_with_reasons,
+    automap_weighs_the_values_of_linked_records,
     automap_refuses_other_workspaces_and_bad_objects
 );

@@ -1,6 +1,7 @@
 //! The store's customer rules that need no database: the email lookup key, how
 //! empty values are stored, and what an update changes (with per-field times, which
-//! the sync uses to decide which side changed a field last).
+//! the sync uses to decide which side changed a field last; attributes have theirs
+//! under `attributes.<key>` in the same JSON map, so no schema change was needed).
 
 use std::collections::BTreeMap;
 
@@ -42,9 +43,14 @@ pub(crate) fn new_customer(
         created_at: now,
         updated_at: now,
     };
+    let attributes = customer
+        .attributes
+        .keys()
+        .filter_map(|k| KevaField::attribute(k));
     let times = KevaField::ALL
         .into_iter()
         .filter(|f| customer.field(*f).is_some())
+        .chain(attributes)
         .map(|f| (f, now.timestamp_millis()))
         .collect();
     (customer, times)
@@ -86,6 +92,8 @@ pub(crate) fn apply_patch(
             KevaField::JobTitle => &mut next.job_title,
             KevaField::Location => &mut next.location,
             KevaField::Notes => &mut next.notes,
+            // `fields()` names built-ins only; attributes follow.
+            KevaField::Attribute(_) => continue,
         };
         let value = non_empty(Some(raw.to_string()));
         if *slot != value {
@@ -94,7 +102,15 @@ pub(crate) fn apply_patch(
             changed = true;
         }
     }
-    // Attributes have no per-field times yet: those are keyed by built-in field.
+    // Each attribute whose value changes gets its own change time, like a field.
+    for (key, value) in &patch.attributes {
+        let before = next.attributes.get(key);
+        if before != value.as_ref() {
+            if let Some(field) = KevaField::attribute(key) {
+                next_times.insert(field, now.timestamp_millis());
+            }
+        }
+    }
     changed |= keva_core::attribute::apply_changes(&mut next.attributes, &patch.attributes);
     if !changed {
         return None;
@@ -193,5 +209,30 @@ mod tests {
             ..CustomerPatch::default()
         };
         assert!(apply_patch(&c, &times, &patch, at(4_000)).is_none());
+    }
+
+    #[test]
+    fn attributes_get_their_own_change_times() {
+        let (c, times) = sample();
+        let mrr = KevaField::attribute("mrr").expect("key");
+        let plan = KevaField::attribute("plan").expect("key");
+        let mut patch = CustomerPatch::default();
+        patch
+            .attributes
+            .insert("mrr".into(), Some(serde_json::json!(10)));
+        patch.attributes.insert("plan".into(), None);
+        let (next, next_times) = apply_patch(&c, &times, &patch, at(5_000)).expect("changed");
+        assert_eq!(next.attributes["mrr"], serde_json::json!(10));
+        assert_eq!(next_times[&mrr], 5_000);
+        assert!(
+            !next_times.contains_key(&plan),
+            "clearing nothing is no change"
+        );
+        // The same value again changes nothing, and keeps the time.
+        assert!(apply_patch(&next, &next_times, &patch, at(6_000)).is_none());
+        patch.attributes.insert("mrr".into(), None);
+        let (_, cleared) = apply_patch(&next, &next_times, &patch, at(7_000)).expect("cleared");
+        assert_eq!(cleared[&mrr], 7_000);
+        assert_eq!(cleared[&KevaField::Name], 1_000);
     }
 }

@@ -5,7 +5,11 @@
 //! The portal's properties are read live (one properties-API call) rather than from
 //! the describe cache, because auto-mapping uses signals the cache does not keep:
 //! descriptions, groups, options, `hubspotDefined`, read-only and calculated flags.
-//! No record values are sampled (zero extra calls). "Not yet mapped" means absent
+//! For contacts, where linked records exist, the values themselves are evidence:
+//! up to [`SAMPLE_SIZE`] linked customers and their contacts are read (one batch
+//! read, so at most one extra HubSpot call, reported in `hubspotCalls`), and how
+//! often a field's value agrees with a property's moves that pair's score. A
+//! failed sample read only loses the evidence. "Not yet mapped" means absent
 //! from the connector's saved mappings; properties those mappings use are not
 //! offered again. Fields are the seven built-ins and the workspace's live custom
 //! attributes.
@@ -14,9 +18,12 @@ use std::collections::BTreeSet;
 
 use axum::extract::State;
 use keva_core::automap::PropertyOption;
-use keva_core::automap::{automap, HubspotProperty, KevaFieldSpec, ModificationMetadata};
-use keva_core::ObjectKind;
-use keva_hubspot::ObjectType;
+use keva_core::automap::{
+    automap_with_samples, HubspotProperty, KevaFieldSpec, ModificationMetadata, ValueSamples,
+};
+use keva_core::{Customer, KevaField, ObjectKind};
+use keva_hubspot::{BatchReadOptions, HubspotClient, ObjectType};
+use keva_store::Connector;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -78,8 +85,11 @@ pub struct AutomapResponse {
     pub object: String,
     /// How many HubSpot properties were considered.
     pub properties_considered: usize,
-    /// HubSpot API calls made (the property list; no value sampling).
+    /// HubSpot API calls made: the property list, plus one batch read when
+    /// linked records were sampled.
     pub hubspot_calls: u32,
+    /// Linked records whose values were compared (0: no value evidence).
+    pub sampled_records: usize,
     pub suggestions: Vec<AutomapSuggestion>,
 }
 
@@ -157,7 +167,16 @@ pub(crate) async fn suggest(
         .await?
         .map(|s| s.mappings)
         .unwrap_or_default();
-    let mapped_fields: BTreeSet<&str> = saved.iter().map(|m| m.keva_field.as_str()).collect();
+    // An attribute's spec key is its bare key (`mrr`), a mapping names it
+    // `attributes.mrr`.
+    let mapped_fields: BTreeSet<&str> = saved
+        .iter()
+        .map(|m| {
+            m.keva_field
+                .attribute_key()
+                .map_or(m.keva_field.as_str(), |k| k.key())
+        })
+        .collect();
     let used: BTreeSet<&str> = saved
         .iter()
         .flat_map(|m| m.hubspot_properties.iter().map(String::as_str))
@@ -197,7 +216,12 @@ pub(crate) async fn suggest(
             .find(|p| p.name == name)
             .map(|p| p.label.clone())
     };
-    let suggestions = automap(&fields, &props, object)
+    let (samples, sampled_records) = if object == ObjectKind::Contact {
+        sample_values(&state, &connector, &client, &fields, &props).await?
+    } else {
+        (ValueSamples::new(), 0)
+    };
+    let suggestions = automap_with_samples(&fields, &props, object, &samples)
         .into_iter()
         .map(|s| AutomapSuggestion {
             label: s.property.as_deref().and_then(label_of),
@@ -222,7 +246,82 @@ pub(crate) async fn suggest(
         connector_id: connector.id,
         object: object_type.as_str().to_string(),
         properties_considered: props.len(),
-        hubspot_calls: 1,
+        hubspot_calls: 1 + u32::from(sampled_records > 0),
+        sampled_records,
         suggestions,
     })
+}
+
+/// Linked records sampled for value evidence (one batch read holds 100).
+pub const SAMPLE_SIZE: u32 = 30;
+
+/// A Keva field's value on a customer, as text (built-ins by name, attributes
+/// by key).
+fn field_text(customer: &Customer, key: &str) -> Option<String> {
+    match KevaField::parse(key) {
+        Some(f) => customer.field(f).map(|v| v.into_owned()),
+        None => customer
+            .attributes
+            .get(key)
+            .and_then(keva_core::attribute::text_of),
+    }
+}
+
+/// Value pairs `(Keva, HubSpot)` per `(field, property)` from up to
+/// [`SAMPLE_SIZE`] linked contacts, and how many records were compared. One
+/// HubSpot call at most; if it fails the answer has no value evidence.
+async fn sample_values(
+    state: &AppState,
+    connector: &Connector,
+    client: &HubspotClient,
+    fields: &[KevaFieldSpec],
+    props: &[HubspotProperty],
+) -> Result<(ValueSamples, usize), ApiError> {
+    let mut samples = ValueSamples::new();
+    let links = state.store.sample_links(connector.id, SAMPLE_SIZE).await?;
+    if links.is_empty() || fields.is_empty() || props.is_empty() {
+        return Ok((samples, 0));
+    }
+    let ids: Vec<_> = links.iter().map(|l| l.customer_id).collect();
+    let customers = state
+        .store
+        .customers_by_ids(connector.workspace_id, &ids)
+        .await?;
+    let contact_ids: Vec<String> = links.iter().filter_map(|l| l.hubspot_id.clone()).collect();
+    let opts = BatchReadOptions {
+        properties: props.iter().map(|p| p.name.clone()).collect(),
+        ..BatchReadOptions::default()
+    };
+    let contacts = match client.contacts().batch_read(&contact_ids, &opts).await {
+        Ok(read) => read.results,
+        Err(e) => {
+            tracing::warn!(error = %e, "automap could not sample linked contacts");
+            return Ok((samples, 0));
+        }
+    };
+    let mut compared = 0;
+    for contact in &contacts {
+        let Some(customer) = links
+            .iter()
+            .find(|l| l.hubspot_id.as_deref() == Some(contact.id.as_str()))
+            .and_then(|l| customers.iter().find(|c| c.id == l.customer_id))
+        else {
+            continue;
+        };
+        compared += 1;
+        for f in fields {
+            let Some(keva) = field_text(customer, &f.key) else {
+                continue;
+            };
+            for p in props {
+                if let Some(value) = contact.property(&p.name) {
+                    samples
+                        .entry((f.key.clone(), p.name.clone()))
+                        .or_default()
+                        .push((keva.clone(), value.to_string()));
+                }
+            }
+        }
+    }
+    Ok((samples, compared))
 }

@@ -1,9 +1,11 @@
 //! `GET/PUT /api/crm/hubspot/mappings` (validated against the portal's properties;
-//! nothing is saved when any mapping is wrong) and `GET /api/crm/hubspot/describe`
+//! nothing is saved when any mapping is wrong; `createMissingProperties` creates
+//! the properties the portal lacks, see `sync/property_create.rs`) and `GET /api/crm/hubspot/describe`
 //! (the portal's properties, cached per connector; `refresh=true` re-fetches).
 
 use axum::extract::State;
 use keva_core::{validate_mappings, FieldMapping, ObjectKind, PropertyInfo};
+use keva_hubspot::models::PropertyCreate;
 use keva_store::Connector;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -14,7 +16,7 @@ use crate::auth::Authenticated;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, Query};
 use crate::state::AppState;
-use crate::sync::properties;
+use crate::sync::{properties, property_create};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -30,19 +32,31 @@ pub struct MappingParams {
 pub struct MappingsView {
     pub connector_id: Uuid,
     pub object: String,
-    /// `{kevaField, hubspotProperties, direction, transform, default}` each.
+    /// `{kevaField, hubspotProperties, direction, transform, default}` each;
+    /// `kevaField` is a built-in field (`email`, `jobTitle`, …) or a custom
+    /// attribute as `attributes.<key>`.
     #[schema(value_type = Vec<Object>)]
     pub mappings: Vec<FieldMapping>,
     #[schema(value_type = Vec<Object>)]
     pub issues: Vec<serde_json::Value>,
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// HubSpot properties this save created (`createMissingProperties`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub created_properties: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PutMappings {
+    /// As in `MappingsView`: `kevaField` may be `attributes.<key>`, whose
+    /// attribute type must fit the property's type.
     #[schema(value_type = Vec<Object>)]
     pub mappings: Vec<FieldMapping>,
+    /// Create each named property the portal lacks (a custom property of the
+    /// type that fits the field, in the `keva` property group, which is created
+    /// if missing) instead of refusing the save. Default false.
+    #[serde(default)]
+    pub create_missing_properties: bool,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -121,6 +135,7 @@ pub(crate) async fn current(
             mappings: s.mappings,
             issues: s.issues.as_array().cloned().unwrap_or_default(),
             updated_at: Some(s.updated_at),
+            created_properties: Vec::new(),
         },
         None => MappingsView {
             connector_id: connector.id,
@@ -130,6 +145,7 @@ pub(crate) async fn current(
                 .map_err(sync_error)?,
             issues: Vec::new(),
             updated_at: None,
+            created_properties: Vec::new(),
         },
     };
     Ok(view)
@@ -139,7 +155,7 @@ pub(crate) async fn current(
     params(MappingParams), request_body = PutMappings, security(("api_key" = [])),
     responses((status = 200, body = MappingsView), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody, description = "a property doesn't exist (the message names the closest internal name) or the mappings conflict; nothing saved")))]
+        (status = 422, body = ErrorBody, description = "a property doesn't exist (the message names the closest internal name), an attribute is unknown or its type does not fit the property's, or the mappings conflict; nothing saved")))]
 pub async fn put_mappings(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -148,8 +164,9 @@ pub async fn put_mappings(
 ) -> Result<Json<MappingsView>, ApiError> {
     let object = object_kind(p.object.as_deref())?;
     let connector = connector_for(&state, auth.workspace_id, p.connector_id).await?;
+    let create = body.create_missing_properties;
     Ok(Json(
-        save(&state, &connector, object, &body.mappings).await?,
+        save_with(&state, &connector, object, &body.mappings, create).await?,
     ))
 }
 
@@ -161,9 +178,37 @@ pub(crate) async fn save(
     object: ObjectKind,
     mappings: &[FieldMapping],
 ) -> Result<MappingsView, ApiError> {
+    save_with(state, connector, object, mappings, false).await
+}
+
+/// [`save`], optionally creating the properties the portal lacks first (only
+/// once everything else validates, so a refused save creates nothing).
+pub(crate) async fn save_with(
+    state: &AppState,
+    connector: &Connector,
+    object: ObjectKind,
+    mappings: &[FieldMapping],
+    create_missing: bool,
+) -> Result<MappingsView, ApiError> {
     keva_core::mapping_limits(mappings).map_err(ApiError::Unprocessable)?;
-    let props = portal_properties(state, connector, object, false).await?;
-    let issues = validate_mappings(mappings, &props);
+    let mut props = portal_properties(state, connector, object, false).await?;
+    // A property created in HubSpot since the list was cached is not "missing":
+    // look again before saying so.
+    if !keva_core::missing_properties(mappings, &props).is_empty() {
+        props = portal_properties(state, connector, object, true).await?;
+    }
+    let mut mappings = mappings.to_vec();
+    properties::bind(state, connector.workspace_id, &mut mappings).await?;
+    let planned = if create_missing {
+        plan_missing(state, connector, &mappings, &props).await?
+    } else {
+        Vec::new()
+    };
+    let portal: Vec<PropertyInfo> = props
+        .into_iter()
+        .chain(planned.iter().map(property_create::as_info))
+        .collect();
+    let issues = validate_mappings(&mappings, &portal);
     if !issues.is_empty() {
         let message = issues
             .iter()
@@ -172,11 +217,84 @@ pub(crate) async fn save(
             .join("; ");
         return Err(ApiError::Unprocessable(message));
     }
+    if !planned.is_empty() {
+        create_planned(state, connector, object, &planned).await?;
+    }
     state
         .store
-        .save_mappings(connector.id, object, mappings, &serde_json::json!([]))
+        .save_mappings(connector.id, object, &mappings, &serde_json::json!([]))
         .await?;
-    current(state, connector, object).await
+    let mut view = current(state, connector, object).await?;
+    view.created_properties = planned.into_iter().map(|p| p.name).collect();
+    Ok(view)
+}
+
+/// The properties to create for the mapped names the portal lacks, typed after
+/// the fields that map them (an attribute's label names its property).
+async fn plan_missing(
+    state: &AppState,
+    connector: &Connector,
+    mappings: &[FieldMapping],
+    props: &[PropertyInfo],
+) -> Result<Vec<PropertyCreate>, ApiError> {
+    let missing = keva_core::missing_properties(mappings, props);
+    if missing.is_empty() {
+        return Ok(Vec::new());
+    }
+    let labels = state
+        .store
+        .list_attributes(connector.workspace_id, false)
+        .await?;
+    Ok(missing
+        .iter()
+        .filter(|name| property_create::creatable_name(name))
+        .filter_map(|name| {
+            let m = mappings
+                .iter()
+                .find(|m| m.hubspot_properties.contains(name))?;
+            let label = m
+                .keva_field
+                .attribute_key()
+                .and_then(|k| labels.iter().find(|d| d.key == k.key()))
+                .map(|d| d.label.as_str());
+            Some(property_create::planned(m, name, label))
+        })
+        .collect())
+}
+
+/// Creates the planned properties and refreshes the cached property list; a
+/// refusal names the property and why (nothing is saved then).
+async fn create_planned(
+    state: &AppState,
+    connector: &Connector,
+    object: ObjectKind,
+    planned: &[PropertyCreate],
+) -> Result<(), ApiError> {
+    let client = match state.clients.client(state, connector).await {
+        Ok(c) => c,
+        Err(e) => return Err(connector_error(state, connector.id, e).await),
+    };
+    if let Err((what, e)) = property_create::create(&client, object, planned).await {
+        tracing::warn!(what = %what, error = %e, "could not create a mapped property");
+        if e.is_retryable() || e.is_unauthorized() {
+            return Err(connector_error(state, connector.id, e.into()).await);
+        }
+        let why = if e.is_missing_scopes() {
+            format!(
+                "the token lacks the crm.schemas.{}.write scope",
+                object.hubspot_object_type()
+            )
+        } else {
+            e.to_string()
+        };
+        return Err(ApiError::Unprocessable(format!(
+            "could not create {what} in HubSpot ({why}); nothing saved"
+        )));
+    }
+    if let Err(e) = properties::refresh(state, connector, &client, object).await {
+        return Err(connector_error(state, connector.id, e).await);
+    }
+    Ok(())
 }
 
 #[utoipa::path(get, path = "/api/crm/hubspot/describe", tag = "crm",
