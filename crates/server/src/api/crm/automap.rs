@@ -217,7 +217,7 @@ pub(crate) async fn suggest(
             .map(|p| p.label.clone())
     };
     let (samples, sampled_records) = if object == ObjectKind::Contact {
-        sample_values(&state, &connector, &client, &fields, &props).await?
+        sample_values(state, &connector, &client, &fields, &props).await?
     } else {
         (ValueSamples::new(), 0)
     };
