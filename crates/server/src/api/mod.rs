@@ -6,4 +6,5 @@ pub mod crm;
 pub mod customer_attributes;
 pub mod customers;
 pub mod health;
+pub mod schema;
 pub mod tickets;

@@ -60,10 +60,12 @@ pub struct HistoryParams {
     /// Optional when the workspace has exactly one connector.
     pub connector_id: Option<Uuid>,
     /// `synced`, `failed`, `conflict` or `skipped`.
+    #[param(pattern = r"^(synced|failed|conflict|skipped)$")]
     pub status: Option<String>,
     /// The `nextCursor` of the previous page.
     pub before: Option<Uuid>,
     /// 1..=200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 
