@@ -76,10 +76,15 @@ struct Shape {
 
 impl Shape {
     fn of(op: &Operation) -> Self {
+        // A requirement's scheme names are private to utoipa; its serialized form
+        // (`[{"api_key": []}]`) is the one way to read them.
         let keyed = op.security.as_ref().is_some_and(|requirements| {
-            serde_json::to_value(requirements)
-                .ok()
-                .is_some_and(|v| v.to_string().contains("\"api_key\""))
+            serde_json::to_value(requirements).is_ok_and(|v| {
+                v.as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|r| r.get("api_key").is_some())
+            })
         });
         let parameters = op.parameters.iter().flatten().filter_map(|p| match p {
             RefOr::T(p) => Some(&p.parameter_in),

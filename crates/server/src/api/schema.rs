@@ -173,14 +173,6 @@ pub fn webhook_events() -> ArrayBuilder {
 
 /// One mapping of `PUT /api/crm/hubspot/mappings` (`keva_core::FieldMapping`).
 pub fn field_mapping() -> ObjectBuilder {
-    let text_or_null = |max: usize| {
-        ObjectBuilder::new()
-            .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
-            .max_length(Some(max))
-    };
-    let mut transforms: Vec<serde_json::Value> =
-        Transform::ALL.iter().map(|t| t.as_str().into()).collect();
-    transforms.push(serde_json::Value::Null);
     ObjectBuilder::new()
         .schema_type(Type::Object)
         .property(
@@ -210,11 +202,12 @@ pub fn field_mapping() -> ObjectBuilder {
         )
         .property(
             "transform",
-            ObjectBuilder::new()
-                .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
-                .enum_values(Some(transforms)),
+            one_of_or_null(Transform::ALL.iter().map(|t| t.as_str())),
         )
-        .property("default", text_or_null(1000))
+        .property(
+            "default",
+            ObjectBuilder::new().schema_type(SchemaType::from_iter([Type::String, Type::Null])),
+        )
 }
 
 /// The mapping list of `PUT /api/crm/hubspot/mappings`.
