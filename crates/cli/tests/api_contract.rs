@@ -25,8 +25,8 @@ fn schemathesis() -> Command {
     cmd
 }
 
-#[test]
-fn schemathesis_finds_no_failure() {
+#[tokio::test]
+async fn schemathesis_finds_no_failure() {
     let version = schemathesis().arg("--version").output();
     let installed = version.as_ref().is_ok_and(|o| o.status.success());
     assert!(
@@ -37,10 +37,23 @@ fn schemathesis_finds_no_failure() {
 
     let dir = tempfile::tempdir().unwrap();
     let quickstart = Quickstart::start(dir.path());
-    let printed = quickstart.fields(&["Service:", "API key:"]);
-    let [service, key] = &printed[..] else {
+    let printed = quickstart.fields(&["Service:", "API key:", "Connector:", "Example customer:"]);
+    let [service, key, connector, email] = &printed[..] else {
         panic!("{printed:?}")
     };
+    // Real ids for the `connectorId` and `customerId` fields (the config file reads
+    // them from the environment), so the tester reaches past the 404s.
+    let found: serde_json::Value = reqwest::Client::new()
+        .get(format!("{service}/api/customers"))
+        .query(&[("email", email)])
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let customer = found["data"][0]["id"].as_str().unwrap();
     let config = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/schemathesis.toml"
@@ -54,6 +67,8 @@ fn schemathesis_finds_no_failure() {
         .args(["--generation-database", "none"])
         .arg("--header")
         .arg(format!("Authorization: Bearer {key}"))
+        .env("KEVA_CONTRACT_CONNECTOR", connector)
+        .env("KEVA_CONTRACT_CUSTOMER", customer)
         .arg("--report-dir")
         .arg(&reports)
         // schemathesis keeps a cache and its example database under the working
