@@ -175,6 +175,15 @@ pub struct ServeArgs {
     /// Requests one API key may have in flight at once (more → 429).
     #[arg(long, env = "KEVA_PER_KEY_CONCURRENCY", default_value_t = keva_server::limits::DEFAULT_PER_KEY_CONCURRENCY)]
     pub per_key_concurrency: usize,
+    /// Console sign-in attempts per account (workspace and email) per minute,
+    /// right or wrong (more → 429); 0 turns the limit off.
+    #[arg(long, env = "KEVA_SIGN_IN_ATTEMPTS_PER_ACCOUNT", default_value_t = keva_server::console::session::SIGN_IN_ATTEMPTS_PER_MINUTE)]
+    pub sign_in_attempts_per_account: u32,
+    /// Failed console sign-ins per source address per minute before that address
+    /// waits (429); 0 turns the limit off. Behind a reverse proxy every user
+    /// shares the proxy's address: raise it there.
+    #[arg(long, env = "KEVA_SIGN_IN_FAILURES_PER_ADDRESS", default_value_t = keva_server::console::session::SIGN_IN_FAILURES_PER_ADDRESS_PER_MINUTE)]
+    pub sign_in_failures_per_address: u32,
     #[command(flatten)]
     pub retention: RetentionArgs,
     /// How long a claimed sync job stays ours without a heartbeat, in ms.

@@ -169,6 +169,10 @@ async fn serve(args: args::ServeArgs) -> anyhow::Result<()> {
     let mut settings =
         keva_server::config::Settings::new(config).with_batch_reserve(args.batch_reserve);
     settings.per_key_concurrency = args.per_key_concurrency;
+    settings.sign_in = keva_server::console::session::SignInLimits {
+        attempts_per_account_per_minute: args.sign_in_attempts_per_account,
+        failures_per_address_per_minute: args.sign_in_failures_per_address,
+    };
     settings.retention = args.retention.settings();
     let ms = std::time::Duration::from_millis;
     settings.sync.lease = ms(args.job_lease_ms.max(100));

@@ -12,6 +12,8 @@ fn every_subcommand_has_help() {
         (vec!["--help"], "quickstart"),
         (vec!["serve", "--help"], "KEVA_DATABASE_URL"),
         (vec!["serve", "--help"], "KEVA_PUBLIC_URL"),
+        (vec!["serve", "--help"], "KEVA_SIGN_IN_FAILURES_PER_ADDRESS"),
+        (vec!["serve", "--help"], "KEVA_SIGN_IN_ATTEMPTS_PER_ACCOUNT"),
         (vec!["serve", "--help"], "HUBSPOT_API_BASE"),
         (vec!["sandbox", "--help"], "--listen"),
         (vec!["quickstart", "--help"], "--sandbox-listen"),

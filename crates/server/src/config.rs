@@ -127,6 +127,8 @@ pub struct Settings {
     /// Sharing portals with other processes on the database (off by default;
     /// `serve` turns it on for PostgreSQL).
     pub cluster: crate::sync::cluster::ClusterSettings,
+    /// The console's sign-in rate limits (per account, per source address).
+    pub sign_in: crate::console::session::SignInLimits,
 }
 
 impl Settings {
@@ -143,6 +145,7 @@ impl Settings {
             per_key_concurrency: crate::limits::DEFAULT_PER_KEY_CONCURRENCY,
             retention: RetentionSettings::default(),
             cluster: crate::sync::cluster::ClusterSettings::default(),
+            sign_in: crate::console::session::SignInLimits::default(),
         }
     }
 

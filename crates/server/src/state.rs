@@ -48,6 +48,7 @@ impl AppState {
             per_key_concurrency,
             retention,
             cluster,
+            sign_in,
         } = settings;
         Self {
             store,
@@ -59,7 +60,7 @@ impl AppState {
             key_concurrency: Arc::new(KeyConcurrency::new(per_key_concurrency)),
             retention: Arc::new(retention),
             cluster: Arc::new(Cluster::new(cluster)),
-            console: Arc::default(),
+            console: Arc::new(crate::console::ConsoleState::new(sign_in)),
         }
     }
 

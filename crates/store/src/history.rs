@@ -37,7 +37,8 @@ pub(crate) const HISTORY_PAGE: &str = concat!(
     "SELECT ",
     history_columns!(),
     " FROM sync_history WHERE workspace_id = $1 AND connector_id = $2 \
-     AND ($3 IS NULL OR result = $3) AND ($4 IS NULL OR id < $4) ORDER BY id DESC LIMIT $5"
+     AND ($3 IS NULL OR result = $3) AND ($4 IS NULL OR id < $4) \
+     AND ($6 IS NULL OR customer_id = $6) ORDER BY id DESC LIMIT $5"
 );
 
 // --- records -----------------------------------------------------------------
@@ -73,6 +74,13 @@ impl HistoryResult {
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|r| r.as_str() == s)
     }
+}
+
+/// Which attempts a history page holds; `Default` is every attempt.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HistoryFilter {
+    pub result: Option<HistoryResult>,
+    pub customer_id: Option<Uuid>,
 }
 
 /// A history row to insert.
@@ -205,16 +213,17 @@ macro_rules! queries {
                 &self,
                 workspace_id: uuid::Uuid,
                 connector_id: uuid::Uuid,
-                result: Option<$crate::HistoryResult>,
+                filter: $crate::HistoryFilter,
                 before: Option<uuid::Uuid>,
                 limit: u32,
             ) -> Result<Vec<$crate::HistoryEntry>, $crate::StoreError> {
                 sqlx::query_as::<$db, $crate::history::HistoryRow>($crate::history::HISTORY_PAGE)
                     .bind($crate::codec::DbId(workspace_id))
                     .bind($crate::codec::DbId(connector_id))
-                    .bind(result.map(|r| r.as_str()))
+                    .bind(filter.result.map(|r| r.as_str()))
                     .bind(before.map($crate::codec::DbId))
                     .bind(i64::from(limit))
+                    .bind(filter.customer_id.map($crate::codec::DbId))
                     .fetch_all(self.reader())
                     .await?
                     .decode()
@@ -255,6 +264,24 @@ impl crate::Store {
         before: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<HistoryEntry>, StoreError> {
-        dispatch!(self.history(workspace_id, connector_id, result, before, limit))
+        let filter = HistoryFilter {
+            result,
+            customer_id: None,
+        };
+        dispatch!(self.history(workspace_id, connector_id, filter, before, limit))
+    }
+
+    /// [`history`](Self::history) narrowed by `filter` (a result, a customer, or
+    /// both); a customer of another workspace matches nothing.
+    #[tracing::instrument(skip(self))]
+    pub async fn history_filtered(
+        &self,
+        workspace_id: Uuid,
+        connector_id: Uuid,
+        filter: HistoryFilter,
+        before: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<HistoryEntry>, StoreError> {
+        dispatch!(self.history(workspace_id, connector_id, filter, before, limit))
     }
 }

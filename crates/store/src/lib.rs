@@ -83,7 +83,7 @@ pub use crm_context::{CrmContextSettings, CrmObject, CrmRecord, NewCrmContext, S
 pub use customer_attributes::{AttributeDefinition, AttributeUpdate, NewAttribute};
 pub use customers::NewCustomer;
 pub use error::StoreError;
-pub use history::{HistoryEntry, HistoryResult, NewHistory};
+pub use history::{HistoryEntry, HistoryFilter, HistoryResult, NewHistory};
 pub use keva_core::{Customer, CustomerPatch, JobState, KevaField};
 pub use links::{CrmLink, LinkUpdate, SyncCommit};
 pub use mappings::{CachedProperties, StoredMappings};

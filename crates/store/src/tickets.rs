@@ -1,4 +1,5 @@
-//! Support tickets; creating one finds or creates its customer.
+//! Support tickets; creating one finds or creates its customer. Reading one is
+//! scoped to its workspace; the list pages newest first.
 
 use chrono::{DateTime, Utc};
 use keva_core::Customer;
@@ -21,6 +22,22 @@ pub(crate) const INSERT_TICKET: &str = concat!(
     ticket_columns!(),
     ") VALUES ($1, $2, $3, $4, $5) RETURNING ",
     ticket_columns!()
+);
+pub(crate) const TICKET_BY_ID: &str = concat!(
+    "SELECT ",
+    ticket_columns!(),
+    " FROM tickets WHERE workspace_id = $1 AND id = $2"
+);
+// Ids are UUIDv7, so id order is creation order: newest first.
+pub(crate) const LIST_TICKETS_FIRST: &str = concat!(
+    "SELECT ",
+    ticket_columns!(),
+    " FROM tickets WHERE workspace_id = $1 ORDER BY id DESC LIMIT $2"
+);
+pub(crate) const LIST_TICKETS_BEFORE: &str = concat!(
+    "SELECT ",
+    ticket_columns!(),
+    " FROM tickets WHERE workspace_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
 );
 
 // --- records -----------------------------------------------------------------
@@ -133,6 +150,49 @@ macro_rules! queries {
                 tx.commit().await?;
                 Ok((ticket, customer, created))
             }
+
+            pub async fn get_ticket(
+                &self,
+                workspace_id: uuid::Uuid,
+                id: uuid::Uuid,
+            ) -> Result<Option<$crate::Ticket>, $crate::StoreError> {
+                Ok(
+                    sqlx::query_as::<$db, $crate::tickets::TicketRow>(
+                        $crate::tickets::TICKET_BY_ID,
+                    )
+                    .bind($crate::codec::DbId(workspace_id))
+                    .bind($crate::codec::DbId(id))
+                    .fetch_optional(self.reader())
+                    .await?
+                    .map(Into::into),
+                )
+            }
+
+            pub async fn list_tickets(
+                &self,
+                workspace_id: uuid::Uuid,
+                before: Option<uuid::Uuid>,
+                limit: u32,
+            ) -> Result<Vec<$crate::Ticket>, $crate::StoreError> {
+                let query = match before {
+                    None => sqlx::query_as::<$db, $crate::tickets::TicketRow>(
+                        $crate::tickets::LIST_TICKETS_FIRST,
+                    )
+                    .bind($crate::codec::DbId(workspace_id)),
+                    Some(before) => sqlx::query_as::<$db, $crate::tickets::TicketRow>(
+                        $crate::tickets::LIST_TICKETS_BEFORE,
+                    )
+                    .bind($crate::codec::DbId(workspace_id))
+                    .bind($crate::codec::DbId(before)),
+                };
+                Ok(query
+                    .bind(i64::from(limit))
+                    .fetch_all(self.reader())
+                    .await?
+                    .into_iter()
+                    .map(Into::into)
+                    .collect())
+            }
         }
     };
 }
@@ -154,5 +214,26 @@ impl crate::Store {
         subject: &str,
     ) -> Result<(Ticket, Customer, bool), StoreError> {
         dispatch!(self.create_ticket(workspace_id, email, name, subject))
+    }
+
+    /// `None` also for another workspace's ticket id.
+    #[tracing::instrument(skip(self))]
+    pub async fn get_ticket(
+        &self,
+        workspace_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<Ticket>, StoreError> {
+        dispatch!(self.get_ticket(workspace_id, id))
+    }
+
+    /// Up to `limit` tickets, newest first, starting before `before`.
+    #[tracing::instrument(skip(self))]
+    pub async fn list_tickets(
+        &self,
+        workspace_id: Uuid,
+        before: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Ticket>, StoreError> {
+        dispatch!(self.list_tickets(workspace_id, before, limit))
     }
 }

@@ -25,6 +25,7 @@ keva_store::backend_tests!(
     customer_paging,
     tickets_create_customer_once,
     tickets_concurrent_same_new_email,
+    tickets_read_newest_first_within_the_workspace,
     connectors,
     disconnected_is_not_a_settable_status,
     connector_tokens_encrypted_at_rest,
@@ -551,6 +552,50 @@ async fn tickets_create_customer_once(ts: TestStore) {
     assert!(created3);
     assert_ne!(c3.id, c1.id);
     assert_eq!(c3.name, None);
+    ts.finish().await;
+}
+
+async fn tickets_read_newest_first_within_the_workspace(ts: TestStore) {
+    let store = &*ts;
+    let ws = workspace(store, "acme").await;
+    let other = workspace(store, "globex").await;
+    let mut made = Vec::new();
+    for i in 0..5 {
+        let (t, _, _) = store
+            .create_ticket(
+                ws,
+                &format!("t{i}@example.com"),
+                None,
+                &format!("ticket {i}"),
+            )
+            .await
+            .expect("ticket");
+        made.push(t);
+    }
+    let (theirs, _, _) = store
+        .create_ticket(other, "t0@example.com", None, "theirs")
+        .await
+        .expect("their ticket");
+
+    let first = store.list_tickets(ws, None, 3).await.expect("first page");
+    let subjects: Vec<&str> = first.iter().map(|t| t.subject.as_str()).collect();
+    assert_eq!(subjects, ["ticket 4", "ticket 3", "ticket 2"]);
+    let rest = store
+        .list_tickets(ws, first.last().map(|t| t.id), 3)
+        .await
+        .expect("next page");
+    let subjects: Vec<&str> = rest.iter().map(|t| t.subject.as_str()).collect();
+    assert_eq!(subjects, ["ticket 1", "ticket 0"]);
+
+    assert_eq!(
+        store.get_ticket(ws, made[2].id).await.expect("get"),
+        Some(made[2].clone())
+    );
+    assert_eq!(store.get_ticket(ws, theirs.id).await.expect("get"), None);
+    assert_eq!(
+        store.list_tickets(other, None, 10).await.expect("theirs"),
+        vec![theirs]
+    );
     ts.finish().await;
 }
 

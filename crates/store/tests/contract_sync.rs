@@ -17,8 +17,8 @@ use keva_store::testing::{customer, fixture, private_app_connector as new_connec
 use keva_store::testing::{reopen, TestStore};
 use keva_store::{
     BatchChunk, BatchCounters, BatchState, ConnectorSettings, CustomerPatch, EnqueueResult,
-    HistoryResult, Job, KevaField, LinkUpdate, MasterKey, NewCustomer, NewHistory, NewJob,
-    NewWebhookEvent, NewWebhookRequest, Store, StoreError, SyncCommit, WebhookIngest,
+    HistoryFilter, HistoryResult, Job, KevaField, LinkUpdate, MasterKey, NewCustomer, NewHistory,
+    NewJob, NewWebhookEvent, NewWebhookRequest, Store, StoreError, SyncCommit, WebhookIngest,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
@@ -734,11 +734,52 @@ async fn history_paging(ts: TestStore) {
         && h.customer_id == Some(bob)
         && h.error.is_some()));
 
+    // One customer's attempts, alone or with a result; paged like the rest.
+    let of = |customer_id, result| HistoryFilter {
+        result,
+        customer_id: Some(customer_id),
+    };
+    let anns = store
+        .history_filtered(f.ws, f.conn, of(ann, None), None, 10)
+        .await
+        .expect("ann's");
+    let ann_ids: Vec<Uuid> = newest_first
+        .iter()
+        .copied()
+        .filter(|id| anns.iter().any(|h| h.id == *id))
+        .collect();
+    assert_eq!(anns.len(), 4);
+    assert!(anns.iter().all(|h| h.customer_id == Some(ann)));
+    assert_eq!(anns.iter().map(|h| h.id).collect::<Vec<_>>(), ann_ids);
+    let older = store
+        .history_filtered(f.ws, f.conn, of(ann, None), Some(anns[1].id), 10)
+        .await
+        .expect("ann's older");
+    assert_eq!(older.iter().map(|h| h.id).collect::<Vec<_>>(), ann_ids[2..]);
+    assert!(store
+        .history_filtered(f.ws, f.conn, of(ann, Some(HistoryResult::Failed)), None, 10)
+        .await
+        .expect("ann's failed")
+        .is_empty());
+    assert_eq!(
+        store
+            .history_filtered(f.ws, f.conn, of(bob, Some(HistoryResult::Failed)), None, 10)
+            .await
+            .expect("bob's failed")
+            .len(),
+        3
+    );
+
     let other = store.create_workspace("globex").await.expect("ws").id;
     assert!(store
         .history(other, f.conn, None, None, 10)
         .await
         .expect("other")
+        .is_empty());
+    assert!(store
+        .history_filtered(other, f.conn, of(ann, None), None, 10)
+        .await
+        .expect("other's view of ann")
         .is_empty());
     ts.finish().await;
 }

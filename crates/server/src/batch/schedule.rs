@@ -25,6 +25,16 @@ pub fn due(schedule: &str, after: DateTime<Utc>, now: DateTime<Utc>) -> bool {
         .is_ok_and(|next| next <= now)
 }
 
+/// The first occurrence of `schedule` after `after` (what the console shows as
+/// the next run); `None` when it does not parse or never occurs again. The same
+/// parser as [`due`], so what is shown is what fires.
+pub fn next_run(schedule: &str, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    Cron::from_str(schedule)
+        .ok()?
+        .find_next_occurrence(&after, false)
+        .ok()
+}
+
 /// Why a cron expression is refused, if it is.
 pub fn validate(schedule: &str) -> Result<(), String> {
     Cron::from_str(schedule)
@@ -162,6 +172,15 @@ mod tests {
             t("2026-11-28T01:00:00Z")
         ));
         assert!(validate(s).is_ok());
+        assert_eq!(
+            next_run(s, t("2026-11-27T02:00:00Z")),
+            Some(t("2026-11-28T02:00:00Z"))
+        );
+        assert_eq!(
+            next_run(s, t("2026-11-27T01:59:30Z")),
+            Some(t("2026-11-27T02:00:00Z"))
+        );
+        assert_eq!(next_run("not a cron", t("2026-11-27T01:00:00Z")), None);
         assert!(validate("61 * * * *").is_err());
     }
 }

@@ -2,10 +2,15 @@
 //! tally (processed/total, created, linked, updated each way, failed, conflicts,
 //! ETA, state, pause reason) that updates without reloading, *Cancel*, and the
 //! past runs. The page polls its own JSON progress route (a few lines of inline
-//! JS, the only script in the console) until the run ends. Start, progress and
-//! cancel are the API's own functions.
+//! JS) until the run ends. Start, progress and cancel are the API's own functions.
+//!
+//! The schedule (a cron expression in UTC, or off) is saved through the connector
+//! settings API's own `update_settings`, so an expression the API refuses is
+//! refused here with the same message and nothing is saved; the next run shown is
+//! computed by the scheduler's own parser (`batch::schedule::next_run`).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Form, Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup, PreEscaped};
 use serde::Deserialize;
@@ -16,12 +21,16 @@ use super::layout::{csrf_input, flash, page, Nav};
 use super::session::AdminUser;
 use crate::api::batch::{cancel, progress, start_run};
 use crate::api::crm::connector_for;
+use crate::api::crm::connectors::{update_settings, UpdateSettings};
+use crate::batch::schedule::next_run;
 use crate::batch::BatchProgress;
 use crate::error::ApiError;
 use crate::state::AppState;
 
 /// This page's path.
 pub const PATH: &str = "/settings/crm-sync/hubspot/batch-sync";
+/// Where the schedule form posts.
+pub const SCHEDULE_PATH: &str = "/settings/crm-sync/hubspot/batch-sync/schedule";
 
 /// Polls the progress route and fills the `data-field` elements and the bar,
 /// until the run has ended.
@@ -64,6 +73,56 @@ const POLL_JS: &str = r#"
 #[derive(Debug, Default, Deserialize)]
 pub struct PageQuery {
     pub run: Option<Uuid>,
+    /// `saved` or `off` after the schedule form.
+    pub schedule: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ScheduleForm {
+    /// A cron expression (UTC); empty switches the schedule off.
+    #[serde(default)]
+    pub schedule: String,
+}
+
+/// What a schedule request adds to the page: its notice and the expression as
+/// typed (shown again when it was refused).
+#[derive(Debug, Default)]
+struct ScheduleNotice<'a> {
+    notice: Option<(bool, String)>,
+    typed: Option<&'a str>,
+}
+
+fn schedule_section(csrf: &str, saved: Option<&str>, extra: &ScheduleNotice<'_>) -> Markup {
+    let next = saved.and_then(|s| next_run(s, chrono::Utc::now()));
+    html! {
+        section #schedule aria-labelledby="schedule-heading" data-schedule=(saved.unwrap_or("")) {
+            h2 #schedule-heading { "Schedule" }
+            @if let Some((ok, message)) = &extra.notice { (flash(*ok, message)) }
+            @match (saved, next) {
+                (Some(s), Some(next)) => p {
+                    "Runs on the schedule " code { (s) } " (UTC). Next run: "
+                    time #next-run datetime=(next.to_rfc3339()) { (next.format("%Y-%m-%d %H:%M UTC")) } "."
+                },
+                (Some(s), None) => p { "The schedule " code { (s) } " has no next run." },
+                (None, _) => p.muted { "No schedule: batch syncs run only when started here." },
+            }
+            // The fragment brings the browser back to this form's answer.
+            form method="post" action={ (SCHEDULE_PATH) "#schedule" } {
+                (csrf_input(csrf))
+                label for="schedule-input" { "Cron schedule (UTC)" }
+                input #schedule-input type="text" name="schedule" value=(extra.typed.or(saved).unwrap_or("")) placeholder="0 2 * * *" autocomplete="off" aria-describedby="schedule-help";
+                p #schedule-help .muted { "Minute, hour, day of month, month, day of week; e.g. 0 2 * * * is nightly at 02:00 UTC. Empty switches it off." }
+                p { button type="submit" { "Save schedule" } }
+            }
+            @if saved.is_some() {
+                form method="post" action={ (SCHEDULE_PATH) "#schedule" } {
+                    (csrf_input(csrf))
+                    input type="hidden" name="schedule" value="";
+                    button.secondary type="submit" { "Switch off" }
+                }
+            }
+        }
+    }
 }
 
 fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
@@ -110,9 +169,28 @@ pub async fn show(
     admin: AdminUser,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, ConsoleError> {
+    let notice = match q.schedule.as_deref() {
+        Some("saved") => Some((true, "Saved the schedule.".to_string())),
+        Some("off") => Some((true, "Switched the schedule off.".to_string())),
+        _ => None,
+    };
+    let extra = ScheduleNotice {
+        notice,
+        typed: None,
+    };
+    render(&state, &admin, q.run, &extra, StatusCode::OK).await
+}
+
+async fn render(
+    state: &AppState,
+    admin: &AdminUser,
+    run: Option<Uuid>,
+    extra: &ScheduleNotice<'_>,
+    status: StatusCode,
+) -> Result<Response, ConsoleError> {
     let user = &admin.0;
     let title = "CRM Sync → HubSpot → Run Batch Sync";
-    let connector = match connector_for(&state, user.user.workspace_id, None).await {
+    let connector = match connector_for(state, user.user.workspace_id, None).await {
         Ok(c) => c,
         Err(ApiError::NotFound(_)) => {
             let body = html! {
@@ -129,8 +207,8 @@ pub async fn show(
         .await?;
     let now = chrono::Utc::now();
     let runs: Vec<BatchProgress> = runs.iter().map(|r| BatchProgress::of(r, now)).collect();
-    let current = match q.run {
-        Some(id) => Some(progress(&state, user.user.workspace_id, id).await?),
+    let current = match run {
+        Some(id) => Some(progress(state, user.user.workspace_id, id).await?),
         None => runs.first().cloned(),
     };
     let active = current
@@ -149,6 +227,7 @@ pub async fn show(
             }
         }
         @if let Some(p) = &current { (run_box(&user.csrf, p)) }
+        (schedule_section(&user.csrf, connector.batch_schedule.as_deref(), extra))
         @if !runs.is_empty() {
             section {
                 h2 { "Past runs" }
@@ -172,7 +251,41 @@ pub async fn show(
             }
         }
     };
-    Ok(page(user, title, Nav::Batch, body).into_response())
+    Ok((status, page(user, title, Nav::Batch, body)).into_response())
+}
+
+/// *Save schedule* / *Switch off*: the connector settings API's validation and
+/// save; a refused expression is shown in the form and nothing is saved.
+pub async fn save_schedule(
+    State(state): State<AppState>,
+    admin: AdminUser,
+    Form(form): Form<ScheduleForm>,
+) -> Result<Response, ConsoleError> {
+    let ws = admin.0.user.workspace_id;
+    let connector = connector_for(&state, ws, None).await?;
+    let typed = form.schedule.trim();
+    let body = UpdateSettings {
+        batch_schedule: Some((!typed.is_empty()).then(|| typed.to_string())),
+        ..UpdateSettings::default()
+    };
+    match update_settings(&state, ws, connector.id, body).await {
+        Ok(c) => {
+            let outcome = if c.settings.batch_schedule.is_some() {
+                "saved"
+            } else {
+                "off"
+            };
+            Ok(Redirect::to(&format!("{PATH}?schedule={outcome}#schedule")).into_response())
+        }
+        Err(e @ ApiError::Unprocessable(_)) => {
+            let extra = ScheduleNotice {
+                notice: Some((false, format!("Not saved: {e}."))),
+                typed: Some(typed),
+            };
+            render(&state, &admin, None, &extra, e.status()).await
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// *Run Batch Sync*: to this page, following the new run.

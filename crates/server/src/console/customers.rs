@@ -1,22 +1,19 @@
-//! *Customers* and a customer's profile with the HubSpot panel: link status, the
-//! contact id (linking to the contact in HubSpot), last sync, *Sync Now* with its
-//! outcome, and the recent history. Open to agents and admins; another
-//! workspace's customer is a 404, as in the API. The panel and *Sync Now* are the
-//! API's own `crm_view` and `sync_now::run`.
+//! *Customers* and a customer's profile with the HubSpot panel (`crm_panel`: link
+//! status, contact id, last sync, *Sync Now* with its outcome, recent history,
+//! company and deals). Open to agents and admins; another workspace's customer is
+//! a 404, as in the API.
 
 use axum::extract::{Form, Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use keva_store::Customer;
 use maud::{html, Markup};
 use serde::Deserialize;
 use uuid::Uuid;
 
+use super::crm_panel::{self, SyncForm, SyncQuery};
 use super::error::ConsoleError;
-use super::layout::{csrf_input, flash, page, Nav};
+use super::layout::{page, Nav};
 use super::session::ConsoleUser;
-use crate::api::crm::customer_crm::{crm_view, CustomerCrm};
-use crate::api::crm::sync_now::{run, SyncNow, SyncRequest};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -66,7 +63,8 @@ pub async fn list(
     Ok(page(&user, "Customers", Nav::Customers, body))
 }
 
-async fn customer(
+/// The workspace's customer `id`; `NotFound` for another workspace's or a malformed id.
+pub(super) async fn customer(
     state: &AppState,
     user: &ConsoleUser,
     id: &str,
@@ -79,84 +77,17 @@ async fn customer(
         .ok_or(ApiError::NotFound("customer"))?)
 }
 
-fn status_label(status: &str) -> String {
-    let mut s = status.replace('_', " ");
-    if let Some(first) = s.get(0..1) {
-        let upper = first.to_uppercase();
-        s.replace_range(0..1, &upper);
-    }
-    s
-}
-
-fn panel(user: &ConsoleUser, c: &Customer, crm: &CustomerCrm) -> Markup {
-    let link = crm.links.first();
-    html! {
-        section aria-label="HubSpot" {
-            h2 { "HubSpot" }
-            dl {
-                dt { "Link status" }
-                dd data-link-status=(crm.status) {
-                    (status_label(&crm.status))
-                    @if let Some(r) = &crm.reason { " — " (r) }
-                }
-                dt { "Contact ID" }
-                dd {
-                    @match (link, &crm.hubspot_id) {
-                        (Some(l), Some(id)) => a data-contact-id=(id) rel="noopener" target="_blank"
-                            href={ "https://app.hubspot.com/contacts/" (l.portal_id) "/record/0-1/" (id) } { (id) },
-                        _ => span.muted { "Not linked" },
-                    }
-                }
-                dt { "Last sync" }
-                dd {
-                    @match crm.last_sync_at {
-                        Some(t) => time datetime=(t.to_rfc3339()) { (t.format("%Y-%m-%d %H:%M:%S UTC")) },
-                        None => span.muted { "Never" },
-                    }
-                }
-            }
-            @match link {
-                Some(l) => form method="post" action={ (PATH) "/" (c.id) "/sync-now" } {
-                    (csrf_input(&user.csrf))
-                    input type="hidden" name="connector_id" value=(l.connector_id);
-                    button type="submit" { "Sync Now" }
-                },
-                None => p.muted { "HubSpot is not connected." },
-            }
-            @if !crm.history.is_empty() {
-                h2 { "Recent history" }
-                div style="overflow-x:auto" {
-                    table {
-                        thead { tr { th { "When" } th { "Trigger" } th { "Direction" } th { "Result" } th { "Error" } } }
-                        tbody {
-                            @for h in &crm.history {
-                                tr {
-                                    td { (h.created_at.format("%Y-%m-%d %H:%M:%S")) }
-                                    td { (h.trigger) }
-                                    td { (h.direction) }
-                                    td { (h.result) }
-                                    td { (h.error.as_deref().unwrap_or("")) }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
 async fn render(
     state: &AppState,
     user: &ConsoleUser,
     c: &Customer,
     notice: Option<(bool, String)>,
 ) -> Result<Markup, ConsoleError> {
-    let crm = crm_view(state, user.user.workspace_id, c.id).await?;
+    let action = format!("{PATH}/{}/sync-now", c.id);
+    let hubspot = crm_panel::panel(state, user, c, &action, notice).await?;
     let body = html! {
         p { a href=(PATH) { "← Customers" } }
         h1 { (c.name.as_deref().unwrap_or(&c.email)) }
-        @if let Some((ok, message)) = &notice { (flash(*ok, message)) }
         section {
             dl {
                 dt { "Email" } dd { (c.email) }
@@ -166,7 +97,7 @@ async fn render(
                 @if let Some(v) = &c.location { dt { "Location" } dd { (v) } }
             }
         }
-        (panel(user, c, &crm))
+        (hubspot)
     };
     Ok(page(user, "Customer", Nav::Customers, body))
 }
@@ -175,17 +106,14 @@ pub async fn show(
     State(state): State<AppState>,
     user: ConsoleUser,
     Path(id): Path<String>,
+    Query(q): Query<SyncQuery>,
 ) -> Result<Markup, ConsoleError> {
     let c = customer(&state, &user, &id).await?;
-    render(&state, &user, &c, None).await
+    let notice = crm_panel::sync_notice(&state, &user, c.id, &q).await?;
+    render(&state, &user, &c, notice).await
 }
 
-#[derive(Debug, Deserialize)]
-pub struct SyncForm {
-    pub connector_id: String,
-}
-
-/// *Sync Now*: the outcome (or that it is queued) shown on the profile.
+/// *Sync Now*: runs, then redirects to the profile, which shows the outcome.
 pub async fn sync_now(
     State(state): State<AppState>,
     user: ConsoleUser,
@@ -193,41 +121,5 @@ pub async fn sync_now(
     Form(form): Form<SyncForm>,
 ) -> Result<Response, ConsoleError> {
     let c = customer(&state, &user, &id).await?;
-    let connector_id =
-        Uuid::parse_str(&form.connector_id).map_err(|_| ApiError::NotFound("connector"))?;
-    let request = SyncRequest {
-        customer_id: c.id,
-        connector_id,
-    };
-    let notice = match run(&state, user.user.workspace_id, &request).await {
-        Ok(SyncNow::Done(o)) => {
-            let status = o.status.as_str();
-            let ok = status == "synced";
-            let mut text = format!("Sync Now: {}", status_label(status));
-            if let Some(id) = &o.contact_id {
-                text.push_str(&format!(", contact {id}"));
-            }
-            if !o.fields_changed.is_empty() {
-                text.push_str(&format!(", {} field(s) changed", o.fields_changed.len()));
-            }
-            if let Some(r) = &o.reason {
-                text.push_str(&format!(" — {r}"));
-            }
-            for w in &o.warnings {
-                text.push_str(&format!("; warning: {}", w.message));
-            }
-            (ok, text)
-        }
-        Ok(SyncNow::Pending(job)) => (
-            true,
-            format!(
-                "Sync Now is queued (job {}, {}); it runs when HubSpot allows.",
-                job.id, job.state
-            ),
-        ),
-        Err(e @ (ApiError::Internal(_) | ApiError::NotFound(_))) => return Err(e.into()),
-        Err(e) => (false, format!("Sync Now failed: {e}")),
-    };
-    let page = render(&state, &user, &c, Some(notice)).await?;
-    Ok((StatusCode::OK, page).into_response())
+    crm_panel::sync_now(&state, &user, &c, &form, &format!("{PATH}/{}", c.id)).await
 }

@@ -1,20 +1,22 @@
 //! *Sync history*: the connector's sync attempts, newest first, filtered by result
-//! (synced, failed, conflict, skipped), with each attempt's fields old → new, the
-//! error and HubSpot's correlation id; *Retry* on a failed record runs Sync Now
-//! for its customer (the customer page's own form). Read through the store query
-//! `GET /api/crm/hubspot/history` uses, shown as the API's `HistoryView`.
+//! (synced, failed, conflict, skipped) and by customer (email or customer id),
+//! with each attempt's fields old → new, the error and HubSpot's correlation id;
+//! *Retry* on a failed record runs Sync Now for its customer (the customer page's
+//! own form). The page is `GET /api/crm/hubspot/history`'s own `history_page`, so
+//! a customer the workspace does not have (another workspace's id included) is a
+//! 404 here as there, shown with the filter form and no rows.
 
 use axum::extract::{Query, State};
-use keva_store::HistoryResult;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use maud::{html, Markup};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::error::ConsoleError;
-use super::layout::{csrf_input, page, Nav};
+use super::layout::{csrf_input, flash, page, Nav};
 use super::session::AdminUser;
-use crate::api::crm::connector_for;
-use crate::api::crm::history::HistoryView;
+use crate::api::crm::history::{history_page, HistoryParams};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -25,7 +27,45 @@ const PAGE_SIZE: u32 = 50;
 #[derive(Debug, Default, Deserialize)]
 pub struct HistoryQuery {
     pub status: Option<String>,
+    /// A customer id or an email.
+    pub customer: Option<String>,
     pub before: Option<Uuid>,
+}
+
+impl HistoryQuery {
+    /// The API's parameters for this page: a customer given as a UUID is an id,
+    /// anything else an email.
+    fn params(&self, status: Option<&str>, customer: Option<&str>) -> HistoryParams {
+        let id = customer.and_then(|c| Uuid::parse_str(c).ok());
+        HistoryParams {
+            connector_id: None,
+            status: status.map(str::to_string),
+            customer_id: id,
+            email: customer.filter(|_| id.is_none()).map(str::to_string),
+            before: self.before,
+            limit: Some(PAGE_SIZE),
+        }
+    }
+}
+
+/// This page's URL with `status` and `customer` (and `before`), for links.
+fn href(status: Option<&str>, customer: Option<&str>, before: Option<Uuid>) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    if let Some(s) = status {
+        query.append_pair("status", s);
+    }
+    if let Some(c) = customer {
+        query.append_pair("customer", c);
+    }
+    if let Some(b) = before {
+        query.append_pair("before", &b.to_string());
+    }
+    let query = query.finish();
+    if query.is_empty() {
+        PATH.to_string()
+    } else {
+        format!("{PATH}?{query}")
+    }
 }
 
 /// One changed field, `field: old → new`, from the stored JSON.
@@ -40,40 +80,48 @@ pub async fn show(
     State(state): State<AppState>,
     admin: AdminUser,
     Query(q): Query<HistoryQuery>,
-) -> Result<Markup, ConsoleError> {
+) -> Result<Response, ConsoleError> {
     let user = &admin.0;
     let ws = user.user.workspace_id;
-    let connector = connector_for(&state, ws, None).await?;
-    let filter = q.status.as_deref().filter(|s| !s.is_empty());
-    let result = match filter {
-        None => None,
-        Some(s) => Some(HistoryResult::parse(s).ok_or_else(|| {
-            ConsoleError::Api(ApiError::Unprocessable(
-                "status must be synced, failed, conflict or skipped".into(),
-            ))
-        })?),
-    };
-    let entries: Vec<HistoryView> = state
-        .store
-        .history(ws, connector.id, result, q.before, PAGE_SIZE)
-        .await?
-        .into_iter()
-        .map(Into::into)
-        .collect();
-    let next = (entries.len() == PAGE_SIZE as usize)
-        .then(|| entries.last().map(|h| h.id))
-        .flatten();
+    let filter = q.status.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let customer = q
+        .customer
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let (status, notice, entries, next) =
+        match history_page(&state, ws, q.params(filter, customer)).await {
+            Ok(p) => (StatusCode::OK, None, p.data, p.next_cursor),
+            Err(e @ ApiError::NotFound("customer")) => {
+                let message = format!(
+                    "No customer {:?} in this workspace.",
+                    customer.unwrap_or_default()
+                );
+                (e.status(), Some(message), Vec::new(), None)
+            }
+            Err(e) => return Err(e.into()),
+        };
     let body = html! {
         h1 { "Sync history" }
         nav aria-label="Result" {
             p {
                 @for (value, label) in [("", "All"), ("failed", "Failed"), ("conflict", "Conflict"), ("synced", "Synced"), ("skipped", "Skipped")] {
                     @if filter.unwrap_or("") == value { strong aria-current="page" { (label) } }
-                    @else { a href={ (PATH) @if !value.is_empty() { "?status=" (value) } } { (label) } }
+                    @else { a href=(href(Some(value).filter(|v| !v.is_empty()), customer, None)) { (label) } }
                     " "
                 }
             }
         }
+        form #customer-filter method="get" action=(PATH) {
+            @if let Some(f) = filter { input type="hidden" name="status" value=(f); }
+            label for="customer" { "Customer (email or customer id)" }
+            input #customer type="text" name="customer" value=(customer.unwrap_or("")) autocomplete="off";
+            p {
+                button type="submit" { "Filter" }
+                @if customer.is_some() { " " a href=(href(filter, None, None)) { "All customers" } }
+            }
+        }
+        @if let Some(message) = &notice { (flash(false, message)) }
         section {
             @if entries.is_empty() { p.muted { "No sync attempts." } }
             @else {
@@ -113,10 +161,10 @@ pub async fn show(
                     }
                 }
                 @if let Some(before) = next {
-                    p { a href={ (PATH) "?before=" (before) @if let Some(f) = filter { "&status=" (f) } } { "Older" } }
+                    p { a href=(href(filter, customer, Some(before))) { "Older" } }
                 }
             }
         }
     };
-    Ok(page(user, "Sync history", Nav::History, body))
+    Ok((status, page(user, "Sync history", Nav::History, body)).into_response())
 }

@@ -43,6 +43,11 @@ progress{width:100%;height:1.4rem;margin:.25rem 0 1rem}
 table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:.4rem .5rem;border-bottom:1px solid #dde1e8;vertical-align:top}
 select{font:inherit;padding:.4rem;max-width:28rem;width:100%}
+.with-sidebar{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,26rem);gap:1rem;align-items:start}
+@media (max-width:760px){.with-sidebar{grid-template-columns:minmax(0,1fr)}}
+h3{font-size:1rem;margin:1rem 0 .5rem}
+.deals{list-style:none;padding:0;margin:0}.deals li{padding:.4rem 0;border-bottom:1px solid #dde1e8}
+.visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 "#;
 
 fn head(title: &str) -> Markup {
@@ -63,6 +68,7 @@ pub enum Nav {
     IntegrationsHubspot,
     Mappings,
     Customers,
+    Tickets,
     Batch,
     Jobs,
     History,
@@ -87,6 +93,7 @@ pub fn page(user: &ConsoleUser, title: &str, current: Nav, body: Markup) -> Mark
                         ul {
                             (link(Nav::Home, "/", "Home"))
                             (link(Nav::Customers, super::customers::PATH, "Customers"))
+                            (link(Nav::Tickets, super::tickets::PATH, "Tickets"))
                             @if user.is_admin() {
                                 (link(Nav::IntegrationsHubspot, "/settings/integrations/hubspot", "Integrations → HubSpot"))
                                 (link(Nav::Mappings, super::mappings::PATH, "CRM Sync → HubSpot"))

@@ -3,14 +3,19 @@
 //! internal name, direction, transformation, default), *Add Mapping* (a Keva-field
 //! dropdown, a HubSpot-property field searchable through the browser's own list of
 //! the portal's properties from describe, direction, optional transformation and
-//! default), *Remove*, and *Refresh Properties*. Saving goes through the API's
-//! own validation and save (`mappings::save`): on error nothing is saved and the
-//! API's message is shown next to the form ("use jobtitle, not Job Title").
+//! default), *Remove*, *Refresh Properties*, *Test Mapping*, the connector's
+//! conflict policy and the way into *Auto-Map Fields* (`automap`). Saving goes
+//! through the API's own validation and save (`mappings::save`): on error nothing
+//! is saved and the API's message is shown next to the form ("use jobtitle, not
+//! Job Title"). The conflict policy is saved by the connector settings API's own
+//! `update_settings`, with its validation.
 
 use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use keva_core::{Direction, FieldMapping, KevaField, ObjectKind, PropertyInfo, Transform};
+use keva_core::{
+    ConflictPolicy, Direction, FieldMapping, KevaField, ObjectKind, PropertyInfo, Transform,
+};
 use keva_store::Connector;
 use maud::{html, Markup};
 use serde::Deserialize;
@@ -19,6 +24,7 @@ use super::error::ConsoleError;
 use super::layout::{csrf_input, flash, page, Nav};
 use super::session::AdminUser;
 use crate::api::crm::connector_for;
+use crate::api::crm::connectors::{update_settings, UpdateSettings};
 use crate::api::crm::mappings::{current, object_kind, portal_properties, save};
 use crate::api::crm::sync_now::{dry_run, TestMappingResult};
 use crate::error::ApiError;
@@ -32,6 +38,8 @@ pub struct PageQuery {
     pub object: Option<String>,
     pub saved: Option<String>,
     pub refreshed: Option<usize>,
+    pub policy: Option<String>,
+    pub automapped: Option<usize>,
 }
 
 /// What the Add Mapping form sent (kept on the page when it is refused).
@@ -51,7 +59,7 @@ pub struct ObjectForm {
     pub keva_field: Option<String>,
 }
 
-fn direction_label(d: Direction) -> &'static str {
+pub(super) fn direction_label(d: Direction) -> &'static str {
     match d {
         Direction::Bidirectional => "Bidirectional",
         Direction::ToCrm => "To CRM",
@@ -59,7 +67,7 @@ fn direction_label(d: Direction) -> &'static str {
     }
 }
 
-fn field_label(f: KevaField) -> &'static str {
+pub(super) fn field_label(f: KevaField) -> &'static str {
     match f {
         KevaField::Email => "Email",
         KevaField::Name => "Name",
@@ -71,14 +79,14 @@ fn field_label(f: KevaField) -> &'static str {
     }
 }
 
-fn property_label(props: &[PropertyInfo], name: &str) -> Markup {
+pub(super) fn property_label(props: &[PropertyInfo], name: &str) -> Markup {
     match props.iter().find(|p| p.name == name) {
         Some(p) => html! { (p.label) " " span.muted { "(" (p.name) ")" } },
         None => html! { (name) },
     }
 }
 
-fn url_for(object: ObjectKind, extra: &str) -> String {
+pub(super) fn url_for(object: ObjectKind, extra: &str) -> String {
     format!("{PATH}?object={}{extra}", object.as_str())
 }
 
@@ -87,7 +95,7 @@ async fn connector(state: &AppState, admin: &AdminUser) -> Result<Connector, Con
 }
 
 /// What a form acts on: its object type and the workspace's connector.
-async fn target(
+pub(super) async fn target(
     state: &AppState,
     admin: &AdminUser,
     object: Option<&str>,
@@ -253,6 +261,35 @@ async fn render(
                 p { button type="submit" { "Save" } }
             }
         }
+        section {
+            h2 { "Auto-Map Fields" }
+            p.muted { "Suggestions for the Keva fields not mapped yet, with confidence and reason: review each, then save the ones you accept." }
+            form method="get" action=(super::automap::PATH) {
+                input type="hidden" name="object" value=(object.as_str());
+                button.secondary type="submit" { "Auto-Map Fields" }
+            }
+        }
+        section {
+            h2 { "Conflict policy" }
+            p.muted { "Which side wins when a field changed in Keva and in HubSpot since they last agreed. An empty value never overwrites a filled one unless it is the newer change." }
+            form method="post" action={ (PATH) "/conflict-policy" } {
+                (csrf_input(&user.csrf))
+                input type="hidden" name="object" value=(object.as_str());
+                label for="conflict_policy" { "Conflict policy" }
+                select #conflict_policy name="conflict_policy" {
+                    @for p in ConflictPolicy::ALL {
+                        option value=(p.as_str()) selected[*p == connector.conflict_policy] { (policy_label(*p)) }
+                    }
+                }
+                p { button type="submit" { "Save conflict policy" } }
+            }
+        }
+        @if object == ObjectKind::Company {
+            section {
+                h2 { "Test Mapping" }
+                p.muted { "Test Mapping previews what a customer's Contact mappings would send to HubSpot. Company mappings only read from HubSpot, and the API's dry run covers contacts, so there is no Company preview: see a customer's profile for the company as read." }
+            }
+        }
         @if object == ObjectKind::Contact {
             section {
                 h2 { "Test Mapping" }
@@ -287,10 +324,19 @@ pub async fn show(
     Query(q): Query<PageQuery>,
 ) -> Result<Response, ConsoleError> {
     let object = object_kind(q.object.as_deref())?;
-    let notice = match (q.saved.as_deref(), q.refreshed) {
-        (Some(f), _) => Some((true, format!("Saved the {f} mapping."))),
-        (_, Some(n)) => Some((true, format!("Refreshed: {n} properties."))),
-        _ => None,
+    let notice = match (q.saved.as_deref(), q.refreshed, q.automapped) {
+        (Some(f), _, _) => Some((true, format!("Saved the {f} mapping."))),
+        (_, Some(n), _) => Some((true, format!("Refreshed: {n} properties."))),
+        (_, _, Some(0)) => Some((true, "No suggestion was accepted: nothing changed.".into())),
+        (_, _, Some(n)) => Some((
+            true,
+            format!("Saved {n} accepted mapping(s) from Auto-Map."),
+        )),
+        _ => q
+            .policy
+            .as_deref()
+            .and_then(ConflictPolicy::parse)
+            .map(|p| (true, format!("Conflict policy saved: {}.", policy_label(p)))),
     };
     let view = View {
         notice,
@@ -300,7 +346,7 @@ pub async fn show(
 }
 
 /// The mapping the form describes, or what is wrong with it.
-fn mapping_from(form: &AddForm) -> Result<FieldMapping, String> {
+pub(super) fn mapping_from(form: &AddForm) -> Result<FieldMapping, String> {
     let field = KevaField::parse(&form.keva_field)
         .ok_or_else(|| format!("unknown Keva field {:?}", form.keva_field))?;
     let properties: Vec<String> = form
@@ -442,4 +488,46 @@ pub async fn test(
         ..View::new(ObjectKind::Contact, StatusCode::OK)
     };
     render(&state, &admin, view).await
+}
+
+fn policy_label(p: ConflictPolicy) -> &'static str {
+    match p {
+        ConflictPolicy::NewestWins => "Newest change wins",
+        ConflictPolicy::KevaWins => "Keva wins",
+        ConflictPolicy::HubspotWins => "HubSpot wins",
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PolicyForm {
+    pub object: Option<String>,
+    pub conflict_policy: String,
+}
+
+/// *Save conflict policy*: the connector settings API's own update, so the same
+/// values are accepted and the same ones refused.
+pub async fn conflict_policy(
+    State(state): State<AppState>,
+    admin: AdminUser,
+    Form(form): Form<PolicyForm>,
+) -> Result<Response, ConsoleError> {
+    let (object, connector) = target(&state, &admin, form.object.as_deref()).await?;
+    let change = UpdateSettings {
+        conflict_policy: Some(form.conflict_policy.clone()),
+        ..UpdateSettings::default()
+    };
+    match update_settings(&state, admin.0.user.workspace_id, connector.id, change).await {
+        Ok(v) => {
+            let done = format!("&policy={}", v.settings.conflict_policy);
+            Ok(Redirect::to(&url_for(object, &done)).into_response())
+        }
+        Err(e @ ApiError::Unprocessable(_)) => {
+            let view = View {
+                notice: Some((false, format!("Not saved: {e}"))),
+                ..View::new(object, e.status())
+            };
+            render(&state, &admin, view).await
+        }
+        Err(e) => Err(e.into()),
+    }
 }

@@ -3,22 +3,27 @@
 //! Pages call the API's own functions, never a second implementation of
 //! connecting, disconnecting or syncing.
 //!
-//! Modules: `session` (cookies, CSRF, passwords, sign-in rate limits, the
-//! `ConsoleUser` / `AdminUser` extractors), `error` (failures as HTML pages),
-//! `layout` (the page shell), `sign_in` (sign-in, sign-in links, sign-out),
-//! `home`, `integrations` (*Settings → Integrations → HubSpot*), `mappings`
-//! (*CRM Sync → HubSpot → Field Mappings*), `customers` (the list and the
-//! profile's HubSpot panel with *Sync Now*), `batch` (*Run Batch Sync* with live
-//! progress), `history` (*Sync history*), `jobs` (the queue by state, *Retry*)
-//! `webhooks` (app, target URL, delivery log) and `users`
-//! (creating console users: the CLI and the quickstart). `docs/console.md` is the
-//! user's guide.
+//! Modules: `session` (cookies, CSRF, passwords, sign-in limits per account and
+//! per address, the `ConsoleUser` / `AdminUser` extractors), `error` (failures as
+//! HTML pages), `layout` (the page shell), `sign_in` (sign-in, sign-in links,
+//! sign-out), `home`, `integrations` (*Settings → Integrations → HubSpot*),
+//! `mappings` (*CRM Sync → HubSpot → Field Mappings*, conflict policy, *Test
+//! Mapping*) and `automap` (its *Auto-Map Fields* review), `customers` (the list
+//! and the profile), `tickets` (the list and a ticket with its sidebar),
+//! `crm_panel` (the HubSpot panel the profile and the ticket share: link, *Sync
+//! Now* with its outcome, history, company and deals), `batch` (*Run Batch Sync*
+//! with live progress and the schedule), `history` (*Sync history* by status and
+//! customer), `jobs` (the queue by state, *Retry*), `webhooks` (app and secret,
+//! target URL, subscriptions, delivery log) and `users` (creating console users:
+//! the CLI and the quickstart). `docs/console.md` is the user's guide.
 //!
 //! Console routes sit inside the service's request deadline and body limit like
 //! the API's, and a signed-in user's requests share the per-caller in-flight limit
 //! the API applies to keys.
 
+mod automap;
 mod batch;
+mod crm_panel;
 mod customers;
 pub mod error;
 mod history;
@@ -29,6 +34,7 @@ pub mod layout;
 mod mappings;
 pub mod session;
 mod sign_in;
+mod tickets;
 pub mod users;
 mod webhooks;
 
@@ -71,11 +77,18 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(customers::PATH, get(customers::list))
         .route("/customers/{id}", get(customers::show))
         .route("/customers/{id}/sync-now", post(customers::sync_now))
+        .route(tickets::PATH, get(tickets::list))
+        .route("/tickets/{id}", get(tickets::show))
+        .route("/tickets/{id}/sync-now", post(tickets::sync_now))
         .route(webhooks::PATH, get(webhooks::show))
+        .route(webhooks::APP_PATH, post(webhooks::save_app))
+        .route(webhooks::CREATE_PATH, post(webhooks::create_subscriptions))
+        .route(webhooks::CHECK_PATH, post(webhooks::check_subscriptions))
         .route(history::PATH, get(history::show))
         .route(jobs::PATH, get(jobs::show))
         .route("/settings/jobs/retry", post(jobs::retry))
         .route(batch::PATH, get(batch::show))
+        .route(batch::SCHEDULE_PATH, post(batch::save_schedule))
         .route(
             "/settings/crm-sync/hubspot/batch-sync/start",
             post(batch::start),
@@ -104,6 +117,14 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/settings/crm-sync/hubspot/mappings/refresh",
             post(mappings::refresh),
+        )
+        .route(
+            "/settings/crm-sync/hubspot/mappings/conflict-policy",
+            post(mappings::conflict_policy),
+        )
+        .route(
+            automap::PATH,
+            get(automap::review).post(automap::save_accepted),
         )
         .route_layer(middleware::from_fn_with_state(state, session::csrf_guard))
 }

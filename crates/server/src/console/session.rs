@@ -8,14 +8,23 @@
 //! turned back into the cookie, and changes with every sign-in. Before sign-in the
 //! same is done with a random pre-session cookie, so the sign-in forms are covered
 //! too. `csrf_guard` checks every state-changing console request.
+//!
+//! Sign-in attempts are limited twice, in this process's memory: per account
+//! (every attempt counts, so a guesser spreading over addresses is held) and per
+//! source address (only failed attempts count, so people signing in correctly
+//! from one office address or proxy are never held, while one address spraying
+//! many accounts is). Both limits are `SignInLimits`, set from the settings.
 
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::{Arc, LazyLock};
+use std::time::{Duration, Instant};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use axum::body::Body;
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, Method};
 use axum::middleware::Next;
@@ -23,6 +32,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use keva_store::{SessionKind, User, UserRole};
+use parking_lot::Mutex;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -42,22 +52,65 @@ pub const SESSION_TTL: chrono::TimeDelta = chrono::TimeDelta::hours(12);
 pub const SIGN_IN_LINK_TTL: chrono::TimeDelta = chrono::TimeDelta::hours(24);
 /// Shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 10;
-/// Sign-in attempts per account (workspace and email) per minute.
+/// Sign-in attempts per account (workspace and email) per minute, by default.
 pub const SIGN_IN_ATTEMPTS_PER_MINUTE: u32 = 5;
+/// Failed sign-ins per source address per minute, by default.
+pub const SIGN_IN_FAILURES_PER_ADDRESS_PER_MINUTE: u32 = 20;
+/// The window failed sign-ins per address are counted in.
+const ADDRESS_WINDOW: Duration = Duration::from_secs(60);
+/// Addresses tracked before the ones whose window has passed are dropped.
+const MAX_ADDRESSES: usize = 10_000;
 /// Largest console form body read by the CSRF check.
 const MAX_FORM_BYTES: usize = 64 * 1024;
 
-/// The console's own state: the sign-in rate limiter.
+/// How many sign-in attempts are allowed (`Settings::sign_in`; `serve
+/// --sign-in-attempts-per-account`, `--sign-in-failures-per-address`). 0 turns
+/// a limit off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignInLimits {
+    /// Attempts per account (workspace and email) per minute, right or wrong.
+    pub attempts_per_account_per_minute: u32,
+    /// Failed attempts per source address per minute; then the address waits.
+    pub failures_per_address_per_minute: u32,
+}
+
+impl Default for SignInLimits {
+    fn default() -> Self {
+        Self {
+            attempts_per_account_per_minute: SIGN_IN_ATTEMPTS_PER_MINUTE,
+            failures_per_address_per_minute: SIGN_IN_FAILURES_PER_ADDRESS_PER_MINUTE,
+        }
+    }
+}
+
+/// Why a sign-in attempt is refused before the password is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInRefusal {
+    /// This account had its attempts for now.
+    Account,
+    /// Too many failed attempts came from this address.
+    Address,
+}
+
+/// Failed sign-ins of one address in its current window.
+struct Failures {
+    since: Instant,
+    count: u32,
+}
+
+/// The console's own state: the sign-in rate limits.
 pub struct ConsoleState {
-    sign_in: DefaultKeyedRateLimiter<String>,
+    by_account: Option<DefaultKeyedRateLimiter<String>>,
+    failures_per_address: u32,
+    /// A fixed window per address rather than governor: only failures count, and
+    /// whether an address is over must be read before its attempt is made,
+    /// which governor cannot do without spending a cell.
+    by_address: Mutex<HashMap<IpAddr, Failures>>,
 }
 
 impl Default for ConsoleState {
     fn default() -> Self {
-        let per_minute = NonZeroU32::new(SIGN_IN_ATTEMPTS_PER_MINUTE).unwrap_or(NonZeroU32::MIN);
-        Self {
-            sign_in: RateLimiter::keyed(Quota::per_minute(per_minute)),
-        }
+        Self::new(SignInLimits::default())
     }
 }
 
@@ -68,18 +121,92 @@ impl std::fmt::Debug for ConsoleState {
 }
 
 impl ConsoleState {
-    /// Whether one more sign-in attempt for this account is allowed now. Keyed by
-    /// account, not by address: a guesser spreading over addresses is still held.
-    pub fn allow_sign_in(&self, workspace: &str, email: &str) -> bool {
+    pub fn new(limits: SignInLimits) -> Self {
+        Self {
+            by_account: NonZeroU32::new(limits.attempts_per_account_per_minute)
+                .map(|n| RateLimiter::keyed(Quota::per_minute(n))),
+            failures_per_address: limits.failures_per_address_per_minute,
+            by_address: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether one more sign-in attempt for this account from `source` may be
+    /// made now. The address is looked at first and without counting anything,
+    /// so a held address does not also use up its victims' account budgets.
+    pub fn allow_sign_in(
+        &self,
+        workspace: &str,
+        email: &str,
+        source: IpAddr,
+    ) -> Result<(), SignInRefusal> {
+        if self.address_held(source, Instant::now()) {
+            return Err(SignInRefusal::Address);
+        }
+        let Some(by_account) = &self.by_account else {
+            return Ok(());
+        };
         let key = format!(
             "{}\n{}",
             workspace.trim().to_lowercase(),
             keva_store::normalize_email(email)
         );
-        let allowed = self.sign_in.check_key(&key).is_ok();
+        let allowed = by_account.check_key(&key).is_ok();
         // Entries of accounts no one is trying any more go.
-        self.sign_in.retain_recent();
-        allowed
+        by_account.retain_recent();
+        allowed.then_some(()).ok_or(SignInRefusal::Account)
+    }
+
+    /// Counts a failed sign-in (wrong workspace, email or password) against
+    /// `source`.
+    pub fn sign_in_failed(&self, source: IpAddr) {
+        if self.failures_per_address == 0 {
+            return;
+        }
+        let now = Instant::now();
+        let mut map = self.by_address.lock();
+        if map.len() >= MAX_ADDRESSES && !map.contains_key(&source) {
+            map.retain(|_, f| now.duration_since(f.since) < ADDRESS_WINDOW);
+        }
+        let f = map.entry(source).or_insert(Failures {
+            since: now,
+            count: 0,
+        });
+        if now.duration_since(f.since) >= ADDRESS_WINDOW {
+            *f = Failures {
+                since: now,
+                count: 0,
+            };
+        }
+        f.count = f.count.saturating_add(1);
+    }
+
+    fn address_held(&self, source: IpAddr, now: Instant) -> bool {
+        if self.failures_per_address == 0 {
+            return false;
+        }
+        self.by_address.lock().get(&source).is_some_and(|f| {
+            now.duration_since(f.since) < ADDRESS_WINDOW && f.count >= self.failures_per_address
+        })
+    }
+}
+
+/// The address a request came from (the peer of its connection; behind a
+/// reverse proxy that is the proxy, so every user shares its failure budget:
+/// raise `--sign-in-failures-per-address` there). Unspecified when the server
+/// was not started with connection info.
+#[derive(Debug, Clone, Copy)]
+pub struct SourceAddr(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for SourceAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(SourceAddr(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip()),
+        ))
     }
 }
 
@@ -360,13 +487,63 @@ mod tests {
         ));
     }
 
+    const HOME: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+    const AWAY: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
+
     #[test]
     fn sign_in_attempts_are_limited_per_account() {
         let limits = ConsoleState::default();
         for _ in 0..SIGN_IN_ATTEMPTS_PER_MINUTE {
-            assert!(limits.allow_sign_in("acme", "a@example.com"));
+            assert_eq!(limits.allow_sign_in("acme", "a@example.com", HOME), Ok(()));
         }
-        assert!(!limits.allow_sign_in("acme", " A@Example.com "));
-        assert!(limits.allow_sign_in("acme", "b@example.com"));
+        assert_eq!(
+            limits.allow_sign_in("acme", " A@Example.com ", AWAY),
+            Err(SignInRefusal::Account),
+            "the account is held from every address"
+        );
+        assert_eq!(limits.allow_sign_in("acme", "b@example.com", HOME), Ok(()));
+    }
+
+    #[test]
+    fn failed_sign_ins_are_limited_per_address() {
+        let limits = ConsoleState::new(SignInLimits {
+            attempts_per_account_per_minute: 0,
+            failures_per_address_per_minute: 3,
+        });
+        for i in 0..3 {
+            let email = format!("user{i}@example.com");
+            assert_eq!(limits.allow_sign_in("acme", &email, HOME), Ok(()));
+            limits.sign_in_failed(HOME);
+        }
+        assert_eq!(
+            limits.allow_sign_in("acme", "fresh@example.com", HOME),
+            Err(SignInRefusal::Address)
+        );
+        assert_eq!(
+            limits.allow_sign_in("acme", "fresh@example.com", AWAY),
+            Ok(()),
+            "other addresses are not held"
+        );
+        // Successful attempts are not counted: an address signing in right is
+        // never held.
+        let busy = ConsoleState::new(SignInLimits {
+            attempts_per_account_per_minute: 0,
+            failures_per_address_per_minute: 1,
+        });
+        for _ in 0..50 {
+            assert_eq!(busy.allow_sign_in("acme", "a@example.com", HOME), Ok(()));
+        }
+    }
+
+    #[test]
+    fn zero_turns_a_limit_off() {
+        let limits = ConsoleState::new(SignInLimits {
+            attempts_per_account_per_minute: 0,
+            failures_per_address_per_minute: 0,
+        });
+        for _ in 0..100 {
+            assert_eq!(limits.allow_sign_in("acme", "a@example.com", HOME), Ok(()));
+            limits.sign_in_failed(HOME);
+        }
     }
 }

@@ -1,5 +1,5 @@
 //! Signing in and out: the sign-in form (workspace, email, password; attempts
-//! rate-limited per account), the one-time sign-in link the CLI and the
+//! rate-limited per account and failures per source address), the one-time sign-in link the CLI and the
 //! quickstart print (it can also set a password), and *Sign out*.
 
 use axum::extract::{Form, State};
@@ -12,7 +12,7 @@ use super::error::ConsoleError;
 use super::layout::{bare_with, csrf_input, flash};
 use super::session::{
     cookie, csrf_for, hash_password, hash_token, mint_token, set_cookie, start_session,
-    verify_password, ConsoleUser, PRE_SESSION_COOKIE, SESSION_COOKIE,
+    verify_password, ConsoleUser, SignInRefusal, SourceAddr, PRE_SESSION_COOKIE, SESSION_COOKIE,
 };
 use crate::api::crm::oauth::valid_return_to;
 use crate::state::AppState;
@@ -88,6 +88,7 @@ pub struct SignInForm {
 
 pub async fn sign_in(
     State(state): State<AppState>,
+    SourceAddr(source): SourceAddr,
     headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Result<Response, ConsoleError> {
@@ -100,12 +101,24 @@ pub async fn sign_in(
         };
         (status, bare_with("Sign in", body)).into_response()
     };
-    if !state.console.allow_sign_in(&form.workspace, &form.email) {
-        tracing::warn!("console sign-in rate-limited");
-        return Ok(again(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many sign-in attempts for this account. Wait a minute and try again.",
-        ));
+    if let Err(refusal) = state
+        .console
+        .allow_sign_in(&form.workspace, &form.email, source)
+    {
+        tracing::warn!(?refusal, %source, "console sign-in rate-limited");
+        let message = match refusal {
+            SignInRefusal::Account => {
+                "Too many sign-in attempts for this account. Wait a minute and try again."
+            }
+            SignInRefusal::Address => {
+                "Too many failed sign-ins from your network address. Wait a minute and try again."
+            }
+        };
+        let mut response = again(StatusCode::TOO_MANY_REQUESTS, message);
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
+        return Ok(response);
     }
     let user = match state.store.workspace_by_name(form.workspace.trim()).await? {
         Some(ws) => state.store.user_by_email(ws.id, &form.email).await?,
@@ -117,6 +130,7 @@ pub async fn sign_in(
     };
     let matched = verify_password(form.password.clone(), stored).await;
     let Some(user) = user.filter(|_| matched) else {
+        state.console.sign_in_failed(source);
         return Ok(again(
             StatusCode::UNAUTHORIZED,
             "Wrong workspace, email or password.",

@@ -172,6 +172,16 @@ pub async fn put_settings(
     auth: Authenticated,
     Json(body): Json<PutWebhookSettings>,
 ) -> Result<Json<WebhookSettingsView>, ApiError> {
+    Ok(Json(save_settings(&state, auth.workspace_id, body).await?))
+}
+
+/// Validates and stores a workspace's webhook app (the API's `PUT` and the
+/// console's Webhooks form): nothing is stored when the input is refused.
+pub(crate) async fn save_settings(
+    state: &AppState,
+    workspace_id: uuid::Uuid,
+    body: PutWebhookSettings,
+) -> Result<WebhookSettingsView, ApiError> {
     let app_id = body.app_id.into_text();
     let app_id = app_id.as_str();
     if app_id.is_empty() || !app_id.bytes().all(|b| b.is_ascii_digit()) || app_id.len() > 19 {
@@ -188,21 +198,21 @@ pub async fn put_settings(
         }
         None => state
             .store
-            .webhook_secret(auth.workspace_id)
+            .webhook_secret(workspace_id)
             .await?
             .ok_or_else(|| ApiError::Unprocessable("clientSecret is required".into()))?,
     };
     state
         .store
-        .set_webhook_settings(auth.workspace_id, app_id, &secret)
+        .set_webhook_settings(workspace_id, app_id, &secret)
         .await?;
     if let Some(allow) = body.allow_legacy_signatures {
         state
             .store
-            .set_webhook_legacy_signatures(auth.workspace_id, allow)
+            .set_webhook_legacy_signatures(workspace_id, allow)
             .await?;
     }
-    Ok(Json(view(&state, &auth).await?))
+    view_for(state, workspace_id).await
 }
 
 fn developer_client(state: &AppState, key: &str) -> Result<HubspotClient, ApiError> {
@@ -222,13 +232,13 @@ fn hubspot_failure(e: HubspotError) -> ApiError {
     }
 }
 
-async fn app_id(state: &AppState, auth: &Authenticated) -> Result<u64, ApiError> {
-    view(state, auth)
+async fn app_id(state: &AppState, workspace_id: uuid::Uuid) -> Result<u64, ApiError> {
+    view_for(state, workspace_id)
         .await?
         .app_id
         .and_then(|a| a.trim().parse().ok())
         .ok_or_else(|| {
-            ApiError::Unprocessable("set the App ID first (PUT /api/crm/hubspot/webhooks)".into())
+            ApiError::Unprocessable("set the App ID first (PUT /api/crm/hubspot/webhooks, or the console's Webhooks page)".into())
         })
 }
 
@@ -283,14 +293,25 @@ pub async fn get_subscriptions(
         .ok_or_else(|| {
             ApiError::Unprocessable("the X-HubSpot-Developer-Api-Key header is required".into())
         })?;
-    let app = app_id(&state, &auth).await?;
-    let client = developer_client(&state, key)?;
+    Ok(Json(subscriptions(&state, auth.workspace_id, key).await?))
+}
+
+/// Whether each required subscription of the workspace's app exists and is active
+/// (the API's `GET` and the console's *Check subscriptions*).
+pub(crate) async fn subscriptions(
+    state: &AppState,
+    workspace_id: uuid::Uuid,
+    developer_key: &str,
+) -> Result<SubscriptionsView, ApiError> {
+    let key = required_key(developer_key)?;
+    let app = app_id(state, workspace_id).await?;
+    let client = developer_client(state, key)?;
     let existing = client
         .webhooks(app, SecretString::from(key.to_owned()))
         .list()
         .await
         .map_err(hubspot_failure)?;
-    Ok(Json(status_of(app, target_url(&state), &existing)))
+    Ok(status_of(app, target_url(state), &existing))
 }
 
 /// Creates (active) every missing contact subscription and activates paused ones.
@@ -306,14 +327,32 @@ pub async fn create_subscriptions(
     auth: Authenticated,
     Json(body): Json<CreateSubscriptions>,
 ) -> Result<Json<SubscriptionsView>, ApiError> {
-    let key = body.developer_api_key.trim();
+    Ok(Json(
+        ensure_subscriptions(&state, auth.workspace_id, &body.developer_api_key).await?,
+    ))
+}
+
+fn required_key(developer_key: &str) -> Result<&str, ApiError> {
+    let key = developer_key.trim();
     if key.is_empty() {
         return Err(ApiError::Unprocessable(
             "developerApiKey is required".into(),
         ));
     }
-    let app = app_id(&state, &auth).await?;
-    let client = developer_client(&state, key)?;
+    Ok(key)
+}
+
+/// Creates (active) every missing contact subscription of the workspace's app and
+/// activates paused ones (the API's `POST` and the console's *Create
+/// subscriptions*).
+pub(crate) async fn ensure_subscriptions(
+    state: &AppState,
+    workspace_id: uuid::Uuid,
+    developer_key: &str,
+) -> Result<SubscriptionsView, ApiError> {
+    let key = required_key(developer_key)?;
+    let app = app_id(state, workspace_id).await?;
+    let client = developer_client(state, key)?;
     let api = client.webhooks(app, SecretString::from(key.to_owned()));
     let mut existing = api.list().await.map_err(hubspot_failure)?;
     for event_type in REQUIRED_SUBSCRIPTIONS {
@@ -333,5 +372,5 @@ pub async fn create_subscriptions(
         existing.retain(|s| s.id != updated.id);
         existing.push(updated);
     }
-    Ok(Json(status_of(app, target_url(&state), &existing)))
+    Ok(status_of(app, target_url(state), &existing))
 }

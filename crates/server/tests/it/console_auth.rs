@@ -1,10 +1,14 @@
 //! The console's people over HTTP, on both backends: password sign-in and
 //! sign-out with the cookie's flags, one-time sign-in links (which can set a
-//! password), rate-limited attempts, CSRF on every form, roles (an agent gets 403
+//! password), rate-limited attempts (per account, and failures per source
+//! address: one address spraying many accounts waits while another address and
+//! correct sign-ins are not held), CSRF on every form, roles (an agent gets 403
 //! on settings) and workspaces (another workspace's ids are 404), and the
 //! Integrations → HubSpot page's private-app connect and disconnect.
 
-use keva_server::console::session::hash_token;
+use std::net::{IpAddr, Ipv4Addr};
+
+use keva_server::console::session::{hash_token, SignInLimits};
 use keva_store::{Backend, UserRole};
 
 use crate::console_support::{signed_in, user, user_in, Page, Visitor, PASSWORD};
@@ -409,7 +413,131 @@ mod with_oauth {
     use super::*;
 }
 
-keva_store::backend_tests!(session_cookies_are_secure_behind_https);
+keva_store::backend_tests!(
+    session_cookies_are_secure_behind_https,
+    sign_in_failures_are_limited_per_address_and_attempts_per_account
+);
+
+/// Loopback addresses other than 127.0.0.1 for sign-ins to come from (Linux
+/// routes all of 127.0.0.0/8 to the loopback interface).
+const OTHER_LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+const THIRD_LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3));
+
+/// Signs in from `source` with a fresh browser: the status, the page and whether
+/// a session cookie was set.
+async fn sign_in_from(
+    app: &TestApp,
+    source: IpAddr,
+    email: &str,
+    password: &str,
+) -> (u16, String, bool) {
+    let http = reqwest::Client::builder()
+        .local_address(source)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let form = http
+        .get(format!("{}/sign-in", app.url))
+        .send()
+        .await
+        .unwrap();
+    let pre = form
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .unwrap()
+        .to_string();
+    let csrf = crate::console_support::csrf_in(&form.text().await.unwrap());
+    let r = http
+        .post(format!("{}/sign-in", app.url))
+        .header("cookie", pre)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("workspace", "acme"),
+            ("email", email),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let session = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .any(|v| v.to_str().is_ok_and(|v| v.starts_with("keva_session=")));
+    if status == 429 {
+        assert_eq!(
+            r.headers().get("retry-after").and_then(|v| v.to_str().ok()),
+            Some("60")
+        );
+    }
+    (status, r.text().await.unwrap(), session)
+}
+
+async fn sign_in_failures_are_limited_per_address_and_attempts_per_account(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .settings(|s| {
+            s.sign_in = SignInLimits {
+                attempts_per_account_per_minute: 4,
+                failures_per_address_per_minute: 3,
+            }
+        })
+        .build()
+        .await;
+    let local = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    for who in ["admin", "fresh", "held"] {
+        user(&app, &format!("{who}@acme.example"), UserRole::Admin).await;
+    }
+    // Correct sign-ins from one address are not counted against it.
+    for _ in 0..4 {
+        let (status, body, session) =
+            sign_in_from(&app, local, "admin@acme.example", PASSWORD).await;
+        assert_eq!(status, 303, "{body}");
+        assert!(session);
+    }
+
+    // One address spraying accounts: three failures, then it waits, even with the
+    // right password of an account it has not tried.
+    for i in 0..3 {
+        let email = format!("sprayed{i}@acme.example");
+        let (status, _, _) = sign_in_from(&app, local, &email, "guess").await;
+        assert_eq!(status, 401, "{email}");
+    }
+    let (status, body, session) = sign_in_from(&app, local, "fresh@acme.example", PASSWORD).await;
+    assert_eq!(status, 429, "{body}");
+    assert!(
+        body.contains("Too many failed sign-ins from your network address. Wait a minute"),
+        "{body}"
+    );
+    assert!(!session);
+    // Another address is not held.
+    let (status, body, session) =
+        sign_in_from(&app, OTHER_LOOPBACK, "fresh@acme.example", PASSWORD).await;
+    assert_eq!(status, 303, "{body}");
+    assert!(session);
+
+    // One account tried from two addresses: four attempts a minute in all, right
+    // or wrong, whichever address they come from.
+    for _ in 0..2 {
+        let (status, _, _) = sign_in_from(&app, OTHER_LOOPBACK, "held@acme.example", "wrong").await;
+        assert_eq!(status, 401);
+    }
+    for _ in 0..2 {
+        let (status, _, _) =
+            sign_in_from(&app, THIRD_LOOPBACK, "held@acme.example", PASSWORD).await;
+        assert_eq!(status, 303);
+    }
+    let (status, body, session) =
+        sign_in_from(&app, THIRD_LOOPBACK, "held@acme.example", PASSWORD).await;
+    assert_eq!(status, 429, "{body}");
+    assert!(
+        body.contains("Too many sign-in attempts for this account"),
+        "{body}"
+    );
+    assert!(!session);
+}
 
 /// The Integrations page shows the connector in `status`.
 fn assert_shows_status(page: &crate::console_support::Page, status: &str) {

@@ -3,192 +3,27 @@
 //! it: open the sign-in link, go to Integrations → HubSpot, *Connect* through the
 //! sandbox's consent page choosing the second of two portals, see *Connected* with
 //! that *Portal ID*; add a Field Mapping to the label "Job Title", see the hint,
-//! fix it and save; open a customer, *Sync Now*, see the contact id; then
-//! *Disconnect*. Every step's page is saved under
+//! fix it and save; *Test Mapping* with a customer shows what would be sent;
+//! open a customer, *Sync Now*, see the contact id; then
+//! *Disconnect*. An agent opening a settings page gets the 403 page; a form whose
+//! CSRF field was removed in the page is refused with 403 and changes nothing; on
+//! Webhooks an admin saves the App ID and secret (and sees "secret set", never
+//! the secret) and creates the subscriptions; on Run Batch Sync sets a schedule
+//! and sees its next run. Every step's page is saved under
 //! `target/browser-screenshots/<test>/`, and a failing step saves `failure.png`
 //! before the test fails.
 
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::Locator;
 use keva_store::{Backend, UserRole};
 use serde_json::json;
 
+use crate::browser_support::Browser;
 use crate::console_support::user;
 use crate::harness::TestApp;
 
 use crate::oauth_connect::{oauth_app, SECOND_PORTAL};
-
-fn chromium() -> String {
-    std::env::var("KEVA_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into())
-}
-
-fn chromedriver() -> String {
-    std::env::var("KEVA_TEST_CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into())
-}
-
-/// One headless Chromium with its chromedriver; screenshots go to `shots`.
-struct Browser {
-    client: Client,
-    shots: PathBuf,
-    step: u32,
-    _driver: tokio::process::Child,
-}
-
-impl Browser {
-    async fn start(test: &str) -> Browser {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let driver = tokio::process::Command::new(chromedriver())
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "starting {} (apt-get install chromium chromium-driver): {e}",
-                    chromedriver()
-                )
-            });
-        let url = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let ready = http.get(format!("{url}/status")).send().await;
-            if ready.is_ok_and(|r| r.status().is_success()) {
-                break;
-            }
-            assert!(Instant::now() < deadline, "chromedriver did not start");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let caps = json!({
-            "goog:chromeOptions": {
-                "binary": chromium(),
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                         "--disable-dev-shm-usage", "--window-size=1280,900"],
-            }
-        });
-        let serde_json::Value::Object(caps) = caps else {
-            unreachable!()
-        };
-        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(caps)
-            .connect(&url)
-            .await
-            .expect("a Chromium session");
-        let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../target/browser-screenshots")
-            .join(test);
-        let _ = std::fs::remove_dir_all(&shots);
-        std::fs::create_dir_all(&shots).expect("screenshot folder");
-        Browser {
-            client,
-            shots,
-            step: 0,
-            _driver: driver,
-        }
-    }
-
-    /// Saves the page as `NN-name.png`.
-    async fn shot(&mut self, name: &str) {
-        self.step += 1;
-        if let Ok(png) = self.client.screenshot().await {
-            let _ = std::fs::write(self.shots.join(format!("{:02}-{name}.png", self.step)), png);
-        }
-    }
-
-    /// Fails the test after saving the page as `failure.png` (and its HTML).
-    async fn fail(&mut self, what: &str) -> ! {
-        if let Ok(png) = self.client.screenshot().await {
-            let _ = std::fs::write(self.shots.join("failure.png"), png);
-        }
-        let html = self.client.source().await.unwrap_or_default();
-        let _ = std::fs::write(self.shots.join("failure.html"), &html);
-        let url = self.client.current_url().await.map(|u| u.to_string());
-        panic!(
-            "{what} (at {url:?}; screenshot in {})",
-            self.shots.display()
-        );
-    }
-
-    async fn goto(&mut self, url: &str) {
-        if let Err(e) = self.client.goto(url).await {
-            self.fail(&format!("opening {url}: {e}")).await;
-        }
-    }
-
-    /// Waits (10 s at most) for `css` to be on the page.
-    async fn wait_for(&mut self, css: &str) -> fantoccini::elements::Element {
-        let found = self
-            .client
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::Css(css))
-            .await;
-        match found {
-            Ok(e) => e,
-            Err(e) => self.fail(&format!("waiting for {css}: {e}")).await,
-        }
-    }
-
-    /// Clicks the button whose text is `text`.
-    async fn click_button(&mut self, text: &str) {
-        let xpath = format!("//button[normalize-space()='{text}']");
-        let clicked = match self.client.find(Locator::XPath(&xpath)).await {
-            Ok(b) => b.click().await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = clicked {
-            self.fail(&format!("clicking the button {text:?}: {e}"))
-                .await;
-        }
-    }
-
-    async fn click_link(&mut self, text: &str) {
-        let clicked = match self.client.find(Locator::LinkText(text)).await {
-            Ok(a) => a.click().await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = clicked {
-            self.fail(&format!("clicking the link {text:?}: {e}")).await;
-        }
-    }
-
-    /// Replaces the text of the input `css` with `text`.
-    async fn type_into(&mut self, css: &str, text: &str) {
-        let el = self.wait_for(css).await;
-        let typed = match el.clear().await {
-            Ok(()) => el.send_keys(text).await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = typed {
-            self.fail(&format!("typing into {css}: {e}")).await;
-        }
-    }
-
-    async fn text_of(&mut self, css: &str) -> String {
-        let el = self.wait_for(css).await;
-        match el.text().await {
-            Ok(t) => t,
-            Err(e) => self.fail(&format!("reading {css}: {e}")).await,
-        }
-    }
-
-    async fn check(&mut self, ok: bool, what: &str) {
-        if !ok {
-            self.fail(what).await;
-        }
-    }
-
-    async fn close(self) {
-        let _ = self.client.close().await;
-    }
-}
 
 async fn admin_connects_hubspot_by_oauth_then_disconnects(backend: Backend) {
     let app = oauth_app(backend).await;
@@ -237,6 +72,13 @@ async fn admin_connects_hubspot_by_oauth_then_disconnects(backend: Backend) {
     assert_eq!(connectors[0].auth_kind.as_str(), "oauth");
 
     // Field Mappings: the label is refused with the API's hint, the name saves.
+    let customer = app
+        .create_customer(json!({
+            "email": "grace@navy.example",
+            "name": "Grace Hopper",
+            "jobTitle": "Rear Admiral"
+        }))
+        .await;
     b.click_link("CRM Sync → HubSpot").await;
     let field = b.wait_for("select#keva_field").await;
     if let Err(e) = field.select_by_value("jobTitle").await {
@@ -259,10 +101,22 @@ async fn admin_connects_hubspot_by_oauth_then_disconnects(backend: Backend) {
         .await;
     b.shot("mappings-saved").await;
 
+    // Test Mapping: the dry run shows what the saved mapping would send.
+    let chosen = b.wait_for("select#test_customer").await;
+    if let Err(e) = chosen.select_by_label("grace@navy.example").await {
+        b.fail(&format!("choosing the customer: {e}")).await;
+    }
+    b.click_button("Test Mapping").await;
+    let sent = b.text_of("tr[data-property='jobtitle']").await;
+    b.check(
+        sent.contains("Rear Admiral"),
+        &format!("preview row {sent:?}"),
+    )
+    .await;
+    b.scroll_to("tr[data-property='jobtitle']").await;
+    b.shot("mappings-test-mapping").await;
+
     // A customer's HubSpot panel: Sync Now links the contact.
-    let customer = app
-        .create_customer(json!({"email": "grace@navy.example", "name": "Grace Hopper"}))
-        .await;
     b.click_link("Customers").await;
     b.wait_for("table").await;
     b.shot("customers").await;
@@ -316,8 +170,209 @@ async fn admin_connects_hubspot_by_oauth_then_disconnects(backend: Backend) {
 
 keva_store::backend_tests!(
     admin_connects_hubspot_by_oauth_then_disconnects,
-    admin_runs_a_batch_sync_and_watches_the_bar
+    admin_runs_a_batch_sync_and_watches_the_bar,
+    agents_get_403_and_a_form_without_its_csrf_field_is_refused,
+    admin_sets_up_webhooks_and_a_batch_schedule
 );
+
+impl Browser {
+    /// Signs in with a one-time link (the page's *Sign in* button).
+    async fn sign_in_with(&mut self, link: &str) {
+        self.goto(link).await;
+        self.click_button("Sign in").await;
+        self.wait_for("[data-workspace='acme']").await;
+    }
+
+    /// The HTTP status of the current page, fetched again by the page itself
+    /// (WebDriver does not expose it).
+    async fn status_of_current_page(&mut self) -> u64 {
+        let script = "var done = arguments[0]; \
+            fetch(location.href, {credentials: 'same-origin'}).then(function (r) { done(r.status); });";
+        match self.client.execute_async(script, vec![]).await {
+            Ok(v) => v.as_u64().unwrap_or(0),
+            Err(e) => self.fail(&format!("fetching the page's status: {e}")).await,
+        }
+    }
+}
+
+/// An agent is shown the 403 page on settings; an admin's form whose CSRF field
+/// was removed in the page is refused with 403 and nothing is stored.
+async fn agents_get_403_and_a_form_without_its_csrf_field_is_refused(backend: Backend) {
+    let app = TestApp::builder(backend).build().await;
+    let agent = user(&app, "agent@acme.example", UserRole::Agent).await;
+    let admin = user(&app, "admin@acme.example", UserRole::Admin).await;
+    let name = format!("refusals_{}", format!("{backend:?}").to_lowercase());
+    let mut b = Browser::start(&name).await;
+
+    b.sign_in_with(&agent).await;
+    b.shot("agent-home").await;
+    let settings = format!("{}/settings/integrations/hubspot", app.url);
+    b.goto(&settings).await;
+    let title = b.text_of("h1").await;
+    b.check(title == "Forbidden", &format!("heading {title:?}"))
+        .await;
+    let text = b.text_of("main").await;
+    b.check(text.contains("This page is for admins"), &text)
+        .await;
+    let status = b.status_of_current_page().await;
+    b.check(status == 403, &format!("status {status}")).await;
+    b.shot("agent-settings-403").await;
+    b.goto(&app.url).await;
+    b.click_button("Sign out").await;
+    b.wait_for("input#workspace").await;
+
+    b.sign_in_with(&admin).await;
+    b.click_link("Webhooks").await;
+    b.type_into("input#app_id", "4242").await;
+    b.type_into("input#client_secret", "a-secret-never-stored")
+        .await;
+    let removed = b
+        .client
+        .execute(
+            "var f = document.querySelector(\"form[action*='/webhooks/app'] input[name='csrf']\"); \
+             f.remove(); return document.querySelectorAll(\"form[action*='/webhooks/app'] input[name='csrf']\").length;",
+            vec![],
+        )
+        .await;
+    b.check(
+        removed.as_ref().ok() == Some(&json!(0)),
+        &format!("removing the CSRF field: {removed:?}"),
+    )
+    .await;
+    b.shot("webhooks-form-without-csrf").await;
+    b.click_button("Save").await;
+    let title = b.text_of("h1").await;
+    b.check(title == "Forbidden", &format!("heading {title:?}"))
+        .await;
+    let text = b.text_of("main").await;
+    b.check(text.contains("CSRF check failed"), &text).await;
+    b.shot("csrf-refused-403").await;
+    let stored = app.store.webhook_settings(app.workspace_id).await.unwrap();
+    assert!(stored.is_none(), "nothing stored: {stored:?}");
+    // The same form with its token works (the refusal was the missing field).
+    b.click_link("Back to the console").await;
+    b.click_link("Webhooks").await;
+    b.type_into("input#app_id", "4242").await;
+    b.type_into("input#client_secret", "a-secret-stored-now")
+        .await;
+    b.click_button("Save").await;
+    b.wait_for(".flash.ok").await;
+    let stored = app.store.webhook_settings(app.workspace_id).await.unwrap();
+    assert_eq!(stored.map(|s| s.app_id).as_deref(), Some("4242"));
+    b.close().await;
+}
+
+/// Webhooks: the App ID and secret saved (the secret never shown), the
+/// subscriptions created and active; Run Batch Sync: a schedule and its next run.
+async fn admin_sets_up_webhooks_and_a_batch_schedule(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .sandbox(true)
+        .connected()
+        .build()
+        .await;
+    let link = user(&app, "admin@acme.example", UserRole::Admin).await;
+    let name = format!(
+        "webhooks_schedule_{}",
+        format!("{backend:?}").to_lowercase()
+    );
+    let mut b = Browser::start(&name).await;
+    b.sign_in_with(&link).await;
+
+    b.click_link("Webhooks").await;
+    b.wait_for("[data-secret-source='none']").await;
+    b.shot("webhooks-empty").await;
+    let app_id = app.sb().app_id().to_string();
+    let secret = "browser-secret-9876";
+    b.type_into("input#app_id", &app_id).await;
+    b.type_into("input#client_secret", secret).await;
+    b.shot("webhooks-typed").await;
+    b.click_button("Save").await;
+    let notice = b.text_of(".flash.ok").await;
+    b.check(notice.contains("Saved the webhook app."), &notice)
+        .await;
+    let shown = b.text_of("[data-secret-source='workspace']").await;
+    b.check(
+        shown.contains("secret set"),
+        &format!("secret shown as {shown:?}"),
+    )
+    .await;
+    let html = b.client.source().await.unwrap_or_default();
+    b.check(!html.contains(secret), "the secret is never on the page")
+        .await;
+    let field = b
+        .client
+        .execute(
+            "return document.getElementById('client_secret').value;",
+            vec![],
+        )
+        .await
+        .ok();
+    b.check(field == Some(json!("")), &format!("secret field {field:?}"))
+        .await;
+    b.shot("webhooks-saved").await;
+
+    b.click_button("Copy").await;
+    let said = b.text_of("#copy-status").await;
+    b.check(
+        said == "Copied" || said.starts_with("Selected"),
+        &format!("copy status {said:?}"),
+    )
+    .await;
+
+    b.type_into("input#developer_api_key", "dev-key").await;
+    b.click_button("Create subscriptions").await;
+    b.wait_for("#subscriptions[data-all-active='true']").await;
+    let active = b
+        .client
+        .find_all(Locator::Css("#subscriptions tr[data-status='active']"))
+        .await
+        .map(|rows| rows.len())
+        .unwrap_or(0);
+    b.check(active == 6, &format!("{active} active subscriptions"))
+        .await;
+    b.shot("webhooks-subscriptions-active").await;
+    let listed = app
+        .sandbox_ok(
+            reqwest::Method::GET,
+            &format!("/webhooks/v3/{app_id}/subscriptions"),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(listed["results"].as_array().map(Vec::len), Some(6));
+
+    b.click_link("Run Batch Sync").await;
+    b.type_into("input#schedule-input", "30 3 * * *").await;
+    b.shot("schedule-typed").await;
+    b.click_button("Save schedule").await;
+    let next = b.wait_for("#next-run").await;
+    let when = next
+        .attr("datetime")
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let when = chrono::DateTime::parse_from_rfc3339(&when).map(|t| t.with_timezone(&chrono::Utc));
+    let now = chrono::Utc::now();
+    b.check(
+        when.as_ref().is_ok_and(|t| {
+            *t > now - chrono::TimeDelta::minutes(1)
+                && *t <= now + chrono::TimeDelta::days(1)
+                && t.format("%H:%M:%S").to_string() == "03:30:00"
+        }),
+        &format!("next run {when:?}"),
+    )
+    .await;
+    b.shot("schedule-next-run").await;
+    let c = app
+        .store
+        .get_connector(app.workspace_id, app.connector_id())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.batch_schedule.as_deref(), Some("30 3 * * *"));
+    b.close().await;
+}
 
 /// Run Batch Sync over 2,000 customers and watch the bar (updated by polling,
 /// without reloading) reach done.

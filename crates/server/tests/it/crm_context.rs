@@ -30,7 +30,7 @@ const EVENT_TYPES: &[&str] = &[
     "deal.associationChange",
 ];
 
-async fn enable_context(sa: &TestApp) {
+pub(crate) async fn enable_context(sa: &TestApp) {
     let v = sa
         .expect(
             sa.put(
@@ -66,10 +66,10 @@ async fn context(sa: &TestApp, customer: &str) -> (u16, Value) {
 
 /// The ids of one scenario: a customer linked to a contact whose primary company
 /// is Acme Inc, with three deals in two pipelines.
-struct Scenario {
-    customer: String,
+pub(crate) struct Scenario {
+    pub(crate) customer: String,
     contact: String,
-    company: String,
+    pub(crate) company: String,
     renewal: String,
     pilot: String,
 }
@@ -78,7 +78,7 @@ struct Scenario {
 /// default pipeline at Contract Sent (90%) and "Pilot" $5,000 won in a "Renewals"
 /// pipeline, both on the contact; "Expansion" $20,000 at Negotiation (50%) in
 /// Renewals, on the company only.
-async fn scenario(sa: &TestApp) -> Scenario {
+pub(crate) async fn scenario(sa: &TestApp) -> Scenario {
     let c = sa
         .create_customer(json!({"email": "dana@acme.example", "name": "Dana Scully"}))
         .await;

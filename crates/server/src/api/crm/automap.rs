@@ -132,16 +132,26 @@ pub async fn automap_fields(
     auth: Authenticated,
     Json(body): Json<AutomapRequest>,
 ) -> Result<Json<AutomapResponse>, ApiError> {
+    Ok(Json(suggest(&state, auth.workspace_id, &body).await?))
+}
+
+/// The suggestions for a connector of `workspace_id` (the API's `POST` and the
+/// console's *Auto-Map Fields*).
+pub(crate) async fn suggest(
+    state: &AppState,
+    workspace_id: Uuid,
+    body: &AutomapRequest,
+) -> Result<AutomapResponse, ApiError> {
     let (object, object_type) = parse_object(&body.object)?;
-    let connector = connector_for(&state, auth.workspace_id, Some(body.connector_id)).await?;
+    let connector = connector_for(state, workspace_id, Some(body.connector_id)).await?;
     super::ensure_connected(&connector)?;
-    let client = match state.clients.client(&state, &connector).await {
+    let client = match state.clients.client(state, &connector).await {
         Ok(c) => c,
-        Err(e) => return Err(connector_error(&state, connector.id, e).await),
+        Err(e) => return Err(connector_error(state, connector.id, e).await),
     };
     let listed = match client.properties(object_type).list().await {
         Ok(l) => l,
-        Err(e) => return Err(connector_error(&state, connector.id, SyncError::from(e)).await),
+        Err(e) => return Err(connector_error(state, connector.id, SyncError::from(e)).await),
     };
     let saved = state
         .store
@@ -164,7 +174,7 @@ pub async fn automap_fields(
     // unwritable, so not worth mapping).
     let custom = state
         .store
-        .list_attributes(auth.workspace_id, false)
+        .list_attributes(workspace_id, false)
         .await?
         .into_iter()
         .filter_map(|d| {
@@ -210,11 +220,11 @@ pub async fn automap_fields(
             direction: s.direction,
         })
         .collect();
-    Ok(Json(AutomapResponse {
+    Ok(AutomapResponse {
         connector_id: connector.id,
         object: object_type.as_str().to_string(),
         properties_considered: props.len(),
         hubspot_calls: 1,
         suggestions,
-    }))
+    })
 }

@@ -216,7 +216,21 @@ pub async fn update_connector(
     Path(id): Path<Uuid>,
     Json(body): Json<UpdateSettings>,
 ) -> Result<Json<ConnectorView>, ApiError> {
-    let c = connector_for(&state, auth.workspace_id, Some(id)).await?;
+    Ok(Json(
+        update_settings(&state, auth.workspace_id, id, body).await?,
+    ))
+}
+
+/// Validates and applies settings of a connector of `workspace_id` (the API's
+/// `PATCH`, the console's conflict policy and batch schedule forms): nothing is
+/// saved when any of them is refused; another workspace's connector is `NotFound`.
+pub(crate) async fn update_settings(
+    state: &AppState,
+    workspace_id: Uuid,
+    id: Uuid,
+    body: UpdateSettings,
+) -> Result<ConnectorView, ApiError> {
+    let c = connector_for(state, workspace_id, Some(id)).await?;
     let mut settings = ConnectorSettings {
         conflict_policy: c.conflict_policy,
         import_contacts: c.import_contacts,
@@ -244,9 +258,9 @@ pub async fn update_connector(
     }
     let updated = state
         .store
-        .update_connector_settings(auth.workspace_id, id, &settings)
+        .update_connector_settings(workspace_id, id, &settings)
         .await?;
-    Ok(Json(view(&state, updated).await?))
+    view(state, updated).await
 }
 
 /// The result of a disconnect.

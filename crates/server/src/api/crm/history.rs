@@ -1,8 +1,9 @@
 //! `GET /api/crm/hubspot/history`: a connector's sync attempts, newest first,
-//! optionally only those of one result, paged with `before`.
+//! optionally only those of one result and/or one customer (by id or email),
+//! paged with `before`. The console's *Sync history* page calls `history_page`.
 
 use axum::extract::State;
-use keva_store::{HistoryEntry, HistoryResult};
+use keva_store::{HistoryEntry, HistoryFilter, HistoryResult};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -62,6 +63,11 @@ pub struct HistoryParams {
     /// `synced`, `failed`, `conflict` or `skipped`.
     #[param(pattern = r"^(synced|failed|conflict|skipped)$")]
     pub status: Option<String>,
+    /// Only this customer's attempts (404 if the workspace has no such customer).
+    pub customer_id: Option<Uuid>,
+    /// Only the attempts of the customer with this email (trimmed, any case; 404
+    /// if the workspace has none). Not together with `customerId`.
+    pub email: Option<String>,
     /// The `nextCursor` of the previous page.
     pub before: Option<Uuid>,
     /// 1..=200, default 50.
@@ -85,7 +91,41 @@ pub async fn history(
     auth: Authenticated,
     Query(p): Query<HistoryParams>,
 ) -> Result<Json<HistoryPage>, ApiError> {
-    let connector = connector_for(&state, auth.workspace_id, p.connector_id).await?;
+    Ok(Json(history_page(&state, auth.workspace_id, p).await?))
+}
+
+/// The customer `p` narrows the history to, if any: `NotFound` when the
+/// workspace has no such customer (another workspace's id included), as
+/// `GET /api/customers/{id}` answers.
+async fn customer_of(
+    state: &AppState,
+    workspace_id: Uuid,
+    p: &HistoryParams,
+) -> Result<Option<Uuid>, ApiError> {
+    let email = p.email.as_deref().map(str::trim).filter(|e| !e.is_empty());
+    let found = match (p.customer_id, email) {
+        (None, None) => return Ok(None),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::Unprocessable(
+                "give customerId or email, not both".into(),
+            ))
+        }
+        (Some(id), None) => state.store.get_customer(workspace_id, id).await?,
+        (None, Some(email)) => state.store.customer_by_email(workspace_id, email).await?,
+    };
+    found
+        .map(|c| Some(c.id))
+        .ok_or(ApiError::NotFound("customer"))
+}
+
+/// One page of a connector's history as the API answers it (the API and the
+/// console's *Sync history*).
+pub(crate) async fn history_page(
+    state: &AppState,
+    workspace_id: Uuid,
+    p: HistoryParams,
+) -> Result<HistoryPage, ApiError> {
+    let connector = connector_for(state, workspace_id, p.connector_id).await?;
     let result = match p.status.as_deref() {
         None => None,
         Some(s) => Some(HistoryResult::parse(s).ok_or_else(|| {
@@ -98,17 +138,21 @@ pub async fn history(
             "limit must be between 1 and 200".into(),
         ));
     }
+    let filter = HistoryFilter {
+        result,
+        customer_id: customer_of(state, workspace_id, &p).await?,
+    };
     let page = state
         .store
-        .history(auth.workspace_id, connector.id, result, p.before, limit)
+        .history_filtered(workspace_id, connector.id, filter, p.before, limit)
         .await?;
     let next_cursor = if page.len() == limit as usize {
         page.last().map(|h| h.id)
     } else {
         None
     };
-    Ok(Json(HistoryPage {
+    Ok(HistoryPage {
         data: page.into_iter().map(Into::into).collect(),
         next_cursor,
-    }))
+    })
 }

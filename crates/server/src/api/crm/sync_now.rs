@@ -117,8 +117,9 @@ pub(crate) async fn run(
     }
 }
 
-/// The newest outcome recorded since the request started, else the link's state.
-async fn outcome(
+/// The newest outcome recorded since the request started, else the link's state
+/// (also how the console shows a Sync Now's outcome after its redirect).
+pub(crate) async fn outcome(
     state: &AppState,
     workspace_id: Uuid,
     body: &SyncRequest,
