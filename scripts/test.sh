@@ -4,7 +4,8 @@
 # Runs the whole test suite. Every backend-dependent test runs against BOTH SQLite
 # and PostgreSQL, so this script makes sure a PostgreSQL server is reachable first
 # (installing and starting Debian's package if the machine has none) and that the
-# HubSpot conformance client (Python `hubspot-api-client`) and Chromium with its
+# HubSpot conformance client (Python `hubspot-api-client`), the API tester that
+# checks the served OpenAPI document (Python `schemathesis`) and Chromium with its
 # chromedriver (the console's browser tests) are installed. Nothing is
 # skipped: a missing dependency is a failure, not a silent pass.
 set -euo pipefail
@@ -49,6 +50,13 @@ ensure_python_client() {
   python3 -m pip install --quiet --disable-pip-version-check 'hubspot-api-client==12.0.0'
 }
 
+# crates/cli/tests/api_contract.rs runs schemathesis against a quickstart.
+ensure_api_tester() {
+  if python3 -m schemathesis.cli --version 2>/dev/null | grep -q ' 4\.32\.5$'; then return 0; fi
+  echo "installing schemathesis for the OpenAPI contract test" >&2
+  python3 -m pip install --quiet --disable-pip-version-check 'schemathesis==4.32.5'
+}
+
 # The console's browser tests drive Debian's Chromium through its chromedriver.
 ensure_browser() {
   if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then return 0; fi
@@ -71,6 +79,7 @@ drop_test_databases() {
 
 ensure_postgres
 ensure_python_client
+ensure_api_tester
 ensure_browser
 trap drop_test_databases EXIT
 

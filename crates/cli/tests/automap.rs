@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+#[allow(dead_code)] // not every test binary uses every helper
 mod common;
 use common::{bin, output_ok};
 

@@ -2,21 +2,9 @@
 //! quickstart's promise (a printed key that works against `GET /api/customers`).
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
-
 mod common;
-use common::{bin, output_ok};
-
-/// Kills the child when the test ends, pass or fail.
-struct KillOnDrop(Child);
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::{bin, output_ok, Quickstart};
+use std::process::Stdio;
 
 #[test]
 fn every_subcommand_has_help() {
@@ -164,66 +152,20 @@ fn postgres_without_a_master_key_is_refused_with_a_reason() {
 #[tokio::test]
 async fn quickstart_prints_a_key_that_works() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = bin()
-        .current_dir(dir.path())
-        .env_remove("KEVA_MASTER_KEY")
-        .env_remove("KEVA_DATABASE_URL")
-        .env_remove("KEVA_LISTEN")
-        .args([
-            "quickstart",
-            "--listen",
-            "127.0.0.1:0",
-            "--sandbox-listen",
-            "127.0.0.1:0",
-            // The batch-sync demo's 2,000 customers would fill the page counted below.
-            "--demo-customers",
-            "0",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let _guard = KillOnDrop(child);
-
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let (mut service, mut sandbox, mut key) = (None, None, None);
-    let (mut authorize_url, mut oauth_portal, mut sign_in) = (None, None, None);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while key.is_none()
-        || service.is_none()
-        || sandbox.is_none()
-        || authorize_url.is_none()
-        || oauth_portal.is_none()
-        || sign_in.is_none()
-    {
-        let line = rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .expect("quickstart printed its summary");
-        let field = |label: &str| {
-            line.trim().strip_prefix(label).map(|rest| {
-                rest.split_whitespace()
-                    .next()
-                    .unwrap_or_default()
-                    .to_string()
-            })
-        };
-        service = service.or(field("Service:"));
-        sandbox = sandbox.or(field("Sandbox:"));
-        key = key.or(field("API key:"));
-        authorize_url = authorize_url.or(field("1. Open in a browser:"));
-        oauth_portal = oauth_portal.or(field("2. Choose portal"));
-        sign_in = sign_in.or(field("Sign in (one-time link, 24 hours):"));
-    }
-    let (service, sandbox, key) = (service.unwrap(), sandbox.unwrap(), key.unwrap());
-    let (authorize_url, oauth_portal) = (authorize_url.unwrap(), oauth_portal.unwrap());
+    let quickstart = Quickstart::start(dir.path());
+    let printed = quickstart.fields(&[
+        "Service:",
+        "Sandbox:",
+        "API key:",
+        "1. Open in a browser:",
+        "2. Choose portal",
+        "Sign in (one-time link, 24 hours):",
+    ]);
+    let [service, sandbox, key, authorize_url, oauth_portal, sign_in] = &printed[..] else {
+        panic!("{printed:?}")
+    };
+    let (service, sandbox, key) = (service.clone(), sandbox.clone(), key.clone());
+    let (authorize_url, oauth_portal) = (authorize_url.clone(), oauth_portal.clone());
     assert!(key.starts_with("keva_live_"));
 
     let http = reqwest::Client::new();
@@ -288,12 +230,12 @@ async fn quickstart_prints_a_key_that_works() {
     assert_eq!(connected["authKind"], "oauth", "{connected}");
     assert_eq!(connected["status"], "connected", "{connected}");
     // The console admin's one-time sign-in link opens the link's sign-in page.
-    let link = sign_in.unwrap();
+    let link = sign_in;
     assert!(
         link.starts_with(&format!("{service}/sign-in/link?token=")),
         "{link}"
     );
-    let r = http.get(&link).send().await.unwrap();
+    let r = http.get(link).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("Sign in"));
 }

@@ -7,6 +7,7 @@ use keva_store::testing::{private_app_connector, reopen, test_store};
 use keva_store::{Backend, MasterKey, StoreError};
 use secrecy::{ExposeSecret as _, SecretString};
 
+#[allow(dead_code)] // not every test binary uses every helper
 mod common;
 use common::{bin, output_ok};
 

@@ -718,6 +718,10 @@ impl crate::Store {
         dispatch!(self.disconnect_connector(workspace_id, id))
     }
 
+    /// Sets a stored status (`Connected`, `NeedsReconnection`, `Error`).
+    /// `Disconnected` is refused with `StatusNotSettable`: it is derived from
+    /// `disconnected_at`, which only `disconnect_connector` sets (with the tokens
+    /// wiped), so storing it here would claim a disconnect that never happened.
     #[tracing::instrument(skip(self))]
     pub async fn set_connector_status(
         &self,
@@ -725,6 +729,9 @@ impl crate::Store {
         status: ConnectorStatus,
         reason: Option<&str>,
     ) -> Result<(), StoreError> {
+        if status == ConnectorStatus::Disconnected {
+            return Err(StoreError::StatusNotSettable(status));
+        }
         dispatch!(self.set_connector_status(id, status, reason))
     }
 

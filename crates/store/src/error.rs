@@ -15,6 +15,11 @@ pub enum StoreError {
     LeaseLost,
     #[error("crypto: {0}")]
     Crypto(String),
+    /// `set_connector_status` was asked for a status that only follows from other
+    /// columns (`disconnected` is derived from `disconnected_at`, and the table's
+    /// CHECK refuses it as a stored status); nothing was written.
+    #[error("a connector's status cannot be set to `{}` directly: use disconnect_connector", .0.as_str())]
+    StatusNotSettable(crate::ConnectorStatus),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error(transparent)]

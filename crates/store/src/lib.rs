@@ -148,6 +148,13 @@ impl Store {
         dispatch!(self.migrate())
     }
 
+    /// Applies the migrations up to `version` only: a test's database as an older
+    /// release left it, to check what a later migration does to existing rows.
+    #[cfg(feature = "testing")]
+    pub(crate) async fn migrate_to(&self, version: i64) -> Result<(), StoreError> {
+        dispatch!(self.migrate_to(version))
+    }
+
     pub fn backend(&self) -> Backend {
         match self {
             Store::Sqlite(_) => Backend::Sqlite,

@@ -48,6 +48,13 @@ impl PgStore {
         Ok(())
     }
 
+    /// Applies the migrations up to `version` only.
+    #[cfg(feature = "testing")]
+    pub(crate) async fn migrate_to(&self, version: i64) -> Result<(), StoreError> {
+        MIGRATOR.run_to(version, &self.pool).await?;
+        Ok(())
+    }
+
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }

@@ -99,6 +99,13 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// Applies the migrations up to `version` only.
+    #[cfg(feature = "testing")]
+    pub(crate) async fn migrate_to(&self, version: i64) -> Result<(), StoreError> {
+        MIGRATOR.run_to(version, &self.writer).await?;
+        Ok(())
+    }
+
     /// The pool for reads; also for tests that inspect raw columns.
     pub fn pool(&self) -> &SqlitePool {
         &self.reader

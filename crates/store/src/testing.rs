@@ -65,13 +65,24 @@ impl Drop for TempGuard {
 
 /// A migrated store on a new SQLite file in a temporary directory.
 pub async fn sqlite_store() -> (Store, TempGuard) {
+    sqlite_store_at(None).await
+}
+
+/// Migrates a test store: fully, or up to version `upto` only.
+async fn migrate(store: &Store, upto: Option<i64>) -> Result<(), crate::StoreError> {
+    match upto {
+        Some(version) => store.migrate_to(version).await,
+        None => store.migrate().await,
+    }
+}
+
+async fn sqlite_store_at(upto: Option<i64>) -> (Store, TempGuard) {
     let dir = tempfile::tempdir().expect("create a temporary directory for the test database");
     let url = format!("sqlite://{}", dir.path().join("keva-test.db").display());
     let store = Store::connect(&url, MasterKey::generate())
         .await
         .expect("open the temporary SQLite database");
-    store
-        .migrate()
+    migrate(&store, upto)
         .await
         .expect("migrate the SQLite test database");
     (
@@ -86,6 +97,10 @@ pub async fn sqlite_store() -> (Store, TempGuard) {
 /// A migrated store on a fresh, uniquely named PostgreSQL database on the server
 /// named by `KEVA_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/test`).
 pub async fn postgres_store() -> Store {
+    postgres_store_at(None).await
+}
+
+async fn postgres_store_at(upto: Option<i64>) -> Store {
     let (admin_options, mut admin) = admin_connection().await;
     drop_stale_databases(&mut admin).await;
     let name = format!("keva_test_{}", Uuid::now_v7().simple());
@@ -99,8 +114,7 @@ pub async fn postgres_store() -> Store {
         .await
         .unwrap_or_else(|e| panic!("connect to test database {name}: {e}"));
     let store = Store::Postgres(store);
-    store
-        .migrate()
+    migrate(&store, upto)
         .await
         .expect("migrate the PostgreSQL test database");
     store
@@ -215,10 +229,14 @@ pub fn database_url(store: &Store) -> String {
 
 /// A migrated store on `backend`, for suites that run once per backend.
 pub async fn store_for(backend: Backend) -> (Store, TempGuard) {
+    store_for_at(backend, None).await
+}
+
+async fn store_for_at(backend: Backend, upto: Option<i64>) -> (Store, TempGuard) {
     match backend {
-        Backend::Sqlite => sqlite_store().await,
+        Backend::Sqlite => sqlite_store_at(upto).await,
         Backend::Postgres => {
-            let store = postgres_store().await;
+            let store = postgres_store_at(upto).await;
             let postgres_database = match &store {
                 Store::Postgres(pg) => pg
                     .pool()
@@ -265,6 +283,16 @@ impl std::ops::Deref for TestStore {
 /// A `TestStore` on `backend`.
 pub async fn test_store(backend: Backend) -> TestStore {
     let (store, guard) = store_for(backend).await;
+    TestStore {
+        store,
+        _guard: guard,
+    }
+}
+
+/// A `TestStore` on `backend` migrated up to `version` only (an older release's
+/// schema); `migrate` then applies the rest, as an upgrade would.
+pub async fn test_store_migrated_to(backend: Backend, version: i64) -> TestStore {
+    let (store, guard) = store_for_at(backend, Some(version)).await;
     TestStore {
         store,
         _guard: guard,

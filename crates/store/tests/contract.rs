@@ -27,6 +27,7 @@ keva_store::backend_tests!(
     tickets_concurrent_same_new_email,
     tickets_read_newest_first_within_the_workspace,
     connectors,
+    disconnected_is_not_a_settable_status,
     connector_tokens_encrypted_at_rest,
     migrate_is_idempotent,
 );
@@ -818,6 +819,44 @@ async fn connectors(ts: TestStore) {
         store.touch_connector_sync(Uuid::now_v7()).await,
         Err(StoreError::NotFound)
     ));
+    ts.finish().await;
+}
+
+async fn disconnected_is_not_a_settable_status(ts: TestStore) {
+    let store = &*ts;
+    let ws = workspace(store, "acme").await;
+    let conn = store
+        .insert_connector(new_connector(ws, 1))
+        .await
+        .expect("insert");
+    // Before the typed refusal, this reached the database and failed its CHECK
+    // with a bare database error.
+    let refused = store
+        .set_connector_status(conn.id, ConnectorStatus::Disconnected, Some("by hand"))
+        .await;
+    assert!(
+        matches!(
+            refused,
+            Err(StoreError::StatusNotSettable(ConnectorStatus::Disconnected))
+        ),
+        "{refused:?}"
+    );
+    let message = refused.expect_err("refused").to_string();
+    assert!(message.contains("disconnect_connector"), "{message}");
+    let c = store
+        .get_connector(ws, conn.id)
+        .await
+        .expect("get")
+        .expect("found");
+    assert_eq!(c.status, ConnectorStatus::Connected, "nothing written");
+    assert_eq!(c.status_reason, None);
+    assert_eq!(c.disconnected_at, None);
+    // The real way to disconnect still works and reads back as disconnected.
+    let d = store
+        .disconnect_connector(ws, conn.id)
+        .await
+        .expect("disconnect");
+    assert_eq!(d.status, ConnectorStatus::Disconnected);
     ts.finish().await;
 }
 

@@ -43,9 +43,9 @@ const RESERVED: [&str; 6] = [
     "externalId",
 ];
 
-const MAX_LABEL: usize = 200;
+pub(crate) const MAX_LABEL: usize = 200;
 const MAX_DESCRIPTION: usize = 2000;
-const MAX_OPTIONS: usize = 500;
+pub(crate) const MAX_OPTIONS: usize = 500;
 
 /// An attribute definition as the API shows it.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -91,29 +91,38 @@ pub struct AttributeList {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateAttribute {
     /// camelCase, 1–64 characters, not a built-in field (`email`, `jobTitle`, …).
+    #[schema(pattern = r"^[a-z][A-Za-z0-9]{0,63}$")]
     pub key: String,
+    /// Not blank; at most 200 characters.
+    #[schema(pattern = r"\S", max_length = 200)]
     pub label: String,
     #[serde(rename = "type")]
+    #[schema(schema_with = crate::api::schema::attribute_type)]
     pub kind: String,
+    #[schema(max_length = 2000)]
     pub description: Option<String>,
-    /// Required (non-empty) for `enum` and `multi_enum`, refused otherwise.
+    /// Required (non-empty) for `enum` and `multi_enum`, refused otherwise (422).
     #[serde(default)]
+    #[schema(schema_with = crate::api::schema::attribute_options)]
     pub options: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateAttribute {
+    #[schema(pattern = r"\S", max_length = 200)]
     pub label: Option<String>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 2000)]
     pub description: Option<Option<String>>,
     /// Must equal the current type if given: types never change (409 otherwise).
     #[serde(rename = "type")]
+    #[schema(schema_with = crate::api::schema::attribute_type_or_null)]
     pub kind: Option<String>,
     /// The full new option list: every current option must stay (options can be
     /// added, not removed).
+    #[schema(schema_with = crate::api::schema::attribute_options_or_null)]
     pub options: Option<Vec<String>>,
 }
 

@@ -63,6 +63,8 @@ impl From<Customer> for CustomerView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateCustomer {
+    /// An email address.
+    #[schema(format = "email")]
     pub email: String,
     pub name: Option<String>,
     pub phone: Option<String>,
@@ -79,6 +81,8 @@ pub struct CreateCustomer {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateCustomer {
+    /// An email address.
+    #[schema(format = "email")]
     pub email: Option<String>,
     pub name: Option<String>,
     pub phone: Option<String>,
@@ -95,8 +99,10 @@ pub struct UpdateCustomer {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ListParams {
     /// Exact email (trimmed, case-insensitive).
+    #[param(format = "email")]
     pub email: Option<String>,
     /// Page size, 1..=500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// The `nextCursor` of the previous page.
     pub after: Option<Uuid>,

@@ -6,5 +6,6 @@ pub mod crm;
 pub mod customer_attributes;
 pub mod customers;
 pub mod health;
+pub mod schema;
 pub mod tickets;
 pub mod workspace;

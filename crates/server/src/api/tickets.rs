@@ -26,8 +26,12 @@ use crate::sync::jobs::enqueue_customer_sync;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateTicket {
+    /// The sender's email address.
+    #[schema(format = "email")]
     pub email: String,
     pub name: Option<String>,
+    /// Not blank.
+    #[schema(pattern = r"\S")]
     pub subject: String,
     /// Custom attribute values for the sender, merged into the customer.
     #[schema(value_type = Option<Object>)]

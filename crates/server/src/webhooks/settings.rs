@@ -72,8 +72,11 @@ impl AppIdInput {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PutWebhookSettings {
     /// HubSpot app id (digits, as a string or a number).
+    #[schema(schema_with = crate::api::schema::app_id)]
     pub app_id: AppIdInput,
-    /// The app's client secret; omit to keep the one already set.
+    /// The app's client secret; omit to keep the one already set (422 when none
+    /// is set yet).
+    #[schema(pattern = r"\S")]
     pub client_secret: Option<String>,
     /// Accept v1/v2 signatures (no timestamp: replayable; v1 does not cover the
     /// URL) for older HubSpot apps. Omit to keep the current value (default false).
@@ -84,6 +87,7 @@ pub struct PutWebhookSettings {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateSubscriptions {
     /// The developer account's API key (used once, never stored).
+    #[schema(pattern = r"\S")]
     pub developer_api_key: String,
 }
 
@@ -272,7 +276,7 @@ fn matching<'a>(existing: &'a [Subscription], event_type: &str) -> Option<&'a Su
 /// goes in the `X-HubSpot-Developer-Api-Key` header.
 #[utoipa::path(get, path = "/api/crm/hubspot/webhooks/subscriptions", tag = "webhooks",
     security(("api_key" = [])),
-    params(("X-HubSpot-Developer-Api-Key" = String, Header, description = "developer API key, not stored")),
+    params(("X-HubSpot-Developer-Api-Key" = String, Header, pattern = r"\S", description = "developer API key, not stored")),
     responses((status = 200, body = SubscriptionsView), (status = 401, body = ErrorBody),
         (status = 422, body = ErrorBody, description = "no app id, or HubSpot refused the key"),
         (status = 503, body = ErrorBody, description = "HubSpot unavailable")))]

@@ -5,6 +5,7 @@
 mod api_attribute_values;
 mod api_attributes;
 mod api_auth;
+mod api_contract;
 mod api_customers;
 mod api_tickets;
 mod automap_api;

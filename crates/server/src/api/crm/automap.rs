@@ -40,6 +40,7 @@ use crate::sync::SyncError;
 pub struct AutomapRequest {
     pub connector_id: Uuid,
     /// `contacts` or `companies`.
+    #[schema(schema_with = crate::api::schema::automap_object)]
     pub object: String,
 }
 
@@ -153,6 +154,7 @@ pub(crate) async fn suggest(
 ) -> Result<AutomapResponse, ApiError> {
     let (object, object_type) = parse_object(&body.object)?;
     let connector = connector_for(state, workspace_id, Some(body.connector_id)).await?;
+    super::ensure_connected(&connector)?;
     let client = match state.clients.client(state, &connector).await {
         Ok(c) => c,
         Err(e) => return Err(connector_error(state, connector.id, e).await),

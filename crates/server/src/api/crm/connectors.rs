@@ -21,7 +21,9 @@ use crate::sync::connect::{connect_private_app, ConnectError};
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConnectRequest {
-    /// A HubSpot private-app access token.
+    /// A HubSpot private-app access token (HubSpot decides whether it works: 422
+    /// when it refuses it).
+    #[schema(pattern = r"\S")]
     pub access_token: String,
 }
 
@@ -79,9 +81,11 @@ pub struct ConnectorList {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateSettings {
+    #[schema(schema_with = crate::api::schema::conflict_policy)]
     pub conflict_policy: Option<String>,
     pub import_contacts: Option<bool>,
-    /// A cron expression, or null to switch the schedule off.
+    /// A cron expression (5 to 7 fields, e.g. `0 3 * * *`), or null to switch the
+    /// schedule off; one that does not parse is a 422.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub batch_schedule: Option<Option<String>>,

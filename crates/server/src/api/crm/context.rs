@@ -66,7 +66,9 @@ pub struct PutContextSettings {
     /// Rules left out keep their defaults.
     #[schema(value_type = Option<Object>)]
     pub status_rules: Option<StatusRules>,
-    /// Internal names of company properties to show; each must exist in the portal.
+    /// Internal names of company properties to show; each must exist in the portal
+    /// (422 names the closest one).
+    #[schema(max_items = 50)]
     pub company_properties: Option<Vec<String>>,
 }
 
@@ -92,7 +94,7 @@ pub async fn get_settings(
 #[utoipa::path(put, path = "/api/crm/hubspot/context/settings", tag = "crm",
     params(SettingsParams), request_body = PutContextSettings, security(("api_key" = [])),
     responses((status = 200, body = ContextSettingsView), (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "the connector is disconnected or must be reconnected"), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody, description = "HubSpot is unavailable")))]
 pub async fn put_settings(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -129,6 +131,7 @@ async fn check_company_properties(
     connector: &keva_store::Connector,
     names: &[String],
 ) -> Result<(), ApiError> {
+    super::ensure_connected(connector)?;
     let client = match state.clients.client(state, connector).await {
         Ok(c) => c,
         Err(e) => return Err(super::connector_error(state, connector.id, e).await),

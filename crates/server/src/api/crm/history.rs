@@ -61,6 +61,7 @@ pub struct HistoryParams {
     /// Optional when the workspace has exactly one connector.
     pub connector_id: Option<Uuid>,
     /// `synced`, `failed`, `conflict` or `skipped`.
+    #[param(pattern = r"^(synced|failed|conflict|skipped)$")]
     pub status: Option<String>,
     /// Only this customer's attempts (404 if the workspace has no such customer).
     pub customer_id: Option<Uuid>,
@@ -70,6 +71,7 @@ pub struct HistoryParams {
     /// The `nextCursor` of the previous page.
     pub before: Option<Uuid>,
     /// 1..=200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 

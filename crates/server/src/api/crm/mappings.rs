@@ -24,6 +24,7 @@ pub struct MappingParams {
     /// Optional when the workspace has exactly one connector.
     pub connector_id: Option<Uuid>,
     /// `Contact` (default) or `Company`.
+    #[param(pattern = r"^(Contact|Company)$")]
     pub object: Option<String>,
 }
 
@@ -49,8 +50,10 @@ pub struct MappingsView {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PutMappings {
     /// As in `MappingsView`: `kevaField` may be `attributes.<key>`, whose
-    /// attribute type must fit the property's type.
-    #[schema(value_type = Vec<Object>)]
+    /// attribute type must fit the property's type. Every property named must
+    /// exist in the portal (422 names the closest one) unless
+    /// `createMissingProperties` is set.
+    #[schema(schema_with = crate::api::schema::field_mappings)]
     pub mappings: Vec<FieldMapping>,
     /// Create each named property the portal lacks (a custom property of the
     /// type that fits the field, in the `keva` property group, which is created
@@ -63,6 +66,7 @@ pub struct PutMappings {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DescribeParams {
     /// `Contact` or `Company`.
+    #[param(pattern = r"^(Contact|Company)$")]
     pub object: String,
     /// Optional when the workspace has exactly one connector.
     pub connector_id: Option<Uuid>,
@@ -91,6 +95,7 @@ pub(crate) async fn portal_properties(
     object: ObjectKind,
     refresh: bool,
 ) -> Result<Vec<PropertyInfo>, ApiError> {
+    super::ensure_connected(connector)?;
     let client = match state.clients.client(state, connector).await {
         Ok(c) => c,
         Err(e) => return Err(connector_error(state, connector.id, e).await),
@@ -154,7 +159,7 @@ pub(crate) async fn current(
 #[utoipa::path(put, path = "/api/crm/hubspot/mappings", tag = "crm",
     params(MappingParams), request_body = PutMappings, security(("api_key" = [])),
     responses((status = 200, body = MappingsView), (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "the connector is disconnected or must be reconnected"), (status = 503, body = ErrorBody, description = "HubSpot is unavailable"),
         (status = 422, body = ErrorBody, description = "a property doesn't exist (the message names the closest internal name), an attribute is unknown or its type does not fit the property's, or the mappings conflict; nothing saved")))]
 pub async fn put_mappings(
     State(state): State<AppState>,
@@ -300,7 +305,7 @@ async fn create_planned(
 #[utoipa::path(get, path = "/api/crm/hubspot/describe", tag = "crm",
     params(DescribeParams), security(("api_key" = [])),
     responses((status = 200, body = Describe), (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "the connector is disconnected or must be reconnected"), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn describe(
     State(state): State<AppState>,
     auth: Authenticated,

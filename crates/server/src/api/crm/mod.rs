@@ -39,6 +39,18 @@ pub(crate) async fn connector_for(
     }
 }
 
+/// A disconnected connector cannot reach HubSpot until it is connected again: a
+/// conflict with its current state (409, like one that needs reconnection), not a
+/// fault of the request.
+pub(crate) fn ensure_connected(connector: &Connector) -> Result<(), ApiError> {
+    if connector.status == keva_store::ConnectorStatus::Disconnected {
+        return Err(ApiError::Conflict(
+            "the connector is disconnected: connect the portal again to resume".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// A HubSpot failure seen by an API handler, in the API's error shape.
 pub(crate) fn sync_error(e: crate::sync::SyncError) -> ApiError {
     use crate::sync::SyncError;

@@ -40,6 +40,10 @@ pub const DEFAULT_RETURN_TO: &str = "/settings/integrations/hubspot";
 pub struct AuthorizeRequest {
     /// A path on this service to send the browser back to (same origin only: it
     /// must start with `/`, not `//`). Default `/settings/integrations/hubspot`.
+    #[schema(
+        pattern = r"^/([^/\\\s\x00-\x1f\x7f-\x9f][^\\\s\x00-\x1f\x7f-\x9f]*)?$",
+        max_length = 2048
+    )]
     pub return_to: Option<String>,
 }
 
@@ -213,7 +217,7 @@ pub async fn begin_authorize(
 }
 
 #[utoipa::path(post, path = "/api/crm/hubspot/oauth/authorize", tag = "crm",
-    request_body(content = AuthorizeRequest, description = "optional"), security(("api_key" = [])),
+    request_body(content = Option<AuthorizeRequest>, description = "optional"), security(("api_key" = [])),
     responses(
         (status = 200, body = AuthorizeResponse, description = "open authorizeUrl in a browser"),
         (status = 401, body = ErrorBody),
@@ -227,8 +231,9 @@ pub async fn authorize(
     let req: AuthorizeRequest = if body.iter().all(u8::is_ascii_whitespace) {
         AuthorizeRequest::default()
     } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::Unprocessable(format!("invalid body: {e}")))?
+        let value = serde_json::from_slice(&body)
+            .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
+        crate::extract::from_object(value)?
     };
     Ok(Json(
         begin_authorize(&state, auth.workspace_id, None, req.return_to).await?,
@@ -240,8 +245,10 @@ pub async fn authorize(
     responses(
         (status = 303, description = "back to returnTo with ?hubspot=connected|error&reason=…"),
         (status = 200, body = CallbackResult, description = "connected (Accept: application/json)"),
-        (status = 400, body = CallbackResult, description = "unknown, expired or reused state; denied; code rejected; missing scopes"),
-        (status = 503, body = CallbackResult, description = "HubSpot unavailable or OAuth not configured")))]
+        (status = 400, description = "unknown, expired or reused state; denied; code rejected; missing scopes (JSON with Accept: application/json, otherwise a page)",
+            content((CallbackResult = "application/json"), (String = "text/html"))),
+        (status = 503, description = "HubSpot unavailable or OAuth not configured (JSON with Accept: application/json, otherwise a page)",
+            content((CallbackResult = "application/json"), (String = "text/html")))))]
 pub async fn callback(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -156,8 +156,9 @@ pub(crate) async fn outcome(
 pub struct TestMappingRequest {
     pub connector_id: Uuid,
     pub customer_id: Uuid,
-    /// Must be true: test-mapping never writes.
+    /// Must be true (the default): test-mapping never writes.
     #[serde(default = "yes")]
+    #[schema(schema_with = crate::api::schema::only_true)]
     pub dry_run: bool,
 }
 
@@ -177,7 +178,7 @@ pub struct TestMappingResult {
 #[utoipa::path(post, path = "/api/crm/hubspot/test-mapping", tag = "crm",
     request_body = TestMappingRequest, security(("api_key" = [])),
     responses((status = 200, body = TestMappingResult), (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "the connector is disconnected or must be reconnected"), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody, description = "HubSpot is unavailable")))]
 pub async fn test_mapping(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -208,6 +209,7 @@ pub(crate) async fn dry_run(
     customer_id: Uuid,
 ) -> Result<TestMappingResult, ApiError> {
     let connector = connector_for(state, workspace_id, Some(connector_id)).await?;
+    super::ensure_connected(&connector)?;
     let customer = state
         .store
         .get_customer(workspace_id, customer_id)
