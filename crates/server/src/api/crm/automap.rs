@@ -217,7 +217,7 @@ pub(crate) async fn suggest(
             .map(|p| p.label.clone())
     };
     let (samples, sampled_records) = if object == ObjectKind::Contact {
-        sample_values(&state, &connector, &client, &fields, &props).await?
+        sample_values(state, &connector, &client, &fields, &props).await?
     } else {
         (ValueSamples::new(), 0)
     };
@@ -258,7 +258,7 @@ pub const SAMPLE_SIZE: u32 = 30;
 /// A Keva field's value on a customer, as text (built-ins by name, attributes
 /// by key).
 fn field_text(customer: &Customer, key: &str) -> Option<String> {
-    match KevaField::parse(key) {
+    match KevaField::builtin(key) {
         Some(f) => customer.field(f).map(|v| v.into_owned()),
         None => customer
             .attributes
