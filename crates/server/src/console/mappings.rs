@@ -1,7 +1,8 @@
 //! *Settings → CRM Sync → HubSpot → Field Mappings*: the object type (*Contact* /
 //! *Company*), the mapping table (Keva field, HubSpot property by label and
 //! internal name, direction, transformation, default), *Add Mapping* (a Keva-field
-//! dropdown, a HubSpot-property field searchable through the browser's own list of
+//! dropdown of the built-in fields and the workspace's live custom attributes
+//! as `attributes.<key>`, a HubSpot-property field searchable through the browser's own list of
 //! the portal's properties from describe, direction, optional transformation and
 //! default), *Remove*, *Refresh Properties*, *Test Mapping*, the connector's
 //! conflict policy and the way into *Auto-Map Fields* (`automap`). Saving goes
@@ -16,8 +17,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use std::collections::BTreeSet;
 
 use keva_core::{
-    ConflictPolicy, Direction, FieldMapping, FieldName, KevaField, ObjectKind, PropertyInfo,
-    Transform,
+    AttributeKey, ConflictPolicy, Direction, FieldMapping, FieldName, KevaField, ObjectKind,
+    PropertyInfo, Transform,
 };
 use keva_store::Connector;
 use maud::{html, Markup};
@@ -177,6 +178,12 @@ async fn render(
         Err(e) => return Err(e.into()),
     };
     let mappings = current(state, &connector, object).await?;
+    // Retired attributes are left out: they can no longer be written, so a
+    // mapping to one would be refused on save.
+    let attributes = state
+        .store
+        .list_attributes(user.user.workspace_id, false)
+        .await?;
     let (props, props_error) = match portal_properties(state, &connector, object, false).await {
         Ok(p) => (p, None),
         Err(e) => (Vec::new(), Some(e.to_string())),
@@ -240,6 +247,14 @@ async fn render(
                 select #keva_field name="keva_field" {
                     @for f in KevaField::ALL {
                         option value=(f.as_str()) selected[form.keva_field == f.as_str()] { (field_label(f)) }
+                    }
+                    @if !attributes.is_empty() {
+                        optgroup label="Custom attributes" {
+                            @for d in &attributes {
+                                @let wire = format!("{}{}", AttributeKey::PREFIX, d.key);
+                                option value=(wire) selected[form.keva_field == wire] { (d.label) " (" (wire) ")" }
+                            }
+                        }
                     }
                 }
                 label for="hubspot_property" { "HubSpot property" }
