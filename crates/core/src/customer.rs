@@ -91,11 +91,19 @@ impl KevaField {
         }
     }
 
-    /// A built-in field by name (any case), or `attributes.<key>`.
+    /// A built-in field by name (any case), or `attributes.<key>`, interning the
+    /// key: only for names read back from the store (see [`crate::intern`]);
+    /// a name from a request goes through [`FieldName`] instead.
     pub fn parse(s: &str) -> Option<Self> {
         if let Some(key) = s.strip_prefix(AttributeKey::PREFIX) {
             return AttributeKey::new(key).map(KevaField::Attribute);
         }
+        Self::builtin(s)
+    }
+
+    /// A built-in field by name (any case); `None` for anything else,
+    /// attributes included. Never interns.
+    pub fn builtin(s: &str) -> Option<Self> {
         Self::ALL
             .into_iter()
             .find(|f| f.as_str().eq_ignore_ascii_case(s))
@@ -115,12 +123,93 @@ impl KevaField {
     }
 }
 
+/// A Keva field as a request names it (`jobTitle`, `attributes.plan`), before
+/// it is checked against the workspace's attribute definitions.
+///
+/// Why not [`KevaField`] straight away: making an attribute's `KevaField`
+/// interns its key for the life of the process, and requests are free to name
+/// any well-formed key. Request types hold this instead, and
+/// [`FieldName::resolve`] makes the `KevaField` only for a key the caller's
+/// workspace defines, so a made-up key is refused without being interned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldName {
+    Builtin(KevaField),
+    /// A well-formed attribute key (`plan`), not interned.
+    Attribute(String),
+}
+
+impl FieldName {
+    /// A built-in field by name (any case), or `attributes.<key>` with a
+    /// well-formed key; `None` otherwise.
+    pub fn parse(s: &str) -> Option<Self> {
+        if let Some(key) = s.strip_prefix(AttributeKey::PREFIX) {
+            return crate::attribute::valid_key(key).then(|| FieldName::Attribute(key.to_string()));
+        }
+        KevaField::builtin(s).map(FieldName::Builtin)
+    }
+
+    /// The wire name (`jobTitle`, `attributes.plan`).
+    pub fn wire(&self) -> Cow<'_, str> {
+        match self {
+            FieldName::Builtin(f) => Cow::Borrowed(f.as_str()),
+            FieldName::Attribute(key) => Cow::Owned(format!("{}{key}", AttributeKey::PREFIX)),
+        }
+    }
+
+    /// Whether this names `field` (compares without interning).
+    pub fn names(&self, field: KevaField) -> bool {
+        match (self, field) {
+            (FieldName::Builtin(a), b) => *a == b,
+            (FieldName::Attribute(key), KevaField::Attribute(k)) => k.key() == key,
+            _ => false,
+        }
+    }
+
+    /// The field, when it is a built-in or an attribute `is_defined` says the
+    /// workspace defines; otherwise why not, naming it. Only a defined key is
+    /// interned.
+    pub fn resolve(&self, is_defined: impl Fn(&str) -> bool) -> Result<KevaField, String> {
+        match self {
+            FieldName::Builtin(f) => Ok(*f),
+            FieldName::Attribute(key) if is_defined(key) => KevaField::attribute(key)
+                .ok_or_else(|| format!("{}: too many attribute keys in use", self.wire())),
+            FieldName::Attribute(_) => Err(format!(
+                "{}: no such attribute (define it under /api/customer-attributes first)",
+                self.wire()
+            )),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for FieldName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = FieldName;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a Keva field (email, name, phone, company, jobTitle, location, notes) or attributes.<key>")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<FieldName, E> {
+                FieldName::parse(v).ok_or_else(|| {
+                    E::custom(format!(
+                        "unknown Keva field {v:?}: expected email, name, phone, company, \
+                         jobTitle, location, notes or attributes.<camelCaseKey>"
+                    ))
+                })
+            }
+        }
+        d.deserialize_str(Visitor)
+    }
+}
+
 impl Serialize for KevaField {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
     }
 }
 
+/// Interns an attribute's key, so it is for stored data only (saved mappings,
+/// whose attributes were checked when saved); request types use [`FieldName`].
 impl<'de> Deserialize<'de> for KevaField {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct Visitor;
@@ -281,6 +370,47 @@ mod tests {
         }
         let err =
             serde_json::from_value::<KevaField>(serde_json::json!("salary")).expect_err("unknown");
+        assert!(
+            err.to_string().contains("attributes.<camelCaseKey>"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_request_field_name_interns_only_defined_keys() {
+        let made_up: Vec<String> = (0..50).map(|i| format!("madeUpUnit{i}")).collect();
+        let before = crate::interned_count();
+        for key in &made_up {
+            let wire = format!("attributes.{key}");
+            let name: FieldName =
+                serde_json::from_value(serde_json::json!(wire)).expect("well formed");
+            let err = name.resolve(|k| k == "definedUnit").expect_err("undefined");
+            assert!(
+                err.contains(&wire) && err.contains("no such attribute"),
+                "{err}"
+            );
+            assert!(!crate::is_interned(&wire), "{wire} interned");
+        }
+        // Other tests may intern their own keys meanwhile, never these.
+        assert!(made_up
+            .iter()
+            .all(|k| !crate::is_interned(&format!("attributes.{k}"))));
+        assert!(crate::interned_count() >= before);
+
+        let defined = FieldName::parse("attributes.definedUnit").expect("well formed");
+        let field = defined.resolve(|k| k == "definedUnit").expect("defined");
+        assert_eq!(field.as_str(), "attributes.definedUnit");
+        assert!(defined.names(field));
+        assert!(crate::is_interned("attributes.definedUnit"));
+
+        let job = FieldName::parse("JOBTITLE").expect("built-in");
+        assert_eq!(job.resolve(|_| false), Ok(KevaField::JobTitle));
+        assert!(job.names(KevaField::JobTitle) && !job.names(field));
+        for bad in ["attributes.", "attributes.Plan", "plan", "attributes.x.y"] {
+            assert_eq!(FieldName::parse(bad), None, "{bad}");
+        }
+        let err =
+            serde_json::from_value::<FieldName>(serde_json::json!("salary")).expect_err("unknown");
         assert!(
             err.to_string().contains("attributes.<camelCaseKey>"),
             "{err}"

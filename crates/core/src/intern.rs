@@ -2,10 +2,17 @@
 //! once for the life of the process so that [`crate::KevaField`] can name an
 //! attribute and stay `Copy`.
 //!
-//! Only well-formed keys get here (camelCase, at most 64 characters), and the set
-//! is capped: a process sees the keys its workspaces define plus those named in
-//! requests, and a flood of made-up keys must not grow it without bound. Past
-//! the cap, new keys are refused (parsing fails) while known ones keep working.
+//! Only keys some workspace defines get here: names read back from the store
+//! (attribute definitions, saved mappings, customers' attribute values, all of
+//! which were checked against definitions when written). A name in a request is
+//! never interned as it stands: requests carry a [`crate::FieldName`], which the
+//! server resolves against the caller's workspace's definitions first, and an
+//! undefined key is refused without touching this set. Otherwise any caller
+//! could leak memory and, by filling the set, stop every other workspace's new
+//! keys from parsing.
+//!
+//! The set is still capped, as a backstop: past the cap, new keys are refused
+//! (parsing fails) while known ones keep working.
 
 use std::collections::BTreeSet;
 use std::sync::{Mutex, PoisonError};
@@ -31,6 +38,20 @@ pub(crate) fn intern(name: &str) -> Option<&'static str> {
     Some(stored)
 }
 
+/// How many distinct names are interned (for metrics and tests: a request
+/// that names made-up keys must leave it unchanged).
+pub fn interned_count() -> usize {
+    NAMES.lock().unwrap_or_else(PoisonError::into_inner).len()
+}
+
+/// Whether `name` (`attributes.plan`) is interned, without interning it.
+pub fn is_interned(name: &str) -> bool {
+    NAMES
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .contains(name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -41,5 +62,16 @@ mod tests {
         let b = intern(&String::from("attributes.internTest")).expect("room");
         assert!(std::ptr::eq(a, b));
         assert_eq!(a, "attributes.internTest");
+        assert!(is_interned("attributes.internTest"));
+    }
+
+    #[test]
+    fn looking_a_name_up_does_not_intern_it() {
+        assert!(!is_interned("attributes.neverInterned"));
+        assert!(!is_interned("attributes.neverInterned"));
+        let before = interned_count();
+        intern("attributes.countedOnce").expect("room");
+        intern("attributes.countedOnce").expect("room");
+        assert!(interned_count() > before);
     }
 }

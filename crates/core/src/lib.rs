@@ -41,11 +41,13 @@ pub mod value_format;
 pub use attribute::{AttributeChanges, AttributeError, AttributeSpec, AttributeValues};
 pub use automap::{propose_mappings, MappingProposal, DEFAULT_CONFIDENCE_THRESHOLD};
 pub use conflict::{resolve, Conflict, ConflictPolicy, Contender, Resolution, Side};
-pub use customer::{AttributeKey, Customer, CustomerPatch, KevaField};
+pub use customer::{AttributeKey, Customer, CustomerPatch, FieldName, KevaField};
 pub use email::{Email, EmailError};
+pub use intern::{interned_count, is_interned};
 pub use job::{next_delay, JobState, RetryDecision, RetryPolicy};
 pub use mapping::{
-    default_contact_mappings, from_crm, to_crm, Direction, FieldMapping, HubspotValues, ObjectKind,
+    default_contact_mappings, from_crm, to_crm, Direction, FieldMapping, HubspotValues,
+    MappingInput, ObjectKind,
 };
 pub use name::NameParts;
 pub use plan::{Bases, FieldChange, Plan, Warning, WarningCode};

@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::attribute::{text_of, AttributeSpec};
-use crate::customer::KevaField;
+use crate::customer::{FieldName, KevaField};
 use crate::name;
 use crate::text_enum::text_enum;
 pub use crate::transform::Transform;
@@ -100,6 +100,39 @@ pub struct FieldMapping {
     /// attributes, never stored.
     #[serde(skip)]
     pub phone_region: Option<String>,
+}
+
+/// A mapping as a request gives it: a [`FieldMapping`] whose Keva field is a
+/// [`FieldName`], not yet checked against the workspace's attributes (see
+/// [`FieldName`] for why).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MappingInput {
+    pub keva_field: FieldName,
+    pub hubspot_properties: Vec<String>,
+    #[serde(default)]
+    pub direction: Direction,
+    #[serde(default)]
+    pub transform: Option<Transform>,
+    #[serde(default)]
+    pub default: Option<String>,
+}
+
+impl MappingInput {
+    /// The mapping, when its field is a built-in or an attribute `is_defined`
+    /// says the workspace defines; otherwise why not, naming the field.
+    pub fn resolve(self, is_defined: impl Fn(&str) -> bool) -> Result<FieldMapping, String> {
+        let keva_field = self.keva_field.resolve(is_defined)?;
+        Ok(FieldMapping {
+            keva_field,
+            hubspot_properties: self.hubspot_properties,
+            direction: self.direction,
+            transform: self.transform,
+            default: self.default,
+            attribute: None,
+            phone_region: None,
+        })
+    }
 }
 
 impl FieldMapping {

@@ -146,7 +146,7 @@ fn check_key(key: &str) -> Result<(), ApiError> {
             "key {key:?} must be camelCase: a lowercase letter, then letters and digits, at most {MAX_KEY} characters"
         )));
     }
-    if KevaField::parse(key).is_some() || RESERVED.iter().any(|r| r.eq_ignore_ascii_case(key)) {
+    if KevaField::builtin(key).is_some() || RESERVED.iter().any(|r| r.eq_ignore_ascii_case(key)) {
         return Err(ApiError::Unprocessable(format!(
             "key {key:?} is a built-in customer field"
         )));

@@ -28,7 +28,7 @@ use super::mappings::{
 };
 use super::session::AdminUser;
 use crate::api::crm::automap::{suggest, AutomapRequest, AutomapSuggestion};
-use crate::api::crm::mappings::{current, portal_properties, save};
+use crate::api::crm::mappings::{current, defined_keys, portal_properties, save};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -60,7 +60,7 @@ fn api_object(object: ObjectKind) -> &'static str {
 }
 
 fn key_label(key: &str) -> String {
-    KevaField::parse(key).map_or_else(|| key.to_string(), |f| field_label(f).to_string())
+    KevaField::builtin(key).map_or_else(|| key.to_string(), |f| field_label(f).to_string())
 }
 
 /// The HubSpot properties the suggestion stands for (`firstname, lastname` for Name).
@@ -308,6 +308,7 @@ pub async fn save_accepted(
         )
         .await
     };
+    let defined = defined_keys(&state, connector.workspace_id).await?;
     let mut accepted = Vec::new();
     let mut problems = Vec::new();
     for (key, c) in rows.iter().filter(|(_, c)| c.accept) {
@@ -319,7 +320,7 @@ pub async fn save_accepted(
             transform: None,
             default: None,
         };
-        match mapping_from(&form) {
+        match mapping_from(&form, &defined) {
             Ok(m) => accepted.push(m),
             Err(why) => problems.push(format!("{key}: {why}")),
         }

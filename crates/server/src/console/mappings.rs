@@ -1,7 +1,8 @@
 //! *Settings → CRM Sync → HubSpot → Field Mappings*: the object type (*Contact* /
 //! *Company*), the mapping table (Keva field, HubSpot property by label and
 //! internal name, direction, transformation, default), *Add Mapping* (a Keva-field
-//! dropdown, a HubSpot-property field searchable through the browser's own list of
+//! dropdown of the built-in fields and the workspace's live custom attributes
+//! as `attributes.<key>`, a HubSpot-property field searchable through the browser's own list of
 //! the portal's properties from describe, direction, optional transformation and
 //! default), *Remove*, *Refresh Properties*, *Test Mapping*, the connector's
 //! conflict policy and the way into *Auto-Map Fields* (`automap`). Saving goes
@@ -13,8 +14,11 @@
 use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use std::collections::BTreeSet;
+
 use keva_core::{
-    ConflictPolicy, Direction, FieldMapping, KevaField, ObjectKind, PropertyInfo, Transform,
+    AttributeKey, ConflictPolicy, Direction, FieldMapping, FieldName, KevaField, ObjectKind,
+    PropertyInfo, Transform,
 };
 use keva_store::Connector;
 use maud::{html, Markup};
@@ -25,7 +29,7 @@ use super::layout::{csrf_input, flash, page, Nav};
 use super::session::AdminUser;
 use crate::api::crm::connector_for;
 use crate::api::crm::connectors::{update_settings, UpdateSettings};
-use crate::api::crm::mappings::{current, object_kind, portal_properties, save};
+use crate::api::crm::mappings::{current, defined_keys, object_kind, portal_properties, save};
 use crate::api::crm::sync_now::{dry_run, TestMappingResult};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -174,6 +178,12 @@ async fn render(
         Err(e) => return Err(e.into()),
     };
     let mappings = current(state, &connector, object).await?;
+    // Retired attributes are left out: they can no longer be written, so a
+    // mapping to one would be refused on save.
+    let attributes = state
+        .store
+        .list_attributes(user.user.workspace_id, false)
+        .await?;
     let (props, props_error) = match portal_properties(state, &connector, object, false).await {
         Ok(p) => (p, None),
         Err(e) => (Vec::new(), Some(e.to_string())),
@@ -237,6 +247,14 @@ async fn render(
                 select #keva_field name="keva_field" {
                     @for f in KevaField::ALL {
                         option value=(f.as_str()) selected[form.keva_field == f.as_str()] { (field_label(f)) }
+                    }
+                    @if !attributes.is_empty() {
+                        optgroup label="Custom attributes" {
+                            @for d in &attributes {
+                                @let wire = format!("{}{}", AttributeKey::PREFIX, d.key);
+                                option value=(wire) selected[form.keva_field == wire] { (d.label) " (" (wire) ")" }
+                            }
+                        }
                     }
                 }
                 label for="hubspot_property" { "HubSpot property" }
@@ -346,10 +364,16 @@ pub async fn show(
     render(&state, &admin, view).await
 }
 
-/// The mapping the form describes, or what is wrong with it.
-pub(super) fn mapping_from(form: &AddForm) -> Result<FieldMapping, String> {
-    let field = KevaField::parse(&form.keva_field)
-        .ok_or_else(|| format!("unknown Keva field {:?}", form.keva_field))?;
+/// The mapping the form describes, or what is wrong with it. An attribute must
+/// be one of `defined` (the workspace's keys): the form's text is a request's,
+/// so it is never interned unchecked (see `keva_core::FieldName`).
+pub(super) fn mapping_from(
+    form: &AddForm,
+    defined: &BTreeSet<String>,
+) -> Result<FieldMapping, String> {
+    let field = FieldName::parse(&form.keva_field)
+        .ok_or_else(|| format!("unknown Keva field {:?}", form.keva_field))?
+        .resolve(|k| defined.contains(k))?;
     let properties: Vec<String> = form
         .hubspot_property
         .split(',')
@@ -398,7 +422,8 @@ pub async fn add(
         form: Some(&form),
         ..View::new(object, status)
     };
-    let mapping = match mapping_from(&form) {
+    let defined = defined_keys(&state, connector.workspace_id).await?;
+    let mapping = match mapping_from(&form, &defined) {
         Ok(m) => m,
         Err(why) => {
             let view = refused(
@@ -425,13 +450,14 @@ pub async fn remove(
     Form(form): Form<ObjectForm>,
 ) -> Result<Response, ConsoleError> {
     let (object, connector) = target(&state, &admin, form.object.as_deref()).await?;
+    // Matched against the saved mappings by name, so nothing is interned.
     let field = form
         .keva_field
         .as_deref()
-        .and_then(KevaField::parse)
+        .and_then(FieldName::parse)
         .ok_or_else(|| ConsoleError::BadRequest("unknown Keva field".into()))?;
     let mut mappings = current(&state, &connector, object).await?.mappings;
-    mappings.retain(|m| m.keva_field != field);
+    mappings.retain(|m| !field.names(m.keva_field));
     save_then_show(&state, &admin, &connector, object, &mappings, "", |e| {
         View {
             notice: Some((false, format!("Not removed: {e}"))),

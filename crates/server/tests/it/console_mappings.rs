@@ -4,7 +4,9 @@
 //! Refresh Properties; Test Mapping's dry run; the conflict policy saved with the
 //! connector settings API's validation; *Auto-Map Fields* reviewed, accepted,
 //! changed and saved through the same validation (merged with the current
-//! mappings, nothing saved on error); an agent gets 403.
+//! mappings, nothing saved on error); an agent gets 403; the Keva-field list
+//! offers the workspace's live custom attributes, one of which is saved through
+//! the form while an undefined key is refused without being interned.
 
 use keva_core::{ConflictPolicy, Direction, ObjectKind};
 use keva_store::UserRole;
@@ -156,6 +158,100 @@ async fn mappings_are_added_with_the_apis_validation(app: TestApp) {
 
     let mut agent = signed_in(&app, "agent@acme.example", UserRole::Agent).await;
     assert_eq!(agent.get(PATH).await.status, 403);
+}
+
+async fn custom_attributes_are_offered_and_mapped(app: TestApp) {
+    app.sandbox_ok(
+        reqwest::Method::POST,
+        "/crm/v3/properties/contacts",
+        Some(
+            json!({"name": "seat_count", "label": "Seats", "type": "number",
+            "fieldType": "number", "groupName": "contactinformation"}),
+        ),
+        201,
+    )
+    .await;
+    for body in [
+        json!({"key": "seats", "label": "Seat count", "type": "number"}),
+        json!({"key": "legacyTier", "label": "Legacy tier", "type": "string"}),
+    ] {
+        app.expect(app.post("/api/customer-attributes", body), 201, "attribute")
+            .await;
+    }
+    app.expect(
+        app.delete("/api/customer-attributes/legacyTier"),
+        200,
+        "retire",
+    )
+    .await;
+    let mut v = signed_in(&app, "admin@acme.example", UserRole::Admin).await;
+    let page = v.get(PATH).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body
+            .contains("<option value=\"attributes.seats\">Seat count (attributes.seats)</option>"),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("attributes.legacyTier"),
+        "retired attributes are not offered"
+    );
+    let stored = mappings_of(&app).await;
+
+    // A key the workspace does not define: refused, nothing saved, not interned.
+    let made_up = "attributes.consoleMadeUpKey";
+    let refused = v
+        .submit(
+            PATH,
+            &format!("{PATH}/add"),
+            &[
+                ("object", "Contact"),
+                ("keva_field", made_up),
+                ("hubspot_property", "seat_count"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(
+        refused.body.contains("no such attribute"),
+        "{}",
+        refused.body
+    );
+    assert!(!keva_core::is_interned(made_up));
+    assert_eq!(mappings_of(&app).await, stored, "nothing saved");
+
+    let saved = v
+        .submit(
+            PATH,
+            &format!("{PATH}/add"),
+            &[
+                ("object", "Contact"),
+                ("keva_field", "attributes.seats"),
+                ("hubspot_property", "seat_count"),
+                ("direction", "bidirectional"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let page = v.get(saved.location()).await;
+    assert!(
+        page.body.contains("data-keva-field=\"attributes.seats\""),
+        "{}",
+        page.body
+    );
+    let api = app
+        .expect(app.get("/api/crm/hubspot/mappings"), 200, "mappings")
+        .await;
+    let seats = api["mappings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["kevaField"] == "attributes.seats")
+        .cloned()
+        .unwrap_or_else(|| panic!("no seats mapping in {api}"));
+    assert_eq!(seats["hubspotProperties"], json!(["seat_count"]));
+    assert_eq!(seats["direction"], "bidirectional");
 }
 
 async fn stored_policy(app: &TestApp) -> ConflictPolicy {
@@ -461,4 +557,5 @@ keva_store::backend_tests!(with = crate::harness::connected;
     mappings_are_added_with_the_apis_validation,
     the_conflict_policy_is_saved_with_the_settings_apis_validation,
     auto_map_suggestions_are_reviewed_and_the_accepted_saved,
+    custom_attributes_are_offered_and_mapped,
 );

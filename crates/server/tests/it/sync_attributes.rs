@@ -1,7 +1,9 @@
 //! Custom attributes as mapping targets, against the sandbox over HTTP on both
 //! backends: a `number`, a `date` and an `enum` attribute reach HubSpot in its
 //! formats and come back typed after a HubSpot-side edit, without ping-pong; a
-//! batch sync carries them; a mapping between incompatible types is refused.
+//! batch sync carries them; a mapping between incompatible types is refused; a
+//! mapping naming attributes the workspace does not define is refused without
+//! interning their keys.
 
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -224,6 +226,73 @@ async fn incompatible_attribute_mappings_are_refused(app: TestApp) {
     }
 }
 
+/// Made-up attribute keys in a mappings save: a 422 naming them, nothing saved,
+/// and none of them interned (which would leak memory and, at the cap, stop
+/// every workspace's new keys from parsing); a defined attribute still maps.
+async fn undefined_attribute_keys_are_refused_without_interning(app: TestApp) {
+    app.sandbox_ok(
+        Method::POST,
+        "/crm/v3/properties/contacts",
+        Some(
+            json!({"name": "seat_count", "label": "Seats", "type": "number",
+            "fieldType": "number", "groupName": "contactinformation"}),
+        ),
+        201,
+    )
+    .await;
+    app.expect(
+        app.post(
+            "/api/customer-attributes",
+            json!({"key": "seats", "label": "Seats", "type": "number"}),
+        ),
+        201,
+        "attribute",
+    )
+    .await;
+    let before = current_mappings(&app).await;
+    // Unique to this test, so no other test can have interned them.
+    let made_up: Vec<String> = (0..50)
+        .map(|i| format!("attributes.floodedKey{i}"))
+        .collect();
+    let mut flood = before.clone();
+    for field in &made_up {
+        flood.push(json!({"kevaField": field, "hubspotProperties": ["seat_count"]}));
+    }
+    let (s, body) = call(app.put("/api/crm/hubspot/mappings", json!({ "mappings": flood }))).await;
+    assert_eq!(s, 422, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    for field in &made_up {
+        assert!(
+            message.contains(&format!("{field}:")),
+            "{field} in {message}"
+        );
+    }
+    assert!(message.contains("no such attribute"), "{message}");
+    for field in &made_up {
+        assert!(!keva_core::is_interned(field), "{field} was interned");
+    }
+    assert_eq!(current_mappings(&app).await, before, "nothing saved");
+
+    let mut mappings = before.clone();
+    mappings.push(json!({"kevaField": "attributes.seats", "hubspotProperties": ["seat_count"]}));
+    let saved = app
+        .expect(
+            app.put("/api/crm/hubspot/mappings", json!({ "mappings": mappings })),
+            200,
+            "save a defined attribute",
+        )
+        .await;
+    assert!(
+        saved["mappings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["kevaField"] == "attributes.seats"
+                && m["hubspotProperties"] == json!(["seat_count"])),
+        "{saved}"
+    );
+}
+
 async fn missing_properties_are_created_when_asked(app: TestApp) {
     for body in [
         json!({"key": "renewalDate", "label": "Renewal date", "type": "date"}),
@@ -391,6 +460,7 @@ keva_store::backend_tests!(with = crate::harness::connected;
     attributes_round_trip_in_hubspot_formats,
     a_value_hubspot_holds_that_does_not_fit_is_not_taken,
     incompatible_attribute_mappings_are_refused,
+    undefined_attribute_keys_are_refused_without_interning,
     missing_properties_are_created_when_asked
 );
 

@@ -260,7 +260,7 @@ pub const SAMPLE_SIZE: u32 = 30;
 /// A Keva field's value on a customer, as text (built-ins by name, attributes
 /// by key).
 fn field_text(customer: &Customer, key: &str) -> Option<String> {
-    match KevaField::parse(key) {
+    match KevaField::builtin(key) {
         Some(f) => customer.field(f).map(|v| v.into_owned()),
         None => customer
             .attributes

@@ -2,9 +2,16 @@
 //! nothing is saved when any mapping is wrong; `createMissingProperties` creates
 //! the properties the portal lacks, see `sync/property_create.rs`) and `GET /api/crm/hubspot/describe`
 //! (the portal's properties, cached per connector; `refresh=true` re-fetches).
+//!
+//! A request's `kevaField` is read as a `FieldName` and resolved against the
+//! workspace's attribute definitions ([`resolve`]) before it becomes a
+//! `KevaField`: an attribute key the workspace does not define is refused
+//! without being interned (see `keva_core::intern`).
 
 use axum::extract::State;
-use keva_core::{validate_mappings, FieldMapping, ObjectKind, PropertyInfo};
+use std::collections::BTreeSet;
+
+use keva_core::{validate_mappings, FieldMapping, MappingInput, ObjectKind, PropertyInfo};
 use keva_hubspot::models::PropertyCreate;
 use keva_store::Connector;
 use serde::{Deserialize, Serialize};
@@ -49,12 +56,12 @@ pub struct MappingsView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PutMappings {
-    /// As in `MappingsView`: `kevaField` may be `attributes.<key>`, whose
-    /// attribute type must fit the property's type. Every property named must
-    /// exist in the portal (422 names the closest one) unless
-    /// `createMissingProperties` is set.
+    /// As in `MappingsView`: `kevaField` may be `attributes.<key>` for an
+    /// attribute the workspace defines, whose type must fit the property's type.
+    /// Every property named must exist in the portal (422 names the closest one)
+    /// unless `createMissingProperties` is set.
     #[schema(schema_with = crate::api::schema::field_mappings)]
-    pub mappings: Vec<FieldMapping>,
+    pub mappings: Vec<MappingInput>,
     /// Create each named property the portal lacks (a custom property of the
     /// type that fits the field, in the `keva` property group, which is created
     /// if missing) instead of refusing the save. Default false.
@@ -170,9 +177,52 @@ pub async fn put_mappings(
     let object = object_kind(p.object.as_deref())?;
     let connector = connector_for(&state, auth.workspace_id, p.connector_id).await?;
     let create = body.create_missing_properties;
+    let mappings = resolve(&state, auth.workspace_id, body.mappings).await?;
     Ok(Json(
-        save_with(&state, &connector, object, &body.mappings, create).await?,
+        save_with(&state, &connector, object, &mappings, create).await?,
     ))
+}
+
+/// The keys of the workspace's attribute definitions, retired ones included
+/// (so a mapping to a retired attribute resolves and validation can say why
+/// it is refused): the only attribute keys a request may turn into fields.
+pub(crate) async fn defined_keys(
+    state: &AppState,
+    workspace_id: Uuid,
+) -> Result<BTreeSet<String>, ApiError> {
+    Ok(state
+        .store
+        .list_attributes(workspace_id, true)
+        .await?
+        .into_iter()
+        .map(|d| d.key)
+        .collect())
+}
+
+/// A request's mappings with their fields resolved against the workspace's
+/// definitions; any undefined attribute is a 422 naming each one, and none of
+/// them is interned.
+pub(crate) async fn resolve(
+    state: &AppState,
+    workspace_id: Uuid,
+    inputs: Vec<MappingInput>,
+) -> Result<Vec<FieldMapping>, ApiError> {
+    let defined = defined_keys(state, workspace_id).await?;
+    let mut mappings = Vec::with_capacity(inputs.len());
+    let mut problems = Vec::new();
+    for input in inputs {
+        match input.resolve(|k| defined.contains(k)) {
+            Ok(m) => mappings.push(m),
+            Err(why) => problems.push(why),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::Unprocessable(format!(
+            "{}; nothing saved",
+            problems.join("; ")
+        )));
+    }
+    Ok(mappings)
 }
 
 /// Validates `mappings` against the portal's properties and saves them, or saves
