@@ -178,7 +178,9 @@ fn attribute_field() -> ObjectBuilder {
     ObjectBuilder::new()
         .schema_type(Type::String)
         .pattern(Some(format!("^attributes\\.[a-z][A-Za-z0-9]{{0,{rest}}}$")))
-        .description(Some("a custom attribute of the workspace: `attributes.<key>`"))
+        .description(Some(
+            "a custom attribute of the workspace: `attributes.<key>`",
+        ))
 }
 
 /// One mapping of `PUT /api/crm/hubspot/mappings` (`keva_core::FieldMapping`).

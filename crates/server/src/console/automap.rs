@@ -257,6 +257,16 @@ pub async fn review(
     .await
 }
 
+/// The mapping target a suggestion's key names: auto-map keys a custom
+/// attribute by its bare key (`mrr`), a mapping by its wire name
+/// (`attributes.mrr`).
+fn mapping_field(key: &str) -> String {
+    match KevaField::builtin(key) {
+        Some(_) => key.to_string(),
+        None => format!("{}{key}", keva_core::AttributeKey::PREFIX),
+    }
+}
+
 /// The rows of the review form, by Keva field key, in the page's order.
 fn choices_from(fields: &[(String, String)]) -> Vec<(String, Choice)> {
     let value = |name: String| {
@@ -314,7 +324,7 @@ pub async fn save_accepted(
     for (key, c) in rows.iter().filter(|(_, c)| c.accept) {
         let form = AddForm {
             object: None,
-            keva_field: key.clone(),
+            keva_field: mapping_field(key),
             hubspot_property: c.property.clone(),
             direction: Some(c.direction.clone()),
             transform: None,

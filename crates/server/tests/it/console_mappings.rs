@@ -553,9 +553,47 @@ async fn auto_map_suggestions_are_reviewed_and_the_accepted_saved(app: TestApp) 
     assert_eq!(mappings_of(&app).await, stored);
 }
 
+/// A custom attribute's suggestion is accepted on the review page and saved as
+/// `attributes.<key>` (auto-map names attributes by their bare key).
+async fn an_accepted_attribute_suggestion_is_saved_as_the_attribute(app: TestApp) {
+    app.expect(
+        app.post(
+            "/api/customer-attributes",
+            json!({"key": "website", "label": "Website", "type": "string"}),
+        ),
+        201,
+        "define the attribute",
+    )
+    .await;
+    let mut v = signed_in(&app, "admin@acme.example", UserRole::Admin).await;
+    let review = v.get(&format!("{AUTOMAP}?object=Contact")).await;
+    assert_eq!(review.status, 200, "{}", review.body);
+    let r = row(&review, "website");
+    assert!(r.contains("<option value=\"website\" selected>"), "{r}");
+    let csrf = review.csrf();
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("object", "Contact"),
+        ("key", "website"),
+        ("decision.website", "accept"),
+        ("property.website", "website"),
+        ("direction.website", "from_crm"),
+    ];
+    let saved = v.post(AUTOMAP, &form).await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let stored = mappings_of(&app).await;
+    let m = stored
+        .iter()
+        .find(|m| m.keva_field.as_str() == "attributes.website")
+        .unwrap_or_else(|| panic!("attributes.website in {stored:?}"));
+    assert_eq!(m.hubspot_properties, ["website"]);
+    assert_eq!(m.direction, Direction::FromCrm);
+}
+
 keva_store::backend_tests!(with = crate::harness::connected;
     mappings_are_added_with_the_apis_validation,
     the_conflict_policy_is_saved_with_the_settings_apis_validation,
     auto_map_suggestions_are_reviewed_and_the_accepted_saved,
     custom_attributes_are_offered_and_mapped,
+    an_accepted_attribute_suggestion_is_saved_as_the_attribute,
 );
