@@ -11,6 +11,7 @@
 //! it writes more. It also stops, and hands the run back, at a chunk boundary
 //! when the process shuts down or no longer owns the connector's portal.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Days, NaiveTime, Utc};
@@ -22,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use super::chunk::{self, ChunkEnv, ChunkError};
 use super::{import, BatchSettings};
 use crate::state::AppState;
+use crate::sync::lease_clock::LeaseClock;
 use crate::sync::merge::{MergeRules, Quiet};
 use crate::sync::{properties, SyncError};
 
@@ -39,40 +41,61 @@ pub enum RunError {
     HandedBack(&'static str),
 }
 
-/// Renews the run's lease on its own task; `lost` is cancelled when a renewal is
-/// refused or none succeeded for a lease. Stops when dropped.
+/// Renews the run's lease on its own task. The run is lost once a renewal is
+/// refused (`refused`) or none succeeded within the lease (`clock`, which the
+/// work checks itself: after a pause it may run before this task does). Stops
+/// when dropped.
 struct Heartbeat {
     task: tokio::task::JoinHandle<()>,
-    lost: CancellationToken,
+    refused: CancellationToken,
+    clock: Arc<LeaseClock>,
 }
 
 impl Heartbeat {
     fn start(state: &AppState, lease: &BatchLease, settings: &BatchSettings) -> Heartbeat {
-        let lost = CancellationToken::new();
-        let (store, lease, lost_tx) = (state.store.clone(), lease.clone(), lost.clone());
-        let (every, duration) = (settings.heartbeat, settings.stale_after);
-        let margin = (duration / 10).max(Duration::from_millis(20));
+        let refused = CancellationToken::new();
+        let clock = Arc::new(LeaseClock::new(settings.stale_after));
+        let (store, lease, refused_tx) = (state.store.clone(), lease.clone(), refused.clone());
+        let (every, duration, renewed) = (settings.heartbeat, settings.stale_after, clock.clone());
         let task = tokio::spawn(async move {
-            let mut valid_until = tokio::time::Instant::now() + duration.saturating_sub(margin);
             loop {
                 tokio::select! {
                     biased;
-                    _ = tokio::time::sleep_until(valid_until) => break,
+                    _ = renewed.expired() => break,
                     _ = tokio::time::sleep(every) => {}
                 }
                 let sent = tokio::time::Instant::now();
                 match store.heartbeat_batch(&lease, duration).await {
-                    Ok(true) => valid_until = sent + duration.saturating_sub(margin),
-                    Ok(false) => break,
+                    Ok(true) => renewed.renewed(sent),
+                    Ok(false) => {
+                        refused_tx.cancel();
+                        break;
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, run_id = %lease.run_id, "batch heartbeat failed")
                     }
                 }
             }
             tracing::warn!(run_id = %lease.run_id, "batch sync lost its lease");
-            lost_tx.cancel();
         });
-        Heartbeat { task, lost }
+        Heartbeat {
+            task,
+            refused,
+            clock,
+        }
+    }
+
+    /// Whether the run may have been taken over: stop before writing more.
+    fn is_lost(&self) -> bool {
+        self.refused.is_cancelled() || self.clock.is_expired()
+    }
+
+    /// Resolves once the run may have been taken over.
+    async fn lost(&self) {
+        tokio::select! {
+            _ = self.refused.cancelled() => {}
+            _ = self.clock.expired() => {}
+        }
     }
 }
 
@@ -143,7 +166,7 @@ async fn end(
 
 /// Why the run must stop at this chunk boundary, if it must.
 fn must_stop(state: &AppState, connector: &Connector, beat: &Heartbeat) -> Option<RunError> {
-    if beat.lost.is_cancelled() {
+    if beat.is_lost() {
         return Some(RunError::LeaseLost);
     }
     if state.cluster.stopping.is_cancelled() {
@@ -277,7 +300,7 @@ async fn work(
             // Dropped (no more HubSpot writes) as soon as the lease is lost.
             let result = tokio::select! {
                 biased;
-                _ = beat.lost.cancelled() => return Err(RunError::LeaseLost),
+                _ = beat.lost() => return Err(RunError::LeaseLost),
                 r = chunk::process(&env, &rows, settings.hooks.before_create.as_ref()) => r,
             };
             match result {
@@ -313,7 +336,7 @@ async fn work(
             .filter(|c| c.link.status != keva_core::SyncStatus::Failed)
             .filter_map(|c| Some((c.customer_id, c.link.hubspot_id.clone()?)))
             .collect();
-        if beat.lost.is_cancelled() {
+        if beat.is_lost() {
             return Err(RunError::LeaseLost);
         }
         let outcome = match state
@@ -437,7 +460,7 @@ async fn wait_paused(
         }
         tokio::select! {
             _ = tokio::time::sleep(wait.max(Duration::from_millis(50))) => {}
-            _ = beat.lost.cancelled() => {}
+            _ = beat.lost() => {}
             _ = state.cluster.stopping.cancelled() => {}
         }
     }
