@@ -1,5 +1,6 @@
 //! Client-side rate limiting, per portal: HubSpot's rolling 10-second budget and the
-//! search endpoints' separate per-second budget.
+//! search endpoints' separate per-second budget; the portal's daily limit as
+//! HubSpot's headers report it (`DailyBudget`, for batch runs to stop short of it).
 //!
 //! Why not `governor`: HubSpot counts requests in a *rolling* window ("at most N in any
 //! 10 s"). GCRA (governor) refills continuously, so `burst = N` lets request N+1 go
@@ -328,12 +329,35 @@ impl WindowLimiter {
     }
 }
 
+/// What HubSpot last said about a portal's daily limit
+/// (`X-HubSpot-RateLimit-Daily` / `-Daily-Remaining`; private apps only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DailyBudget {
+    pub max: u64,
+    pub remaining: u64,
+    /// When it was last said: news after a moment tells what the limit allows now.
+    pub seen_at: Instant,
+    /// The UTC day it was said on: the limit has reset since an earlier day's.
+    pub day: chrono::NaiveDate,
+}
+
+impl DailyBudget {
+    /// The calls `Bulk` work leaves to `Interactive` work today: `share` of the
+    /// daily limit (as the window's reserve), at least one.
+    pub fn reserve(&self, share: f64) -> u64 {
+        let share = share.clamp(0.0, 0.9);
+        ((self.max as f64 * share).ceil() as u64).max(1)
+    }
+}
+
 /// The budgets of one portal.
 #[derive(Debug)]
 pub struct PortalLimiter {
     pub general: Arc<WindowLimiter>,
     pub search: Arc<WindowLimiter>,
     search_counts_toward_general: bool,
+    reserve_share: f64,
+    daily: Mutex<Option<DailyBudget>>,
 }
 
 /// The slots one request holds.
@@ -366,7 +390,41 @@ impl PortalLimiter {
                 config.bulk_reserve_share,
             ),
             search_counts_toward_general: config.search_counts_toward_general,
+            reserve_share: config.bulk_reserve_share,
+            daily: Mutex::new(None),
         })
+    }
+
+    /// The share of each budget `Bulk` callers leave to `Interactive` ones.
+    pub fn reserve_share(&self) -> f64 {
+        self.reserve_share
+    }
+
+    /// Folds in a response's daily-limit headers. Responses overtake each other,
+    /// so within one day and limit the lowest remaining count stands.
+    pub fn observe_daily(&self, max: u64, remaining: u64) {
+        self.observe_daily_on(max, remaining, chrono::Utc::now().date_naive());
+    }
+
+    fn observe_daily_on(&self, max: u64, remaining: u64, day: chrono::NaiveDate) {
+        let mut daily = self.daily.lock();
+        let remaining = match *daily {
+            Some(d) if d.day == day && d.max == max => d.remaining.min(remaining),
+            _ => remaining,
+        };
+        *daily = Some(DailyBudget {
+            max,
+            remaining,
+            seen_at: Instant::now(),
+            day,
+        });
+    }
+
+    /// Today's daily budget as HubSpot last reported it (`None`: not reported
+    /// today, e.g. OAuth apps, which have no daily limit).
+    pub fn daily(&self) -> Option<DailyBudget> {
+        let today = chrono::Utc::now().date_naive();
+        (*self.daily.lock()).filter(|d| d.day == today)
     }
 
     /// Slots for one request: the search budget for `/search`, and the general one.
@@ -589,6 +647,33 @@ mod tests {
             t.await.unwrap();
         }
         assert_eq!(*order.lock(), vec![0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn daily_reports_keep_the_lowest_count_of_a_day_and_reset_with_it() {
+        let limiter = PortalLimiter::new(&RateLimitConfig {
+            bulk_reserve_share: 0.2,
+            ..RateLimitConfig::default()
+        });
+        let day = chrono::NaiveDate::from_ymd_opt(2020, 1, 6).unwrap();
+        assert_eq!(*limiter.daily.lock(), None);
+        limiter.observe_daily_on(1000, 400, day);
+        // A response that left earlier arrives later with an older count.
+        limiter.observe_daily_on(1000, 450, day);
+        let d = limiter.daily.lock().unwrap();
+        assert_eq!((d.max, d.remaining), (1000, 400));
+        assert_eq!(d.reserve(limiter.reserve_share()), 200);
+        // A raised limit, and a new day, replace the count.
+        limiter.observe_daily_on(5000, 4300, day);
+        assert_eq!(limiter.daily.lock().unwrap().remaining, 4300);
+        limiter.observe_daily_on(5000, 4990, day.succ_opt().unwrap());
+        assert_eq!(limiter.daily.lock().unwrap().remaining, 4990);
+        // A report from an earlier day says nothing about today.
+        limiter.observe_daily_on(5000, 10, day);
+        assert_eq!(limiter.daily(), None);
+        limiter.observe_daily(5000, 10);
+        assert_eq!(limiter.daily().map(|d| d.remaining), Some(10));
+        assert_eq!(d.reserve(0.0), 1, "at least one call is left to live syncs");
     }
 
     #[tokio::test]

@@ -1,6 +1,7 @@
 //! One batch run, from its checkpoint to the end: chunk after chunk, each
-//! committed with its checkpoint in one store transaction; a pause when HubSpot's
-//! daily limit runs out; a stop after the current chunk when cancelled; retries of
+//! committed with its checkpoint in one store transaction; a pause before
+//! HubSpot's daily limit runs out, leaving the reserve share of it to live syncs
+//! (or when it has run out), until the limit resets or reports room again; a stop after the current chunk when cancelled; retries of
 //! a chunk that failed transiently; a heartbeat so another process can tell a live
 //! run from one a crash left behind.
 //!
@@ -16,8 +17,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Days, NaiveTime, Utc};
 use keva_core::{missing_properties, ObjectKind, Trigger};
-use keva_hubspot::Priority;
+use keva_hubspot::{HubspotClient, Priority};
 use keva_store::{BatchChunk, BatchLease, BatchRun, BatchState, Connector, StoreError};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::chunk::{self, ChunkEnv, ChunkError};
@@ -120,7 +122,7 @@ pub fn next_daily_reset(now: DateTime<Utc>) -> DateTime<Utc> {
 async fn rules(
     state: &AppState,
     connector: &Connector,
-    client: &keva_hubspot::HubspotClient,
+    client: &HubspotClient,
     refresh: bool,
 ) -> Result<MergeRules, SyncError> {
     let mappings = properties::mappings(state, connector, ObjectKind::Contact).await?;
@@ -231,6 +233,8 @@ async fn work(
         Err(e) => return end(state, run, lease, BatchState::Failed, Some(&e.to_string())).await,
     };
     let mut chunk_no: u64 = 0;
+    // Since when HubSpot's daily-limit reports count (`None`: any of today's).
+    let mut learned_since = None;
     // Synced (customer, contact) pairs whose CRM context is read in batches of up
     // to a thousand (one association read per thousand contacts).
     let mut contexts: Vec<(uuid::Uuid, String)> = Vec::new();
@@ -244,16 +248,24 @@ async fn work(
         match current.state {
             BatchState::Running => {}
             BatchState::Paused => {
-                if !wait_paused(state, &current, lease, settings, &connector, beat).await? {
+                if !wait_paused(state, &current, lease, settings, &connector, &client, beat).await?
+                {
                     return Ok(state
                         .store
                         .get_batch(run.workspace_id, run.id)
                         .await?
                         .unwrap_or(current));
                 }
+                // What HubSpot said before now may be out of date (the day rolled
+                // over, the limit was raised): the next chunk learns afresh.
+                learned_since = Some(tokio::time::Instant::now());
                 continue;
             }
             _ => return Ok(current),
+        }
+        if let Some(reason) = daily_reserve_reached(&client, learned_since) {
+            pause(state, &current, lease, &reason).await?;
+            continue;
         }
         let rows = state
             .store
@@ -378,7 +390,7 @@ async fn work(
 async fn refresh_contexts(
     state: &AppState,
     connector: &Connector,
-    client: &keva_hubspot::HubspotClient,
+    client: &HubspotClient,
     pairs: &mut Vec<(uuid::Uuid, String)>,
 ) {
     if pairs.is_empty() {
@@ -409,14 +421,49 @@ async fn pause(
     }
 }
 
+/// Calls a chunk may make (reads, creates, updates, context), kept in hand when
+/// deciding whether it still fits above the daily reserve.
+const CHUNK_CALLS: u64 = 8;
+
+/// Why the run must pause before its next chunk to leave the rest of HubSpot's
+/// daily limit to live syncs, if it must: HubSpot's last report of today (one
+/// made after `since`, when given) leaves less than the reserve and a chunk.
+fn daily_reserve_reached(client: &HubspotClient, since: Option<Instant>) -> Option<String> {
+    let limiter = client.limiter();
+    let daily = limiter.daily()?;
+    if since.is_some_and(|t| daily.seen_at < t) {
+        return None;
+    }
+    let reserve = daily.reserve(limiter.reserve_share());
+    (daily.remaining < reserve + CHUNK_CALLS).then(|| {
+        format!(
+            "HubSpot's daily API limit is nearly used up ({} of {} calls left today): the \
+             batch pauses to leave the last {reserve} to live syncs, and resumes when the \
+             limit resets or allows more",
+            daily.remaining, daily.max
+        )
+    })
+}
+
+/// Whether a daily-limit report made after `since` (by live syncs, which keep
+/// calling) leaves room for chunks above the reserve again.
+fn daily_allows_again(client: &HubspotClient, since: Instant) -> bool {
+    let limiter = client.limiter();
+    limiter.daily().is_some_and(|d| {
+        d.seen_at > since && d.remaining >= d.reserve(limiter.reserve_share()) + CHUNK_CALLS
+    })
+}
+
 /// Waits out a pause (the heartbeat task keeps the lease). `true` when the run
 /// is running again, `false` when it ended meanwhile (cancelled).
+#[allow(clippy::too_many_arguments)]
 async fn wait_paused(
     state: &AppState,
     paused: &BatchRun,
     lease: &BatchLease,
     settings: &BatchSettings,
     connector: &Connector,
+    client: &HubspotClient,
     beat: &Heartbeat,
 ) -> Result<bool, RunError> {
     let since = tokio::time::Instant::now();
@@ -437,7 +484,8 @@ async fn wait_paused(
             _ => return Ok(false),
         }
         let due = run.resume_at.is_none_or(|t| t <= Utc::now())
-            || settings.daily_recheck.is_some_and(|d| since.elapsed() >= d);
+            || settings.daily_recheck.is_some_and(|d| since.elapsed() >= d)
+            || daily_allows_again(client, since);
         if due {
             return match state
                 .store
