@@ -275,24 +275,58 @@ async fn edit(http: &reqwest::Client, url: &str, key: &str, customer: Uuid, titl
     assert_eq!(r.status(), 200, "edit {customer}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn instances_share_portals_fence_and_hand_over() {
-    // A window small enough that two instances each assuming the whole budget
-    // would overrun it under this load.
-    let (sb, info) = sandbox("30/10s");
+/// What every scenario starts from: a sandbox at `rate_limit`, a fresh
+/// PostgreSQL database, the instances' shared settings and an API key.
+struct Setup {
+    sb: Proc,
+    info: Value,
+    portal: i64,
+    store: Store,
+    cluster: Cluster,
+    ws: Uuid,
+    key: String,
+    http: reqwest::Client,
+}
+
+async fn setup(rate_limit: &str, portal_lease_ms: u64) -> Setup {
+    let (sb, info) = sandbox(rate_limit);
     let portal = info["portalId"].as_i64().unwrap();
     let store = keva_store::testing::postgres_store().await;
     let cluster = Cluster {
         db_url: keva_store::testing::database_url(&store),
         master_key: keva_store::MasterKey::generate().to_base64(),
         hubspot: info["url"].as_str().unwrap().to_string(),
-        portal_lease_ms: 9000,
+        portal_lease_ms,
     };
     let (ws, key) = keva_server::auth::create_api_key(&store, "acme")
         .await
         .unwrap();
-    let key = key.plaintext;
-    let http = reqwest::Client::new();
+    Setup {
+        sb,
+        info,
+        portal,
+        store,
+        cluster,
+        ws,
+        key: key.plaintext,
+        http: reqwest::Client::new(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_share_portals_fence_and_hand_over() {
+    // A window small enough that two instances each assuming the whole budget
+    // would overrun it under this load.
+    let Setup {
+        sb,
+        info,
+        portal,
+        store,
+        cluster,
+        ws,
+        key,
+        http,
+    } = setup("30/10s", 9000).await;
 
     let (a, a_url) = serve(&cluster);
     let (b, b_url) = serve(&cluster);
@@ -487,20 +521,16 @@ async fn property_history(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_paused_past_its_leases_writes_nothing_after_it_resumes() {
-    let (sb, info) = sandbox("1000/10s");
-    let portal = info["portalId"].as_i64().unwrap();
-    let store = keva_store::testing::postgres_store().await;
-    let cluster = Cluster {
-        db_url: keva_store::testing::database_url(&store),
-        master_key: keva_store::MasterKey::generate().to_base64(),
-        hubspot: info["url"].as_str().unwrap().to_string(),
-        portal_lease_ms: 3000,
-    };
-    let (ws, key) = keva_server::auth::create_api_key(&store, "acme")
-        .await
-        .unwrap();
-    let key = key.plaintext;
-    let http = reqwest::Client::new();
+    let Setup {
+        sb,
+        info,
+        portal,
+        store,
+        cluster,
+        ws,
+        key,
+        http,
+    } = setup("1000/10s", 3000).await;
     let (a, a_url) = serve(&cluster);
     let (b, b_url) = serve(&cluster);
     let connector = connect(&http, &a_url, &key, &info).await;
@@ -672,20 +702,16 @@ async fn a_worker_paused_past_its_leases_writes_nothing_after_it_resumes() {
 /// cause not found yet; see docs/operations.md.
 #[allow(dead_code)]
 pub async fn ten_kills_in_a_row_lose_no_edit_and_duplicate_no_contact() {
-    let (sb, info) = sandbox("200/10s");
-    let portal = info["portalId"].as_i64().unwrap();
-    let store = keva_store::testing::postgres_store().await;
-    let cluster = Cluster {
-        db_url: keva_store::testing::database_url(&store),
-        master_key: keva_store::MasterKey::generate().to_base64(),
-        hubspot: info["url"].as_str().unwrap().to_string(),
-        portal_lease_ms: 3000,
-    };
-    let (ws, key) = keva_server::auth::create_api_key(&store, "acme")
-        .await
-        .unwrap();
-    let key = key.plaintext;
-    let http = reqwest::Client::new();
+    let Setup {
+        sb,
+        info,
+        portal,
+        store,
+        cluster,
+        ws,
+        key,
+        http,
+    } = setup("200/10s", 3000).await;
     let mut live = vec![serve(&cluster), serve(&cluster)];
     let connector = connect(&http, &live[0].1, &key, &info).await;
     // Every HubSpot call takes a little while, so each kill lands on syncs in

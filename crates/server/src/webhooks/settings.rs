@@ -215,6 +215,19 @@ pub(crate) async fn save_settings(
     view_for(state, workspace_id).await
 }
 
+/// The workspace's app id, a client for HubSpot's developer APIs and the
+/// developer key to call its webhooks API with (both subscription calls).
+async fn developer_app(
+    state: &AppState,
+    workspace_id: uuid::Uuid,
+    developer_key: &str,
+) -> Result<(u64, HubspotClient, SecretString), ApiError> {
+    let key = required_key(developer_key)?;
+    let app = app_id(state, workspace_id).await?;
+    let client = developer_client(state, key)?;
+    Ok((app, client, SecretString::from(key.to_owned())))
+}
+
 fn developer_client(state: &AppState, key: &str) -> Result<HubspotClient, ApiError> {
     HubspotClient::builder(Credentials::PrivateApp(SecretString::from(key.to_owned())))
         .base_url(state.config.hubspot_api_base.clone())
@@ -303,11 +316,9 @@ pub(crate) async fn subscriptions(
     workspace_id: uuid::Uuid,
     developer_key: &str,
 ) -> Result<SubscriptionsView, ApiError> {
-    let key = required_key(developer_key)?;
-    let app = app_id(state, workspace_id).await?;
-    let client = developer_client(state, key)?;
+    let (app, client, key) = developer_app(state, workspace_id, developer_key).await?;
     let existing = client
-        .webhooks(app, SecretString::from(key.to_owned()))
+        .webhooks(app, key)
         .list()
         .await
         .map_err(hubspot_failure)?;
@@ -350,10 +361,8 @@ pub(crate) async fn ensure_subscriptions(
     workspace_id: uuid::Uuid,
     developer_key: &str,
 ) -> Result<SubscriptionsView, ApiError> {
-    let key = required_key(developer_key)?;
-    let app = app_id(state, workspace_id).await?;
-    let client = developer_client(state, key)?;
-    let api = client.webhooks(app, SecretString::from(key.to_owned()));
+    let (app, client, key) = developer_app(state, workspace_id, developer_key).await?;
+    let api = client.webhooks(app, key);
     let mut existing = api.list().await.map_err(hubspot_failure)?;
     for event_type in REQUIRED_SUBSCRIPTIONS {
         let updated = match matching(&existing, event_type) {

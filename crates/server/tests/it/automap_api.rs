@@ -79,16 +79,7 @@ async fn automap_suggests_unmapped_fields_with_reasons(app: TestApp) {
     )
     .await;
 
-    let v = app
-        .expect(
-            app.post(
-                "/api/crm/hubspot/automap",
-                json!({"connectorId": connector, "object": "contacts"}),
-            ),
-            200,
-            "automap",
-        )
-        .await;
+    let v = app.automap_contacts(connector).await;
     assert_eq!(v["object"], "contacts");
     assert_eq!(v["connectorId"], connector.to_string());
     assert!(suggestion(&v, "email").is_none(), "email is mapped: {v}");

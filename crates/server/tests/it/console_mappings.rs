@@ -374,16 +374,7 @@ async fn auto_map_suggestions_are_reviewed_and_the_accepted_saved(app: TestApp) 
         "save mappings",
     )
     .await;
-    let api: Value = app
-        .expect(
-            app.post(
-                "/api/crm/hubspot/automap",
-                json!({"connectorId": connector, "object": "contacts"}),
-            ),
-            200,
-            "automap",
-        )
-        .await;
+    let api: Value = app.automap_contacts(connector).await;
     let suggestions = api["suggestions"].as_array().unwrap();
     let job = suggestions
         .iter()

@@ -551,6 +551,19 @@ impl TestApp {
         self.crm(customer).await["history"][0].clone()
     }
 
+    /// `POST /api/crm/hubspot/automap` for the connector's contacts (200).
+    pub async fn automap_contacts(&self, connector: Uuid) -> Value {
+        self.expect(
+            self.post(
+                "/api/crm/hubspot/automap",
+                json!({"connectorId": connector, "object": "contacts"}),
+            ),
+            200,
+            "automap",
+        )
+        .await
+    }
+
     pub async fn set_policy(&self, connector: Uuid, policy: &str) {
         let path = format!("/api/crm/hubspot/connectors/{connector}");
         let body = json!({ "conflictPolicy": policy });

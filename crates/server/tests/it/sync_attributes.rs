@@ -148,16 +148,7 @@ async fn attributes_round_trip_in_hubspot_formats(app: TestApp) {
     assert_eq!(app.calls(PATCH_CONTACT), 1);
 
     // Mapped attributes are not offered again by auto-map.
-    let v = app
-        .expect(
-            app.post(
-                "/api/crm/hubspot/automap",
-                json!({"connectorId": connector, "object": "contacts"}),
-            ),
-            200,
-            "automap",
-        )
-        .await;
+    let v = app.automap_contacts(connector).await;
     let keys: Vec<&str> = v["suggestions"]
         .as_array()
         .unwrap()
