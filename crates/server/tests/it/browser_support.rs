@@ -130,7 +130,13 @@ impl Browser {
     /// Clicks the button whose text is `text`.
     pub async fn click_button(&mut self, text: &str) {
         let xpath = format!("//button[normalize-space()='{text}']");
-        let clicked = match self.client.find(Locator::XPath(&xpath)).await {
+        let found = self
+            .client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::XPath(&xpath))
+            .await;
+        let clicked = match found {
             Ok(b) => b.click().await,
             Err(e) => Err(e),
         };
@@ -141,7 +147,13 @@ impl Browser {
     }
 
     pub async fn click_link(&mut self, text: &str) {
-        let clicked = match self.client.find(Locator::LinkText(text)).await {
+        let found = self
+            .client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::LinkText(text))
+            .await;
+        let clicked = match found {
             Ok(a) => a.click().await,
             Err(e) => Err(e),
         };
@@ -167,6 +179,26 @@ impl Browser {
         match el.text().await {
             Ok(t) => t,
             Err(e) => self.fail(&format!("reading {css}: {e}")).await,
+        }
+    }
+
+    /// Waits (10 s at most) until `css` reads `expected`: after a click the
+    /// browser may still show the page the click left.
+    pub async fn wait_for_text(&mut self, css: &str, expected: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let text = match self.client.find(Locator::Css(css)).await {
+                Ok(el) => el.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            if text == expected {
+                return;
+            }
+            if Instant::now() > deadline {
+                self.fail(&format!("{css} reads {text:?}, not {expected:?}"))
+                    .await;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 

@@ -241,9 +241,7 @@ async fn agents_get_403_and_a_form_without_its_csrf_field_is_refused(backend: Ba
     .await;
     b.shot("webhooks-form-without-csrf").await;
     b.click_button("Save").await;
-    let title = b.text_of("h1").await;
-    b.check(title == "Forbidden", &format!("heading {title:?}"))
-        .await;
+    b.wait_for_text("h1", "Forbidden").await;
     let text = b.text_of("main").await;
     b.check(text.contains("CSRF check failed"), &text).await;
     b.shot("csrf-refused-403").await;
