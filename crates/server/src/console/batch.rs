@@ -193,11 +193,7 @@ async fn render(
     let connector = match connector_for(state, user.user.workspace_id, None).await {
         Ok(c) => c,
         Err(ApiError::NotFound(_)) => {
-            let body = html! {
-                h1 { (title) }
-                p { "Connect HubSpot first: " a href=(super::integrations::PATH) { "Integrations → HubSpot" } "." }
-            };
-            return Ok(page(user, title, Nav::Batch, body).into_response());
+            return Ok(super::integrations::connect_first(user, title, Nav::Batch).into_response());
         }
         Err(e) => return Err(e.into()),
     };

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::error::ConsoleError;
 use super::layout::{csrf_input, flash, page, Nav};
-use super::session::AdminUser;
+use super::session::{AdminUser, ConsoleUser};
 use crate::api::crm::connectors::{connect_with_token, disconnect, view, ConnectorView};
 use crate::api::crm::oauth::begin_authorize;
 use crate::error::ApiError;
@@ -237,4 +237,13 @@ pub async fn disconnect_connector(
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound("connector"))?;
     let done = disconnect(&state, admin.0.user.workspace_id, id).await?;
     Ok(Redirect::to(&format!("{PATH}?disconnected={}", done.connector.portal_id)).into_response())
+}
+
+/// A HubSpot settings page while no portal is connected: where to connect one.
+pub fn connect_first(user: &ConsoleUser, title: &str, nav: Nav) -> Markup {
+    let body = html! {
+        h1 { (title) }
+        p { "Connect HubSpot first: " a href=(PATH) { "Integrations → HubSpot" } "." }
+    };
+    page(user, title, nav, body)
 }

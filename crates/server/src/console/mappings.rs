@@ -169,11 +169,11 @@ async fn render(
     let connector = match connector_for(state, user.user.workspace_id, None).await {
         Ok(c) => c,
         Err(ApiError::NotFound(_)) => {
-            let body = html! {
-                h1 { (title) }
-                p { "Connect HubSpot first: " a href=(super::integrations::PATH) { "Integrations → HubSpot" } "." }
-            };
-            return Ok((view.status, page(user, title, Nav::Mappings, body)).into_response());
+            return Ok((
+                view.status,
+                super::integrations::connect_first(user, title, Nav::Mappings),
+            )
+                .into_response());
         }
         Err(e) => return Err(e.into()),
     };
