@@ -182,6 +182,26 @@ impl Browser {
         }
     }
 
+    /// Waits (10 s at most) until `css` has some text and returns it: what a
+    /// script writes after a promise settles (the clipboard's answer) is not
+    /// there the moment the click returns.
+    pub async fn wait_for_some_text(&mut self, css: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let text = match self.client.find(Locator::Css(css)).await {
+                Ok(el) => el.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            if !text.is_empty() {
+                return text;
+            }
+            if Instant::now() > deadline {
+                self.fail(&format!("{css} stays empty")).await;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Waits (10 s at most) until `css` reads `expected`: after a click the
     /// browser may still show the page the click left.
     pub async fn wait_for_text(&mut self, css: &str, expected: &str) {

@@ -310,7 +310,7 @@ async fn admin_sets_up_webhooks_and_a_batch_schedule(backend: Backend) {
     b.shot("webhooks-saved").await;
 
     b.click_button("Copy").await;
-    let said = b.text_of("#copy-status").await;
+    let said = b.wait_for_some_text("#copy-status").await;
     b.check(
         said == "Copied" || said.starts_with("Selected"),
         &format!("copy status {said:?}"),
