@@ -161,8 +161,8 @@ pub struct ServeArgs {
     /// Do not apply migrations at start-up (run `keva-sync migrate` instead).
     #[arg(long)]
     pub no_migrate: bool,
-    /// Share of each portal's 10-second HubSpot rate window that batch syncs leave
-    /// to live (event-driven) syncs, 0.0–0.9.
+    /// Share of each portal's 10-second HubSpot rate window, and of its daily
+    /// limit, that batch syncs leave to live (event-driven) syncs, 0.0–0.9.
     #[arg(long, env = "KEVA_BATCH_RESERVE", default_value_t = keva_server::batch::DEFAULT_BATCH_RESERVE)]
     pub batch_reserve: f64,
     /// Serve `/metrics` on this address only (e.g. one the monitoring network

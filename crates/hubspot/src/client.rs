@@ -462,6 +462,11 @@ impl HubspotClient {
         if report != RateReport::default() {
             self.inner.limiter.general.observe(report, permit);
         }
+        let daily = header_num::<u64>(headers, "x-hubspot-ratelimit-daily");
+        let daily_left = header_num::<u64>(headers, "x-hubspot-ratelimit-daily-remaining");
+        if let (Some(max), Some(remaining)) = (daily, daily_left) {
+            self.inner.limiter.observe_daily(max, remaining);
+        }
     }
 }
 

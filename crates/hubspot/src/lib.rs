@@ -33,5 +33,5 @@ pub use client::{ClientBuilder, HubspotClient, HUBSPOT_API_URL};
 pub use error::{HubspotError, HubspotErrorBody};
 pub use models::ObjectType;
 pub use objects::{ListOptions, ReadOptions};
-pub use ratelimit::{Priority, RateLimitConfig, RateLimiters};
+pub use ratelimit::{DailyBudget, Priority, RateLimitConfig, RateLimiters};
 pub use retry::RetryConfig;

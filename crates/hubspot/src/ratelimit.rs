@@ -1,5 +1,6 @@
 //! Client-side rate limiting, per portal: HubSpot's rolling 10-second budget and the
-//! search endpoints' separate per-second budget.
+//! search endpoints' separate per-second budget; the portal's daily limit as
+//! HubSpot's headers report it (`DailyBudget`, for batch runs to stop short of it).
 //!
 //! Why not `governor`: HubSpot counts requests in a *rolling* window ("at most N in any
 //! 10 s"). GCRA (governor) refills continuously, so `burst = N` lets request N+1 go
@@ -15,8 +16,11 @@
 //!
 //! Fairness: callers of one portal queue FIFO (a fair tokio mutex per priority class;
 //! only the head of each queue polls the window). Portals are independent limiters.
-//! Priorities: `Bulk` callers may only use `max - reserve` slots, so a share stays free
-//! for `Interactive` traffic (e.g. webhook-driven syncs while a backfill runs).
+//! Priorities: while an `Interactive` caller waits, `Bulk` callers may only use
+//! `max - reserve` slots, so that share goes to live traffic (e.g. webhook-driven
+//! syncs while a backfill runs) as soon as slots free up, within one window at
+//! most. While none waits, `Bulk` may use the reserve too, all but a small
+//! headroom (work-conserving: an idle reserve would only slow the backfill).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -82,6 +86,10 @@ struct WindowState {
     foreign: VecDeque<Instant>,
     /// Grants ever made: lets `observe` bound what HubSpot can have seen of ours.
     grants: u64,
+    /// `Interactive` callers waiting for a slot: while there are any, `Bulk`
+    /// callers are held to `max - reserve`; while there are none they may use
+    /// the reserve too, all but `headroom`.
+    interactive_waiting: u32,
 }
 
 /// Our view when a request was granted: slots in use (itself included) and the
@@ -102,6 +110,7 @@ impl WindowState {
             completed: VecDeque::new(),
             foreign: VecDeque::new(),
             grants: 0,
+            interactive_waiting: 0,
         };
         s.set_reserve(reserve_share);
         s
@@ -134,8 +143,16 @@ impl WindowState {
     fn limit_for(&self, priority: Priority) -> u32 {
         match priority {
             Priority::Interactive => self.max,
-            Priority::Bulk => self.max - self.reserve,
+            Priority::Bulk if self.interactive_waiting > 0 => self.max - self.reserve,
+            Priority::Bulk => self.max - self.headroom(),
         }
+    }
+
+    /// Slots `Bulk` leaves free even while no `Interactive` caller waits (2 % of
+    /// the window, at most the reserve), so a live sync arriving usually finds
+    /// one at once instead of waiting for the oldest slot to expire.
+    fn headroom(&self) -> u32 {
+        self.max.div_ceil(50).min(self.reserve)
     }
 
     fn decide(&mut self, now: Instant, priority: Priority) -> Decision {
@@ -250,6 +267,32 @@ impl Drop for Permit {
     }
 }
 
+/// One `Interactive` caller waiting for a slot of `limiter`, until dropped.
+struct InteractiveWaiting<'a> {
+    limiter: &'a WindowLimiter,
+}
+
+impl<'a> InteractiveWaiting<'a> {
+    fn new(limiter: &'a WindowLimiter) -> Self {
+        limiter.state.lock().interactive_waiting += 1;
+        Self { limiter }
+    }
+}
+
+impl Drop for InteractiveWaiting<'_> {
+    fn drop(&mut self) {
+        let none_left = {
+            let mut st = self.limiter.state.lock();
+            st.interactive_waiting = st.interactive_waiting.saturating_sub(1);
+            st.interactive_waiting == 0
+        };
+        if none_left {
+            // Bulk callers may use the reserve again.
+            self.limiter.changed.notify_waiters();
+        }
+    }
+}
+
 impl WindowLimiter {
     pub fn new(name: &'static str, max: u32, interval: Duration, reserve_share: f64) -> Arc<Self> {
         Arc::new(Self {
@@ -268,6 +311,9 @@ impl WindowLimiter {
             Priority::Interactive => &self.queues[0],
             Priority::Bulk => &self.queues[1],
         };
+        // Counted from arrival to grant (or cancellation): meanwhile Bulk gives
+        // the reserve back.
+        let _waiting = (priority == Priority::Interactive).then(|| InteractiveWaiting::new(self));
         // tokio's Mutex is fair: waiters are served in arrival order.
         let _head = queue.lock().await;
         let snapshot;
@@ -328,12 +374,35 @@ impl WindowLimiter {
     }
 }
 
+/// What HubSpot last said about a portal's daily limit
+/// (`X-HubSpot-RateLimit-Daily` / `-Daily-Remaining`; private apps only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DailyBudget {
+    pub max: u64,
+    pub remaining: u64,
+    /// When it was last said: news after a moment tells what the limit allows now.
+    pub seen_at: Instant,
+    /// The UTC day it was said on: the limit has reset since an earlier day's.
+    pub day: chrono::NaiveDate,
+}
+
+impl DailyBudget {
+    /// The calls `Bulk` work leaves to `Interactive` work today: `share` of the
+    /// daily limit (as the window's reserve), at least one.
+    pub fn reserve(&self, share: f64) -> u64 {
+        let share = share.clamp(0.0, 0.9);
+        ((self.max as f64 * share).ceil() as u64).max(1)
+    }
+}
+
 /// The budgets of one portal.
 #[derive(Debug)]
 pub struct PortalLimiter {
     pub general: Arc<WindowLimiter>,
     pub search: Arc<WindowLimiter>,
     search_counts_toward_general: bool,
+    reserve_share: f64,
+    daily: Mutex<Option<DailyBudget>>,
 }
 
 /// The slots one request holds.
@@ -366,7 +435,41 @@ impl PortalLimiter {
                 config.bulk_reserve_share,
             ),
             search_counts_toward_general: config.search_counts_toward_general,
+            reserve_share: config.bulk_reserve_share,
+            daily: Mutex::new(None),
         })
+    }
+
+    /// The share of each budget `Bulk` callers leave to `Interactive` ones.
+    pub fn reserve_share(&self) -> f64 {
+        self.reserve_share
+    }
+
+    /// Folds in a response's daily-limit headers. Responses overtake each other,
+    /// so within one day and limit the lowest remaining count stands.
+    pub fn observe_daily(&self, max: u64, remaining: u64) {
+        self.observe_daily_on(max, remaining, chrono::Utc::now().date_naive());
+    }
+
+    fn observe_daily_on(&self, max: u64, remaining: u64, day: chrono::NaiveDate) {
+        let mut daily = self.daily.lock();
+        let remaining = match *daily {
+            Some(d) if d.day == day && d.max == max => d.remaining.min(remaining),
+            _ => remaining,
+        };
+        *daily = Some(DailyBudget {
+            max,
+            remaining,
+            seen_at: Instant::now(),
+            day,
+        });
+    }
+
+    /// Today's daily budget as HubSpot last reported it (`None`: not reported
+    /// today, e.g. OAuth apps, which have no daily limit).
+    pub fn daily(&self) -> Option<DailyBudget> {
+        let today = chrono::Utc::now().date_naive();
+        (*self.daily.lock()).filter(|d| d.day == today)
     }
 
     /// Slots for one request: the search budget for `/search`, and the general one.
@@ -495,15 +598,86 @@ mod tests {
     }
 
     #[test]
-    fn bulk_leaves_the_reserved_share() {
+    fn bulk_uses_the_reserve_while_no_live_sync_waits() {
         let t0 = Instant::now();
-        let mut st = WindowState::new(10, TEN, 0.3);
-        for _ in 0..7 {
+        let mut st = WindowState::new(100, TEN, 0.2);
+        // All but the 2 % headroom: 98 of 100, not 80.
+        for _ in 0..98 {
             assert_eq!(st.decide(t0, Priority::Bulk), Decision::Grant);
             st.grant();
         }
         assert_eq!(st.decide(t0, Priority::Bulk), Decision::WaitForCompletion);
         assert_eq!(st.decide(t0, Priority::Interactive), Decision::Grant);
+    }
+
+    #[test]
+    fn a_waiting_live_sync_takes_the_reserve_back_within_one_window() {
+        let t0 = Instant::now();
+        let mut st = WindowState::new(100, TEN, 0.2);
+        for i in 0..98 {
+            st.grant();
+            st.complete(t0 + Duration::from_millis(i * 10));
+        }
+        let arrival = t0 + Duration::from_secs(1);
+        st.interactive_waiting = 2;
+        // Bulk is back to 80: it waits until 19 of its slots have expired.
+        assert_eq!(
+            st.decide(arrival, Priority::Bulk),
+            Decision::WaitUntil(t0 + Duration::from_millis(180) + TEN)
+        );
+        // The live syncs get the two free slots at once…
+        for _ in 0..2 {
+            assert_eq!(st.decide(arrival, Priority::Interactive), Decision::Grant);
+            st.grant();
+        }
+        // …and the next one the oldest slot, within one window of arriving.
+        match st.decide(arrival, Priority::Interactive) {
+            Decision::WaitUntil(t) => assert!(t <= arrival + TEN, "{t:?}"),
+            other => panic!("{other:?}"),
+        }
+        // Once none waits, Bulk may fill the window again (but the headroom).
+        st.interactive_waiting = 0;
+        assert_eq!(st.limit_for(Priority::Bulk), 98);
+    }
+
+    #[test]
+    fn without_a_reserve_bulk_has_the_whole_window() {
+        let mut st = WindowState::new(100, TEN, 0.0);
+        assert_eq!(st.limit_for(Priority::Bulk), 100);
+        st.interactive_waiting = 1;
+        assert_eq!(st.limit_for(Priority::Bulk), 100);
+        let small = WindowState::new(10, TEN, 0.3);
+        assert_eq!(small.limit_for(Priority::Bulk), 9, "headroom 1 of 10");
+    }
+
+    #[tokio::test]
+    async fn a_live_caller_is_counted_while_it_waits_and_released_when_served() {
+        let limiter = WindowLimiter::new("test", 10, TEN, 0.5);
+        let mut bulk = Vec::new();
+        for _ in 0..9 {
+            bulk.push(limiter.acquire(Priority::Bulk).await);
+        }
+        assert_eq!(limiter.state.lock().interactive_waiting, 0);
+        let live = limiter.acquire(Priority::Interactive).await;
+        assert_eq!(
+            limiter.state.lock().interactive_waiting,
+            0,
+            "served at once"
+        );
+        // The window is full: a second live caller waits, and Bulk drops to 5.
+        let waiting = tokio::spawn({
+            let limiter = Arc::clone(&limiter);
+            async move { limiter.acquire(Priority::Interactive).await }
+        });
+        while limiter.state.lock().interactive_waiting == 0 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(limiter.state.lock().limit_for(Priority::Bulk), 5);
+        waiting.abort();
+        let _ = waiting.await;
+        assert_eq!(limiter.state.lock().interactive_waiting, 0, "cancelled");
+        assert_eq!(limiter.state.lock().limit_for(Priority::Bulk), 9);
+        drop((live, bulk));
     }
 
     fn report(max: u32, remaining: u32) -> RateReport {
@@ -589,6 +763,33 @@ mod tests {
             t.await.unwrap();
         }
         assert_eq!(*order.lock(), vec![0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn daily_reports_keep_the_lowest_count_of_a_day_and_reset_with_it() {
+        let limiter = PortalLimiter::new(&RateLimitConfig {
+            bulk_reserve_share: 0.2,
+            ..RateLimitConfig::default()
+        });
+        let day = chrono::NaiveDate::from_ymd_opt(2020, 1, 6).unwrap();
+        assert_eq!(*limiter.daily.lock(), None);
+        limiter.observe_daily_on(1000, 400, day);
+        // A response that left earlier arrives later with an older count.
+        limiter.observe_daily_on(1000, 450, day);
+        let d = limiter.daily.lock().unwrap();
+        assert_eq!((d.max, d.remaining), (1000, 400));
+        assert_eq!(d.reserve(limiter.reserve_share()), 200);
+        // A raised limit, and a new day, replace the count.
+        limiter.observe_daily_on(5000, 4300, day);
+        assert_eq!(limiter.daily.lock().unwrap().remaining, 4300);
+        limiter.observe_daily_on(5000, 4990, day.succ_opt().unwrap());
+        assert_eq!(limiter.daily.lock().unwrap().remaining, 4990);
+        // A report from an earlier day says nothing about today.
+        limiter.observe_daily_on(5000, 10, day);
+        assert_eq!(limiter.daily(), None);
+        limiter.observe_daily(5000, 10);
+        assert_eq!(limiter.daily().map(|d| d.remaining), Some(10));
+        assert_eq!(d.reserve(0.0), 1, "at least one call is left to live syncs");
     }
 
     #[tokio::test]

@@ -167,6 +167,18 @@ macro_rules! queries {
                 Self::insert_history_on(&mut conn, h).await
             }
 
+            pub async fn insert_history_fenced(
+                &self,
+                h: &$crate::NewHistory,
+                lease: &$crate::JobLease,
+            ) -> Result<$crate::HistoryEntry, $crate::StoreError> {
+                let mut tx = self.begin_write().await?;
+                Self::check_job_fence(&mut tx, lease).await?;
+                let entry = Self::insert_history_on(&mut tx, h).await?;
+                tx.commit().await?;
+                Ok(entry)
+            }
+
             async fn insert_history_on(
                 conn: &mut <$db as sqlx::Database>::Connection,
                 h: &$crate::NewHistory,
@@ -240,6 +252,17 @@ impl crate::Store {
     #[tracing::instrument(skip(self, h))]
     pub async fn insert_history(&self, h: &NewHistory) -> Result<HistoryEntry, StoreError> {
         dispatch!(self.insert_history(h))
+    }
+
+    /// `insert_history` by a job handler: `LeaseLost` (nothing written) unless
+    /// `lease` is still the job's current, unexpired claim.
+    #[tracing::instrument(skip(self, h, lease), fields(job_id = %lease.job_id))]
+    pub async fn insert_history_fenced(
+        &self,
+        h: &NewHistory,
+        lease: &crate::JobLease,
+    ) -> Result<HistoryEntry, StoreError> {
+        dispatch!(self.insert_history_fenced(h, lease))
     }
 
     /// The customer's sync attempts, newest first.

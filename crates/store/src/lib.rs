@@ -85,7 +85,7 @@ pub use customers::NewCustomer;
 pub use error::StoreError;
 pub use history::{HistoryEntry, HistoryFilter, HistoryResult, NewHistory};
 pub use keva_core::{Customer, CustomerPatch, JobState, KevaField};
-pub use links::{CrmLink, LinkUpdate, SyncCommit};
+pub use links::{CrmLink, LinkUpdate, SyncCommit, MAX_WRITE_INTENTS};
 pub use mappings::{CachedProperties, StoredMappings};
 pub use oauth_states::OAuthState;
 pub use postgres::PgStore;

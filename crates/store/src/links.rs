@@ -60,7 +60,7 @@ pub(crate) const UPSERT_LINK: &str = concat!(
      ON CONFLICT (connector_id, customer_id) DO UPDATE SET hubspot_id = excluded.hubspot_id, \
      bases = excluded.bases, status = excluded.status, status_reason = excluded.status_reason, \
      last_synced_at = COALESCE(excluded.last_synced_at, crm_links.last_synced_at), \
-     updated_at = excluded.updated_at RETURNING ",
+     updated_at = excluded.updated_at, pending_bases = NULL RETURNING ",
     link_columns!()
 );
 
@@ -75,14 +75,31 @@ pub(crate) const FAIL_LINK: &str = concat!(
     link_columns!()
 );
 
+/// Before a live sync writes HubSpot: the bases of the writes not followed by a
+/// commit yet (`$3`, a JSON list, oldest first), on the link, created (status
+/// pending, no contact) if absent; nothing else of the link changes.
+pub(crate) const SET_WRITE_INTENTS: &str =
+    "INSERT INTO crm_links (connector_id, workspace_id, customer_id, pending_bases, status, \
+     updated_at) SELECT c.id, c.workspace_id, cu.id, $3, 'pending', $4 \
+     FROM hubspot_connectors c JOIN customers cu ON cu.workspace_id = c.workspace_id \
+     WHERE c.id = $1 AND cu.id = $2 \
+     ON CONFLICT (connector_id, customer_id) DO UPDATE SET pending_bases = excluded.pending_bases";
+
+pub(crate) const GET_WRITE_INTENTS: &str =
+    "SELECT pending_bases FROM crm_links WHERE connector_id = $1 AND customer_id = $2";
+
+/// Write intents kept per link while no commit follows (each a write that may
+/// have landed): enough for the reruns a few crashes in a row cause.
+pub const MAX_WRITE_INTENTS: usize = 8;
+
 pub(crate) const UNLINK_HUBSPOT: &str = concat!(
-    "UPDATE crm_links SET hubspot_id = NULL, bases = NULL, status = $3, status_reason = $4, \
-     updated_at = $5 WHERE connector_id = $1 AND hubspot_id = $2 RETURNING ",
+    "UPDATE crm_links SET hubspot_id = NULL, bases = NULL, pending_bases = NULL, status = $3, \
+     status_reason = $4, updated_at = $5 WHERE connector_id = $1 AND hubspot_id = $2 RETURNING ",
     link_columns!()
 );
 
 pub(crate) const MOVE_LINK: &str = concat!(
-    "UPDATE crm_links SET hubspot_id = $3, updated_at = $4 \
+    "UPDATE crm_links SET hubspot_id = $3, pending_bases = NULL, updated_at = $4 \
      WHERE connector_id = $1 AND hubspot_id = $2 RETURNING ",
     link_columns!()
 );
@@ -248,16 +265,77 @@ macro_rules! queries {
                 hubspot_id: &str,
                 status: keva_core::SyncStatus,
                 reason: Option<&str>,
+                lease: Option<&$crate::JobLease>,
             ) -> Result<Option<$crate::CrmLink>, $crate::StoreError> {
-                sqlx::query_as::<$db, $crate::links::LinkRow>($crate::links::UNLINK_HUBSPOT)
+                let mut tx = self.begin_write().await?;
+                if let Some(lease) = lease {
+                    Self::check_job_fence(&mut tx, lease).await?;
+                }
+                let row =
+                    sqlx::query_as::<$db, $crate::links::LinkRow>($crate::links::UNLINK_HUBSPOT)
+                        .bind($crate::codec::DbId(connector_id))
+                        .bind(hubspot_id)
+                        .bind(status.as_str())
+                        .bind(reason)
+                        .bind($crate::codec::DbTime($crate::codec::now()))
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                tx.commit().await?;
+                row.decode()
+            }
+
+            pub async fn record_write_intent(
+                &self,
+                connector_id: uuid::Uuid,
+                customer_id: uuid::Uuid,
+                bases: &keva_core::Bases,
+                lease: Option<&$crate::JobLease>,
+            ) -> Result<bool, $crate::StoreError> {
+                let mut tx = self.begin_write().await?;
+                if let Some(lease) = lease {
+                    Self::check_job_fence(&mut tx, lease).await?;
+                }
+                let mut intents =
+                    Self::write_intents_on(&mut tx, connector_id, customer_id).await?;
+                intents.push(bases.clone());
+                let extra = intents
+                    .len()
+                    .saturating_sub($crate::links::MAX_WRITE_INTENTS);
+                intents.drain(..extra);
+                let done = sqlx::query::<$db>($crate::links::SET_WRITE_INTENTS)
                     .bind($crate::codec::DbId(connector_id))
-                    .bind(hubspot_id)
-                    .bind(status.as_str())
-                    .bind(reason)
+                    .bind($crate::codec::DbId(customer_id))
+                    .bind(sqlx::types::Json(&intents))
                     .bind($crate::codec::DbTime($crate::codec::now()))
-                    .fetch_optional(self.writer())
-                    .await?
-                    .decode()
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            pub async fn write_intents(
+                &self,
+                connector_id: uuid::Uuid,
+                customer_id: uuid::Uuid,
+            ) -> Result<Vec<keva_core::Bases>, $crate::StoreError> {
+                let mut conn = self.reader().acquire().await?;
+                Self::write_intents_on(&mut conn, connector_id, customer_id).await
+            }
+
+            async fn write_intents_on(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                connector_id: uuid::Uuid,
+                customer_id: uuid::Uuid,
+            ) -> Result<Vec<keva_core::Bases>, $crate::StoreError> {
+                let intents = sqlx::query_scalar::<
+                    $db,
+                    Option<sqlx::types::Json<Vec<keva_core::Bases>>>,
+                >($crate::links::GET_WRITE_INTENTS)
+                .bind($crate::codec::DbId(connector_id))
+                .bind($crate::codec::DbId(customer_id))
+                .fetch_optional(&mut *conn)
+                .await?;
+                Ok(intents.flatten().map(|b| b.0).unwrap_or_default())
             }
 
             pub async fn relink(
@@ -265,9 +343,13 @@ macro_rules! queries {
                 connector_id: uuid::Uuid,
                 from_hubspot_id: &str,
                 to_hubspot_id: &str,
+                lease: Option<&$crate::JobLease>,
             ) -> Result<Option<$crate::CrmLink>, $crate::StoreError> {
                 let now = $crate::codec::now();
                 let mut tx = self.begin_write().await?;
+                if let Some(lease) = lease {
+                    Self::check_job_fence(&mut tx, lease).await?;
+                }
                 let taken = sqlx::query_as::<$db, $crate::links::LinkRow>(
                     $crate::links::LINK_BY_HUBSPOT_ID,
                 )
@@ -444,7 +526,22 @@ impl crate::Store {
         status: SyncStatus,
         reason: Option<&str>,
     ) -> Result<Option<CrmLink>, StoreError> {
-        dispatch!(self.unlink_hubspot(connector_id, hubspot_id, status, reason))
+        dispatch!(self.unlink_hubspot(connector_id, hubspot_id, status, reason, None))
+    }
+
+    /// `unlink_hubspot` by a job handler: `LeaseLost` (nothing written) unless
+    /// `lease` is still the job's current, unexpired claim.
+    #[tracing::instrument(skip(self, lease), fields(job_id = %lease.job_id))]
+    pub async fn unlink_hubspot_fenced(
+        &self,
+        connector_id: Uuid,
+        hubspot_id: &str,
+        status: SyncStatus,
+        reason: Option<&str>,
+        lease: &crate::JobLease,
+    ) -> Result<Option<CrmLink>, StoreError> {
+        let lease = Some(lease);
+        dispatch!(self.unlink_hubspot(connector_id, hubspot_id, status, reason, lease))
     }
 
     /// A merge: the link to `from` moves to `to` (bases kept, so the next
@@ -459,7 +556,53 @@ impl crate::Store {
         from_hubspot_id: &str,
         to_hubspot_id: &str,
     ) -> Result<Option<CrmLink>, StoreError> {
-        dispatch!(self.relink(connector_id, from_hubspot_id, to_hubspot_id))
+        dispatch!(self.relink(connector_id, from_hubspot_id, to_hubspot_id, None))
+    }
+
+    /// Before a live sync writes HubSpot (create or update): adds to the
+    /// customer's link (created pending if absent) the bases that write will
+    /// establish; the link's next commit clears them (the last
+    /// [`MAX_WRITE_INTENTS`] are kept). A rerun
+    /// after crashes between such writes and their commit finds HubSpot holding
+    /// the values of one of them and reconciles against its bases
+    /// (`write_intents`), so a Keva edit made meanwhile is neither undone as a
+    /// first link nor lost to the landed write's later HubSpot timestamp. With
+    /// `lease`, `LeaseLost` (nothing written) unless it is the job's current
+    /// claim. `false` if customer and connector are not in one workspace.
+    #[tracing::instrument(skip(self, bases, lease))]
+    pub async fn record_write_intent(
+        &self,
+        connector_id: Uuid,
+        customer_id: Uuid,
+        bases: &Bases,
+        lease: Option<&crate::JobLease>,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self.record_write_intent(connector_id, customer_id, bases, lease))
+    }
+
+    /// The bases of the writes recorded with `record_write_intent` since the
+    /// link's last commit, oldest first.
+    #[tracing::instrument(skip(self))]
+    pub async fn write_intents(
+        &self,
+        connector_id: Uuid,
+        customer_id: Uuid,
+    ) -> Result<Vec<Bases>, StoreError> {
+        dispatch!(self.write_intents(connector_id, customer_id))
+    }
+
+    /// `relink` by a job handler: `LeaseLost` (nothing written) unless `lease`
+    /// is still the job's current, unexpired claim.
+    #[tracing::instrument(skip(self, lease), fields(job_id = %lease.job_id))]
+    pub async fn relink_fenced(
+        &self,
+        connector_id: Uuid,
+        from_hubspot_id: &str,
+        to_hubspot_id: &str,
+        lease: &crate::JobLease,
+    ) -> Result<Option<CrmLink>, StoreError> {
+        let lease = Some(lease);
+        dispatch!(self.relink(connector_id, from_hubspot_id, to_hubspot_id, lease))
     }
 
     /// In one transaction: applies the Keva side of a plan (same rules and field

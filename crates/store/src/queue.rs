@@ -662,22 +662,34 @@ macro_rules! queries {
                 lease: &$crate::JobLease,
             ) -> Result<Option<$crate::Customer>, $crate::StoreError> {
                 let mut tx = self.begin_write().await?;
-                let now = Self::db_now_on(&mut *tx).await?;
-                let current = sqlx::query_scalar::<$db, $crate::codec::DbId>(Self::JOB_FENCE)
-                    .bind($crate::codec::DbId(lease.job_id))
-                    .bind(lease.owner.as_str())
-                    .bind(lease.epoch)
-                    .bind($crate::codec::DbTime(now))
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                if current.is_none() {
-                    return Err($crate::StoreError::LeaseLost);
-                }
+                Self::check_job_fence(&mut tx, lease).await?;
                 let customer = Self::apply_commit(&mut tx, commit).await?;
                 if customer.is_some() {
                     tx.commit().await?;
                 }
                 Ok(customer)
+            }
+
+            /// `LeaseLost` unless `lease` is its job's current claim and unexpired
+            /// (database clock). Run first in a write transaction (which then
+            /// holds the job row on PostgreSQL, the write lock on SQLite), it
+            /// fences whatever the transaction writes next.
+            async fn check_job_fence(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                lease: &$crate::JobLease,
+            ) -> Result<(), $crate::StoreError> {
+                let now = Self::db_now_on(&mut *conn).await?;
+                let current = sqlx::query_scalar::<$db, $crate::codec::DbId>(Self::JOB_FENCE)
+                    .bind($crate::codec::DbId(lease.job_id))
+                    .bind(lease.owner.as_str())
+                    .bind(lease.epoch)
+                    .bind($crate::codec::DbTime(now))
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                match current {
+                    Some(_) => Ok(()),
+                    None => Err($crate::StoreError::LeaseLost),
+                }
             }
 
             pub async fn get_job(

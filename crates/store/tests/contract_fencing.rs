@@ -22,6 +22,8 @@ keva_store::backend_tests!(
     with = keva_store::testing::test_store;
     fencing_a_superseded_job_claim_never_writes,
     fencing_an_expired_job_lease_cannot_commit,
+    fencing_relink_unlink_and_history_need_the_current_claim,
+    fencing_write_intent_is_fenced_and_cleared_by_the_commit,
     fencing_reaper_reports_the_jobs_it_kills,
     fencing_batch_takeover_is_compare_and_set,
     fencing_claim_owned_takes_only_owned_portals,
@@ -180,6 +182,161 @@ async fn fencing_an_expired_job_lease_cannot_commit(ts: TestStore) {
         .expect("heartbeat"));
     let c = store.get_customer(f.ws, cu).await.expect("get").expect("c");
     assert_eq!(c.job_title, None);
+    ts.finish().await;
+}
+
+async fn fencing_relink_unlink_and_history_need_the_current_claim(ts: TestStore) {
+    let store = &*ts;
+    let f = fixture(store).await;
+    let cu = customer(store, f.ws, "ada@example.com").await;
+    store
+        .commit_sync(&commit(&f, cu, "CTO"))
+        .await
+        .expect("commit")
+        .expect("customer");
+    let linked = store.get_link(f.conn, cu).await.expect("link").expect("l");
+    assert_eq!(linked.hubspot_id.as_deref(), Some("501"));
+    let rows = history_len(store, &f).await;
+    let id = store
+        .enqueue(&job(&f, f.conn, "contact:501", 8))
+        .await
+        .expect("enqueue")
+        .job_id;
+    // A claim that paused past its lease, then the reaper and a new claim.
+    let stale = store.claim("w", StdDuration::ZERO, 1).await.expect("claim")[0].lease();
+    assert_eq!(store.reap_expired_leases().await.expect("reap"), 1);
+    let fresh = store.claim("w", LEASE, 1).await.expect("claim")[0].lease();
+    assert_eq!(fresh.job_id, id);
+
+    let relink = store.relink_fenced(f.conn, "501", "777", &stale).await;
+    assert!(matches!(relink, Err(StoreError::LeaseLost)), "{relink:?}");
+    let unlink = store
+        .unlink_hubspot_fenced(f.conn, "501", SyncStatus::NotLinked, Some("gone"), &stale)
+        .await;
+    assert!(matches!(unlink, Err(StoreError::LeaseLost)), "{unlink:?}");
+    let entry = commit(&f, cu, "CTO").history;
+    let history = store.insert_history_fenced(&entry, &stale).await;
+    assert!(matches!(history, Err(StoreError::LeaseLost)), "{history:?}");
+    assert_eq!(
+        store.get_link(f.conn, cu).await.expect("link").as_ref(),
+        Some(&linked),
+        "the stale claim changed nothing"
+    );
+    assert_eq!(history_len(store, &f).await, rows);
+
+    // The current claim relinks, records and unlinks.
+    let moved = store
+        .relink_fenced(f.conn, "501", "777", &fresh)
+        .await
+        .expect("relink")
+        .expect("moved");
+    assert_eq!(moved.hubspot_id.as_deref(), Some("777"));
+    store
+        .insert_history_fenced(&entry, &fresh)
+        .await
+        .expect("history");
+    assert_eq!(history_len(store, &f).await, rows + 1);
+    let unlinked = store
+        .unlink_hubspot_fenced(f.conn, "777", SyncStatus::NotLinked, Some("gone"), &fresh)
+        .await
+        .expect("unlink")
+        .expect("unlinked");
+    assert_eq!(unlinked.hubspot_id, None);
+    assert_eq!(unlinked.status, SyncStatus::NotLinked);
+
+    // Once the job ended its claim lets nothing through either.
+    assert!(store
+        .finish(id, &fresh, JobState::Succeeded, None)
+        .await
+        .expect("finish"));
+    let ended = store.insert_history_fenced(&entry, &fresh).await;
+    assert!(matches!(ended, Err(StoreError::LeaseLost)), "{ended:?}");
+    assert_eq!(history_len(store, &f).await, rows + 1);
+    ts.finish().await;
+}
+
+async fn fencing_write_intent_is_fenced_and_cleared_by_the_commit(ts: TestStore) {
+    let store = &*ts;
+    let f = fixture(store).await;
+    let cu = customer(store, f.ws, "ada@example.com").await;
+    let intent = |title: &str| {
+        let mut b = Bases::default();
+        b.keva.insert(KevaField::JobTitle, Some(title.into()));
+        b.hubspot.insert("jobtitle".into(), Some(title.into()));
+        b
+    };
+    let intents = || async { store.write_intents(f.conn, cu).await.expect("read") };
+    assert_eq!(intents().await, vec![]);
+    // Before a create: the link appears, pending, with no contact and no bases.
+    assert!(store
+        .record_write_intent(f.conn, cu, &intent("CTO"), None)
+        .await
+        .expect("intent"));
+    let link = store.get_link(f.conn, cu).await.expect("link").expect("l");
+    assert_eq!((link.hubspot_id, link.bases), (None, None));
+    assert_eq!(link.status, SyncStatus::Pending);
+    assert_eq!(intents().await, vec![intent("CTO")]);
+
+    // A superseded claim records nothing; the current one adds its write.
+    store
+        .enqueue(&job(&f, f.conn, "customer:1", 8))
+        .await
+        .expect("enqueue");
+    let stale = store.claim("w", StdDuration::ZERO, 1).await.expect("claim")[0].lease();
+    assert_eq!(store.reap_expired_leases().await.expect("reap"), 1);
+    let fresh = store.claim("w", LEASE, 1).await.expect("claim")[0].lease();
+    let refused = store
+        .record_write_intent(f.conn, cu, &intent("CEO"), Some(&stale))
+        .await;
+    assert!(matches!(refused, Err(StoreError::LeaseLost)), "{refused:?}");
+    assert_eq!(intents().await, vec![intent("CTO")]);
+    assert!(store
+        .record_write_intent(f.conn, cu, &intent("CEO"), Some(&fresh))
+        .await
+        .expect("intent"));
+    assert_eq!(intents().await, vec![intent("CTO"), intent("CEO")]);
+    // Only the newest few are kept.
+    for i in 0..keva_store::MAX_WRITE_INTENTS {
+        store
+            .record_write_intent(f.conn, cu, &intent(&format!("t{i}")), Some(&fresh))
+            .await
+            .expect("intent");
+    }
+    let kept = intents().await;
+    assert_eq!(kept.len(), keva_store::MAX_WRITE_INTENTS);
+    assert_eq!(kept.first(), Some(&intent("t0")));
+
+    // The commit clears them; on a linked link an intent changes nothing else.
+    store
+        .commit_sync_fenced(&commit(&f, cu, "CTO"), &fresh)
+        .await
+        .expect("commit")
+        .expect("customer");
+    assert_eq!(intents().await, vec![]);
+    let linked = store.get_link(f.conn, cu).await.expect("link");
+    assert!(store
+        .record_write_intent(f.conn, cu, &intent("CFO"), None)
+        .await
+        .expect("intent"));
+    assert_eq!(store.get_link(f.conn, cu).await.expect("link"), linked);
+    assert_eq!(intents().await, vec![intent("CFO")]);
+    // So do a relink (another contact) and an unlink (the contact is gone).
+    store
+        .relink(f.conn, "501", "502")
+        .await
+        .expect("relink")
+        .expect("moved");
+    assert_eq!(intents().await, vec![]);
+    store
+        .record_write_intent(f.conn, cu, &intent("CFO"), None)
+        .await
+        .expect("intent");
+    store
+        .unlink_hubspot(f.conn, "502", SyncStatus::NotLinked, None)
+        .await
+        .expect("unlink")
+        .expect("unlinked");
+    assert_eq!(intents().await, vec![]);
     ts.finish().await;
 }
 

@@ -12,9 +12,11 @@
 //!   crashed process left behind.
 //!
 //! Pacing: the run's HubSpot client has `Priority::Bulk`, so the portal's shared
-//! limiter keeps the reserved share of the 10-second window (default 20 %, see
-//! [`rate_limiters`]) free for live syncs; the window is otherwise kept full and
-//! never exceeded, as the limiter counts slots until their responses arrive.
+//! limiter gives the reserved share of the 10-second window (default 20 %, see
+//! [`rate_limiters`]) to live syncs whenever one waits, and lets the batch use it
+//! otherwise; the window is kept full and never exceeded, as the limiter counts
+//! slots until their responses arrive. The same share of HubSpot's daily limit
+//! is left to live syncs (`runner.rs`).
 
 pub mod chunk;
 pub mod import;
@@ -42,7 +44,8 @@ pub use runner::run;
 pub const DEFAULT_BATCH_RESERVE: f64 = 0.2;
 
 /// A process's rate limiters with the batch reserve: batch calls, made with
-/// `Priority::Bulk`, leave `share` of every window to interactive calls.
+/// `Priority::Bulk`, leave `share` of every window to interactive calls waiting
+/// for it.
 /// `AppState::new` uses [`DEFAULT_BATCH_RESERVE`]; a process overrides it with
 /// `Settings::with_batch_reserve`.
 pub fn rate_limiters(reserve_share: f64) -> Arc<RateLimiters> {

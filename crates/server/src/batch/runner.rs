@@ -1,6 +1,7 @@
 //! One batch run, from its checkpoint to the end: chunk after chunk, each
-//! committed with its checkpoint in one store transaction; a pause when HubSpot's
-//! daily limit runs out; a stop after the current chunk when cancelled; retries of
+//! committed with its checkpoint in one store transaction; a pause before
+//! HubSpot's daily limit runs out, leaving the reserve share of it to live syncs
+//! (or when it has run out), until the limit resets or reports room again; a stop after the current chunk when cancelled; retries of
 //! a chunk that failed transiently; a heartbeat so another process can tell a live
 //! run from one a crash left behind.
 //!
@@ -11,17 +12,20 @@
 //! it writes more. It also stops, and hands the run back, at a chunk boundary
 //! when the process shuts down or no longer owns the connector's portal.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Days, NaiveTime, Utc};
 use keva_core::{missing_properties, ObjectKind, Trigger};
-use keva_hubspot::Priority;
+use keva_hubspot::{HubspotClient, Priority};
 use keva_store::{BatchChunk, BatchLease, BatchRun, BatchState, Connector, StoreError};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::chunk::{self, ChunkEnv, ChunkError};
 use super::{import, BatchSettings};
 use crate::state::AppState;
+use crate::sync::lease_clock::LeaseClock;
 use crate::sync::merge::{MergeRules, Quiet};
 use crate::sync::{properties, SyncError};
 
@@ -39,40 +43,61 @@ pub enum RunError {
     HandedBack(&'static str),
 }
 
-/// Renews the run's lease on its own task; `lost` is cancelled when a renewal is
-/// refused or none succeeded for a lease. Stops when dropped.
+/// Renews the run's lease on its own task. The run is lost once a renewal is
+/// refused (`refused`) or none succeeded within the lease (`clock`, which the
+/// work checks itself: after a pause it may run before this task does). Stops
+/// when dropped.
 struct Heartbeat {
     task: tokio::task::JoinHandle<()>,
-    lost: CancellationToken,
+    refused: CancellationToken,
+    clock: Arc<LeaseClock>,
 }
 
 impl Heartbeat {
     fn start(state: &AppState, lease: &BatchLease, settings: &BatchSettings) -> Heartbeat {
-        let lost = CancellationToken::new();
-        let (store, lease, lost_tx) = (state.store.clone(), lease.clone(), lost.clone());
-        let (every, duration) = (settings.heartbeat, settings.stale_after);
-        let margin = (duration / 10).max(Duration::from_millis(20));
+        let refused = CancellationToken::new();
+        let clock = Arc::new(LeaseClock::new(settings.stale_after));
+        let (store, lease, refused_tx) = (state.store.clone(), lease.clone(), refused.clone());
+        let (every, duration, renewed) = (settings.heartbeat, settings.stale_after, clock.clone());
         let task = tokio::spawn(async move {
-            let mut valid_until = tokio::time::Instant::now() + duration.saturating_sub(margin);
             loop {
                 tokio::select! {
                     biased;
-                    _ = tokio::time::sleep_until(valid_until) => break,
+                    _ = renewed.expired() => break,
                     _ = tokio::time::sleep(every) => {}
                 }
                 let sent = tokio::time::Instant::now();
                 match store.heartbeat_batch(&lease, duration).await {
-                    Ok(true) => valid_until = sent + duration.saturating_sub(margin),
-                    Ok(false) => break,
+                    Ok(true) => renewed.renewed(sent),
+                    Ok(false) => {
+                        refused_tx.cancel();
+                        break;
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, run_id = %lease.run_id, "batch heartbeat failed")
                     }
                 }
             }
             tracing::warn!(run_id = %lease.run_id, "batch sync lost its lease");
-            lost_tx.cancel();
         });
-        Heartbeat { task, lost }
+        Heartbeat {
+            task,
+            refused,
+            clock,
+        }
+    }
+
+    /// Whether the run may have been taken over: stop before writing more.
+    fn is_lost(&self) -> bool {
+        self.refused.is_cancelled() || self.clock.is_expired()
+    }
+
+    /// Resolves once the run may have been taken over.
+    async fn lost(&self) {
+        tokio::select! {
+            _ = self.refused.cancelled() => {}
+            _ = self.clock.expired() => {}
+        }
     }
 }
 
@@ -97,7 +122,7 @@ pub fn next_daily_reset(now: DateTime<Utc>) -> DateTime<Utc> {
 async fn rules(
     state: &AppState,
     connector: &Connector,
-    client: &keva_hubspot::HubspotClient,
+    client: &HubspotClient,
     refresh: bool,
 ) -> Result<MergeRules, SyncError> {
     let mappings = properties::mappings(state, connector, ObjectKind::Contact).await?;
@@ -143,7 +168,7 @@ async fn end(
 
 /// Why the run must stop at this chunk boundary, if it must.
 fn must_stop(state: &AppState, connector: &Connector, beat: &Heartbeat) -> Option<RunError> {
-    if beat.lost.is_cancelled() {
+    if beat.is_lost() {
         return Some(RunError::LeaseLost);
     }
     if state.cluster.stopping.is_cancelled() {
@@ -208,6 +233,8 @@ async fn work(
         Err(e) => return end(state, run, lease, BatchState::Failed, Some(&e.to_string())).await,
     };
     let mut chunk_no: u64 = 0;
+    // Since when HubSpot's daily-limit reports count (`None`: any of today's).
+    let mut learned_since = None;
     // Synced (customer, contact) pairs whose CRM context is read in batches of up
     // to a thousand (one association read per thousand contacts).
     let mut contexts: Vec<(uuid::Uuid, String)> = Vec::new();
@@ -221,16 +248,24 @@ async fn work(
         match current.state {
             BatchState::Running => {}
             BatchState::Paused => {
-                if !wait_paused(state, &current, lease, settings, &connector, beat).await? {
+                if !wait_paused(state, &current, lease, settings, &connector, &client, beat).await?
+                {
                     return Ok(state
                         .store
                         .get_batch(run.workspace_id, run.id)
                         .await?
                         .unwrap_or(current));
                 }
+                // What HubSpot said before now may be out of date (the day rolled
+                // over, the limit was raised): the next chunk learns afresh.
+                learned_since = Some(tokio::time::Instant::now());
                 continue;
             }
             _ => return Ok(current),
+        }
+        if let Some(reason) = daily_reserve_reached(&client, learned_since) {
+            pause(state, &current, lease, &reason).await?;
+            continue;
         }
         let rows = state
             .store
@@ -277,7 +312,7 @@ async fn work(
             // Dropped (no more HubSpot writes) as soon as the lease is lost.
             let result = tokio::select! {
                 biased;
-                _ = beat.lost.cancelled() => return Err(RunError::LeaseLost),
+                _ = beat.lost() => return Err(RunError::LeaseLost),
                 r = chunk::process(&env, &rows, settings.hooks.before_create.as_ref()) => r,
             };
             match result {
@@ -313,7 +348,7 @@ async fn work(
             .filter(|c| c.link.status != keva_core::SyncStatus::Failed)
             .filter_map(|c| Some((c.customer_id, c.link.hubspot_id.clone()?)))
             .collect();
-        if beat.lost.is_cancelled() {
+        if beat.is_lost() {
             return Err(RunError::LeaseLost);
         }
         let outcome = match state
@@ -355,7 +390,7 @@ async fn work(
 async fn refresh_contexts(
     state: &AppState,
     connector: &Connector,
-    client: &keva_hubspot::HubspotClient,
+    client: &HubspotClient,
     pairs: &mut Vec<(uuid::Uuid, String)>,
 ) {
     if pairs.is_empty() {
@@ -386,14 +421,49 @@ async fn pause(
     }
 }
 
+/// Calls a chunk may make (reads, creates, updates, context), kept in hand when
+/// deciding whether it still fits above the daily reserve.
+const CHUNK_CALLS: u64 = 8;
+
+/// Why the run must pause before its next chunk to leave the rest of HubSpot's
+/// daily limit to live syncs, if it must: HubSpot's last report of today (one
+/// made after `since`, when given) leaves less than the reserve and a chunk.
+fn daily_reserve_reached(client: &HubspotClient, since: Option<Instant>) -> Option<String> {
+    let limiter = client.limiter();
+    let daily = limiter.daily()?;
+    if since.is_some_and(|t| daily.seen_at < t) {
+        return None;
+    }
+    let reserve = daily.reserve(limiter.reserve_share());
+    (daily.remaining < reserve + CHUNK_CALLS).then(|| {
+        format!(
+            "HubSpot's daily API limit is nearly used up ({} of {} calls left today): the \
+             batch pauses to leave the last {reserve} to live syncs, and resumes when the \
+             limit resets or allows more",
+            daily.remaining, daily.max
+        )
+    })
+}
+
+/// Whether a daily-limit report made after `since` (by live syncs, which keep
+/// calling) leaves room for chunks above the reserve again.
+fn daily_allows_again(client: &HubspotClient, since: Instant) -> bool {
+    let limiter = client.limiter();
+    limiter.daily().is_some_and(|d| {
+        d.seen_at > since && d.remaining >= d.reserve(limiter.reserve_share()) + CHUNK_CALLS
+    })
+}
+
 /// Waits out a pause (the heartbeat task keeps the lease). `true` when the run
 /// is running again, `false` when it ended meanwhile (cancelled).
+#[allow(clippy::too_many_arguments)]
 async fn wait_paused(
     state: &AppState,
     paused: &BatchRun,
     lease: &BatchLease,
     settings: &BatchSettings,
     connector: &Connector,
+    client: &HubspotClient,
     beat: &Heartbeat,
 ) -> Result<bool, RunError> {
     let since = tokio::time::Instant::now();
@@ -414,7 +484,8 @@ async fn wait_paused(
             _ => return Ok(false),
         }
         let due = run.resume_at.is_none_or(|t| t <= Utc::now())
-            || settings.daily_recheck.is_some_and(|d| since.elapsed() >= d);
+            || settings.daily_recheck.is_some_and(|d| since.elapsed() >= d)
+            || daily_allows_again(client, since);
         if due {
             return match state
                 .store
@@ -437,7 +508,7 @@ async fn wait_paused(
         }
         tokio::select! {
             _ = tokio::time::sleep(wait.max(Duration::from_millis(50))) => {}
-            _ = beat.lost.cancelled() => {}
+            _ = beat.lost() => {}
             _ = state.cluster.stopping.cancelled() => {}
         }
     }

@@ -12,6 +12,10 @@
 //! the instance releases its leases and its row, and the others take over at
 //! their next tick.
 //!
+//! What this process holds is only believed while its last renewal surely
+//! runs (`LeaseClock`): after a pause past the portal lease it drives nothing
+//! until its next round says what it still owns.
+//!
 //! With ownership off (SQLite, one process) the instance owns every portal and
 //! nothing is written.
 
@@ -24,6 +28,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::lease_clock::LeaseClock;
 use crate::state::AppState;
 
 /// How the process shares portals with other processes on its database.
@@ -61,6 +66,9 @@ pub struct Cluster {
     pub id: String,
     pub settings: ClusterSettings,
     owned: RwLock<HashSet<i64>>,
+    /// How long the portal leases last renewed surely run: past it (a pause, a
+    /// database out of reach) this process drives no portal until it renews.
+    owned_clock: LeaseClock,
     /// Wakes the membership loop (a local enqueue may concern an unowned portal).
     wake: Notify,
     /// Cancelled when the process starts to shut down: stop claiming, stop batch
@@ -72,6 +80,7 @@ impl Cluster {
     pub fn new(settings: ClusterSettings) -> Self {
         Self {
             id: super::worker::worker_id(),
+            owned_clock: LeaseClock::new(settings.portal_lease),
             settings,
             owned: RwLock::new(HashSet::new()),
             wake: Notify::new(),
@@ -81,7 +90,8 @@ impl Cluster {
 
     /// Whether this process may drive `portal_id`'s HubSpot traffic.
     pub fn owns(&self, portal_id: i64) -> bool {
-        !self.settings.portal_ownership || self.owned.read().contains(&portal_id)
+        !self.settings.portal_ownership
+            || (self.owned.read().contains(&portal_id) && !self.owned_clock.is_expired())
     }
 
     /// The portals held right now (empty with ownership off).
@@ -109,6 +119,7 @@ async fn tick(state: &AppState) -> Result<(), StoreError> {
     let cluster = &state.cluster;
     let lease = cluster.settings.portal_lease;
     let store = &state.store;
+    let sent = tokio::time::Instant::now();
     let live = store.instance_heartbeat(&cluster.id, lease).await?;
     let portals: BTreeSet<i64> = store
         .list_all_connectors()
@@ -148,6 +159,7 @@ async fn tick(state: &AppState) -> Result<(), StoreError> {
         let mut owned = cluster.owned.write();
         let before = owned.len();
         *owned = mine.into_iter().collect();
+        cluster.owned_clock.renewed(sent);
         owned.len() > before
     };
     if newly {

@@ -5,7 +5,10 @@
 //! stale events cannot overwrite newer data — calls `keva_core::reconcile`, writes
 //! HubSpot first (only the changed properties), then commits Keva's side, the
 //! link's new bases and the history row in one store transaction. A crash between
-//! the two leaves Keva unchanged and the rerun recomputes the same plan.
+//! the two leaves Keva unchanged and the rerun recomputes the same plan; the
+//! write's intended bases, recorded on the link before it (`fenced::write_intent`),
+//! let the rerun recognise the landed write as its own rather than as a newer
+//! HubSpot change or a first link (either would undo Keva edits made meanwhile).
 //!
 //! Keys: an unlinked customer is looked up in HubSpot by email (`idProperty=email`,
 //! never the lagging search index) and created only if absent; a 409 "Existing ID"
@@ -26,7 +29,7 @@ use crate::state::AppState;
 use crate::sync::merge::{
     self, create_properties, duplicate_contact_warning, stamped, MergeRules, Quiet,
 };
-use crate::sync::{properties, SyncError, SyncOutcome, SyncWarning};
+use crate::sync::{fenced, properties, SyncError, SyncOutcome, SyncWarning};
 
 /// The status reason of a customer whose contact was deleted in HubSpot.
 pub const CONTACT_DELETED: &str = "contact deleted in HubSpot";
@@ -122,6 +125,28 @@ impl<'a> Ctx<'a> {
         self.rules.missing.len() > before
     }
 
+    /// The bases to reconcile `contact` against: `bases` (the link's), unless
+    /// the contact holds exactly what a write of ours intended whose commit a
+    /// crash lost (the newest such); then that write's. Otherwise the landed write would look like
+    /// a HubSpot change newer than the Keva edits made since, and win.
+    async fn bases_for(
+        &self,
+        customer_id: Uuid,
+        bases: Option<Bases>,
+        contact: &SimplePublicObject,
+    ) -> Result<Option<Bases>, SyncError> {
+        let intents = self
+            .state
+            .store
+            .write_intents(self.connector.id, customer_id)
+            .await?;
+        Ok(intents
+            .into_iter()
+            .rev()
+            .find(|intent| merge::holds_intent(contact, intent))
+            .or(bases))
+    }
+
     async fn history(
         &self,
         customer_id: Option<Uuid>,
@@ -129,9 +154,9 @@ impl<'a> Ctx<'a> {
         outcome: &SyncOutcome,
         result: HistoryResult,
     ) -> Result<(), SyncError> {
-        self.state
-            .store
-            .insert_history(&NewHistory {
+        fenced::history(
+            self.state,
+            &NewHistory {
                 workspace_id: self.workspace(),
                 connector_id: self.connector.id,
                 customer_id,
@@ -142,8 +167,9 @@ impl<'a> Ctx<'a> {
                 result,
                 error: outcome.reason.clone(),
                 correlation_id: None,
-            })
-            .await?;
+            },
+        )
+        .await?;
         Ok(())
     }
 }
@@ -171,9 +197,10 @@ pub async fn sync_customer(
         };
         let mut warnings = Vec::new();
         let bases = link.as_ref().and_then(|l| l.bases.clone());
+        let bases = ctx.bases_for(customer.id, bases, &contact).await?;
         if contact.id != id {
             // Read through a merged id: HubSpot answered with the survivor.
-            state.store.relink(connector.id, &id, &contact.id).await?;
+            fenced::relink(state, connector.id, &id, &contact.id).await?;
             warnings.push(merged_warning(&id, &contact.id));
         }
         return apply(
@@ -210,10 +237,11 @@ pub async fn sync_customer(
         .await?;
     if let Some(contact) = found {
         ensure_not_linked_elsewhere(&ctx, &contact.id, customer.id).await?;
+        let bases = ctx.bases_for(customer.id, None, &contact).await?;
         return apply(
             &mut ctx,
             &customer,
-            None,
+            bases,
             link.as_ref(),
             &contact,
             Vec::new(),
@@ -247,8 +275,7 @@ pub async fn inbound_contact(
     };
     let mut warnings = Vec::new();
     if contact.id != object_id
-        && store
-            .relink(connector.id, object_id, &contact.id)
+        && fenced::relink(state, connector.id, object_id, &contact.id)
             .await?
             .is_some()
     {
@@ -261,7 +288,9 @@ pub async fn inbound_contact(
         else {
             return Err(SyncError::permanent("linked customer not found"));
         };
-        let bases = link.bases.clone();
+        let bases = ctx
+            .bases_for(customer.id, link.bases.clone(), &contact)
+            .await?;
         return apply(&mut ctx, &customer, bases, Some(&link), &contact, warnings).await;
     }
 
@@ -294,7 +323,16 @@ pub async fn inbound_contact(
         "relinked",
         format!("linked to HubSpot contact {} by email", contact.id),
     ));
-    apply(&mut ctx, &customer, None, link.as_ref(), &contact, warnings).await
+    let bases = ctx.bases_for(customer.id, None, &contact).await?;
+    apply(
+        &mut ctx,
+        &customer,
+        bases,
+        link.as_ref(),
+        &contact,
+        warnings,
+    )
+    .await
 }
 
 /// Contacts merged in HubSpot: every link to a merged id moves to the contact
@@ -314,7 +352,7 @@ pub async fn contact_merge(
     for id in merged.iter().filter(|id| id.as_str() != primary) {
         if let Some(contact) = ctx.fetch(id).await? {
             if contact.id != *id {
-                state.store.relink(connector.id, id, &contact.id).await?;
+                fenced::relink(state, connector.id, id, &contact.id).await?;
             }
         }
     }
@@ -375,6 +413,7 @@ async fn create(
     let times = ctx.field_times(customer.id).await?;
     for _ in 0..PROPERTY_RETRIES {
         let plan = ctx.rules.reconcile(customer, &times, BTreeMap::new(), None);
+        fenced::write_intent(ctx.state, ctx.connector.id, customer.id, &plan.new_bases).await?;
         match ctx
             .client
             .contacts()
@@ -397,7 +436,8 @@ async fn create(
                 };
                 ensure_not_linked_elsewhere(ctx, &contact.id, customer.id).await?;
                 let warning = duplicate_contact_warning(&id);
-                return apply(ctx, customer, None, prev, &contact, vec![warning]).await;
+                let bases = ctx.bases_for(customer.id, None, &contact).await?;
+                return apply(ctx, customer, bases, prev, &contact, vec![warning]).await;
             }
             Err(e) if e.is_property_missing() => {
                 if !ctx.learn_missing(e.missing_properties()).await {
@@ -430,6 +470,7 @@ async fn apply(
         if plan.to_hubspot.is_empty() {
             return commit(ctx, customer, &contact.id, plan, prev, warnings, false).await;
         }
+        fenced::write_intent(ctx.state, ctx.connector.id, customer.id, &plan.new_bases).await?;
         match ctx
             .client
             .contacts()
@@ -484,7 +525,7 @@ async fn commit(
     let Some(commit) = merged.commit else {
         return Ok(merged.outcome);
     };
-    if commit_under_lease(ctx, &commit).await?.is_none() {
+    if fenced::commit(ctx.state, &commit).await?.is_none() {
         return Err(SyncError::permanent("customer was deleted during the sync"));
     }
     if let Err(e) = ctx.state.store.touch_connector_sync(ctx.connector.id).await {
@@ -493,33 +534,20 @@ async fn commit(
     Ok(merged.outcome)
 }
 
-/// Commits Keva's side: under the running job's claim when there is one, so a
-/// worker that lost its job (another claim took it) writes nothing.
-async fn commit_under_lease(
-    ctx: &Ctx<'_>,
-    commit: &keva_store::SyncCommit,
-) -> Result<Option<Customer>, StoreError> {
-    match super::worker::current_job() {
-        Some(lease) => ctx.state.store.commit_sync_fenced(commit, &lease).await,
-        None => ctx.state.store.commit_sync(commit).await,
-    }
-}
-
 /// The linked contact is gone from HubSpot: unlink, keep the customer.
 async fn unlink_deleted(
     ctx: &Ctx<'_>,
     customer_id: Uuid,
     hubspot_id: &str,
 ) -> Result<SyncOutcome, SyncError> {
-    ctx.state
-        .store
-        .unlink_hubspot(
-            ctx.connector.id,
-            hubspot_id,
-            SyncStatus::NotLinked,
-            Some(CONTACT_DELETED),
-        )
-        .await?;
+    fenced::unlink(
+        ctx.state,
+        ctx.connector.id,
+        hubspot_id,
+        SyncStatus::NotLinked,
+        Some(CONTACT_DELETED),
+    )
+    .await?;
     let outcome = SyncOutcome::skipped(None, SyncStatus::NotLinked, CONTACT_DELETED);
     ctx.history(
         Some(customer_id),
@@ -553,7 +581,7 @@ async fn invalid_email(
 ) -> Result<SyncOutcome, SyncError> {
     let reason = format!("invalid email, not sent to HubSpot: {why}");
     let commit = merge::failure_commit(&ctx.rules, customer.id, prev, None, &reason, None);
-    if commit_under_lease(ctx, &commit).await?.is_none() {
+    if fenced::commit(ctx.state, &commit).await?.is_none() {
         return Err(SyncError::permanent("customer was deleted during the sync"));
     }
     Ok(SyncOutcome::skipped(

@@ -140,6 +140,18 @@ pub(crate) struct Merged {
     pub commit: Option<SyncCommit>,
 }
 
+/// Whether `contact` holds exactly the HubSpot values of a create intent
+/// (`Store::record_create_intent`): then it is the contact that create made
+/// (or one no different from it), and the intent's bases are its bases.
+pub(crate) fn holds_intent(contact: &SimplePublicObject, intent: &Bases) -> bool {
+    let value = |v: Option<&str>| v.filter(|v| !v.is_empty()).map(str::to_owned);
+    !intent.hubspot.is_empty()
+        && intent
+            .hubspot
+            .iter()
+            .all(|(p, v)| value(contact.property(p)) == value(v.as_deref()))
+}
+
 /// The outcome and commit of an applied plan: Keva's patch, the link's new bases
 /// and status, the history row.
 pub(crate) fn sync_commit(
@@ -425,5 +437,28 @@ mod tests {
                 .commit
                 .is_none()
         );
+    }
+
+    #[test]
+    fn the_contact_a_create_made_holds_its_intent_until_edited() {
+        let r = rules();
+        let mut c = customer("ada@example.com", "Ada Lovelace");
+        c.job_title = Some("Countess".into());
+        let plan = r.reconcile(&c, &BTreeMap::new(), BTreeMap::new(), None);
+        let mut contact: SimplePublicObject = serde_json::from_value(serde_json::json!({
+            "id": "7", "properties": create_properties(&plan),
+            "createdAt": "2026-01-01T00:00:00Z", "updatedAt": "2026-01-01T00:00:00Z"
+        }))
+        .expect("contact");
+        // HubSpot answers unset properties as empty or absent: the same.
+        contact
+            .properties
+            .insert("phone".into(), Some(String::new()));
+        assert!(holds_intent(&contact, &plan.new_bases));
+        contact
+            .properties
+            .insert("jobtitle".into(), Some("Analyst".into()));
+        assert!(!holds_intent(&contact, &plan.new_bases));
+        assert!(!holds_intent(&contact, &Bases::default()));
     }
 }

@@ -34,6 +34,7 @@ use uuid::Uuid;
 
 use crate::state::AppState;
 use crate::sync::jobs::{CONTACT_MERGE, INBOUND_CONTACT, SYNC_CUSTOMER};
+use crate::sync::lease_clock::LeaseClock;
 use crate::sync::{engine, SyncError, SyncOutcome};
 
 /// A worker id unique across processes and restarts: host, pid and a random tag.
@@ -218,17 +219,16 @@ async fn run_job(state: &AppState, job: Job) {
     let lease = state.sync.lease;
     let claim = job.lease();
     let beat = (lease / 3).max(Duration::from_millis(50));
-    // The lease was set by the claim a moment before now: count from now minus
-    // a margin for that and for the clocks' tick, so we stop before it expires.
-    let margin = (lease / 10).max(Duration::from_millis(20));
-    let mut valid_until = tokio::time::Instant::now() + lease.saturating_sub(margin);
+    // The lease was set by the claim a moment before now: the clock counts from
+    // now minus a margin for that, so the job stops before the lease expires.
+    let clock = LeaseClock::new(lease);
     let handler = CURRENT_JOB.scope(claim.clone(), handle(state, &job));
     tokio::pin!(handler);
     let mut next_beat = tokio::time::Instant::now() + beat;
     let result = loop {
         tokio::select! {
             biased;
-            _ = tokio::time::sleep_until(valid_until) => {
+            _ = clock.expired() => {
                 tracing::warn!(job = %job.id, "no heartbeat within the lease; stopping the job before it writes");
                 return;
             }
@@ -237,7 +237,7 @@ async fn run_job(state: &AppState, job: Job) {
                 let sent = tokio::time::Instant::now();
                 next_beat = sent + beat;
                 match state.store.heartbeat(job.id, &claim, lease).await {
-                    Ok(true) => valid_until = sent + lease.saturating_sub(margin),
+                    Ok(true) => clock.renewed(sent),
                     Ok(false) => {
                         tracing::warn!(job = %job.id, "lost the job's lease; another worker reruns it");
                         return;

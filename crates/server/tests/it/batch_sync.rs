@@ -251,6 +251,65 @@ async fn pauses_on_the_daily_limit_and_resumes(env: TestApp) {
     env.assert_sides_equal(&[]).await;
 }
 
+async fn pauses_before_the_daily_limit_leaving_live_syncs_their_reserve(env: TestApp) {
+    env.seed_customers("r", 300).await;
+    // 60 calls today; the batch leaves 20 % (12) to live syncs.
+    env.set_limits(json!({"daily": 60})).await;
+    env.reset_stats();
+    let settings = BatchSettings {
+        chunk_size: 10,
+        daily_recheck: None,
+        ..test_settings()
+    };
+    let (run, _) = env.start(settings).await;
+    let p = env.wait_state(run.id, &["paused", "done", "failed"]).await;
+    assert_eq!(p["state"], "paused", "{p}");
+    let reason = p["pauseReason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("daily API limit is nearly used up") && reason.contains("live syncs"),
+        "{p}"
+    );
+    assert!(p["resumeAt"].is_string(), "{p}");
+    let processed = p["processed"].as_u64().expect("processed");
+    assert!(processed > 0 && processed < 300, "{p}");
+    let stats = env.stats().await;
+    assert_eq!(stats["rateLimited"], 0, "paused before the limit: {stats}");
+    let used = stats["total"].as_u64().expect("total");
+    assert!(used <= 60 - 12, "the reserve is left: {used} calls used");
+
+    // A live sync gets its calls from the reserve; the batch stays paused.
+    let live = env
+        .create_customer(json!({"email": "live@example.com", "name": "Live Person"}))
+        .await;
+    let (s, b) = call(env.post(
+        "/api/crm/hubspot/sync",
+        json!({"customerId": live["id"], "connectorId": env.connector_id()}),
+    ))
+    .await;
+    assert_eq!(s, 200, "Sync Now within the reserve: {b}");
+    assert!(b["contactId"].is_string(), "{b}");
+    assert_eq!(env.progress(run.id).await["state"], "paused");
+
+    // The limit is raised: the next live sync's answer says so, and the batch
+    // resumes without waiting for the day to end.
+    env.set_limits(json!({"daily": 250000})).await;
+    let (s, b) = call(env.post(
+        "/api/crm/hubspot/sync",
+        json!({"customerId": live["id"], "connectorId": env.connector_id()}),
+    ))
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let p = env.wait_state(run.id, &["done", "failed"]).await;
+    assert_eq!(p["state"], "done", "{p}");
+    // The live customer too, created after the batch started (already linked).
+    assert_eq!(p["processed"], 301, "{p}");
+    assert_eq!(p["created"], 300, "{p}");
+    assert!(p["pauseReason"].is_null(), "{p}");
+    assert_eq!(env.stats().await["rateLimited"], 0);
+    assert_eq!(env.sb().contact_count(), 301, "no contact created twice");
+    env.assert_sides_equal(&[]).await;
+}
+
 async fn cancel_stops_after_the_current_chunk(env: TestApp) {
     env.seed_customers("x", 600).await;
     let (s, _) = env
@@ -462,6 +521,7 @@ keva_store::backend_tests!(with = crate::batch_support::batch_env;
     chunking_uses_a_few_batch_calls_per_hundred,
     per_item_errors_fail_only_their_customer,
     pauses_on_the_daily_limit_and_resumes,
+    pauses_before_the_daily_limit_leaving_live_syncs_their_reserve,
     cancel_stops_after_the_current_chunk,
     resumes_after_a_kill_without_duplicates,
     live_syncs_proceed_during_a_batch,
