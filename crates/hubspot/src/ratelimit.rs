@@ -16,11 +16,12 @@
 //!
 //! Fairness: callers of one portal queue FIFO (a fair tokio mutex per priority class;
 //! only the head of each queue polls the window). Portals are independent limiters.
-//! Priorities: while an `Interactive` caller waits, `Bulk` callers may only use
-//! `max - reserve` slots, so that share goes to live traffic (e.g. webhook-driven
-//! syncs while a backfill runs) as soon as slots free up, within one window at
-//! most. While none waits, `Bulk` may use the reserve too, all but a small
-//! headroom (work-conserving: an idle reserve would only slow the backfill).
+//! Priorities: `Bulk` callers leave one slot free per waiting `Interactive`
+//! caller, up to the reserve share, so live traffic (e.g. webhook-driven syncs
+//! while a backfill runs) takes the next slots that free up, within one window
+//! at most, and gets at least the reserve when it needs that much. While none
+//! waits, `Bulk` may use the reserve too, all but a small headroom
+//! (work-conserving: an idle reserve would only slow the backfill).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -86,9 +87,8 @@ struct WindowState {
     foreign: VecDeque<Instant>,
     /// Grants ever made: lets `observe` bound what HubSpot can have seen of ours.
     grants: u64,
-    /// `Interactive` callers waiting for a slot: while there are any, `Bulk`
-    /// callers are held to `max - reserve`; while there are none they may use
-    /// the reserve too, all but `headroom`.
+    /// `Interactive` callers waiting for a slot: `Bulk` callers leave one slot
+    /// each (up to the reserve, at least `headroom`).
     interactive_waiting: u32,
 }
 
@@ -143,9 +143,18 @@ impl WindowState {
     fn limit_for(&self, priority: Priority) -> u32 {
         match priority {
             Priority::Interactive => self.max,
-            Priority::Bulk if self.interactive_waiting > 0 => self.max - self.reserve,
-            Priority::Bulk => self.max - self.headroom(),
+            Priority::Bulk => self.max - self.held_for_interactive(),
         }
+    }
+
+    /// Slots `Bulk` leaves free: one per waiting `Interactive` caller (so each
+    /// takes the next slot that frees, within one window), at most the
+    /// reserve, and at least the headroom. Holding the whole reserve for one
+    /// waiting call would idle the rest of it: on a backfill with a live sync
+    /// every second that cost a tenth of the run.
+    fn held_for_interactive(&self) -> u32 {
+        self.interactive_waiting
+            .clamp(self.headroom(), self.reserve.max(self.headroom()))
     }
 
     /// Slots `Bulk` leaves free even while no `Interactive` caller waits (2 % of
@@ -620,11 +629,20 @@ mod tests {
         }
         let arrival = t0 + Duration::from_secs(1);
         st.interactive_waiting = 2;
-        // Bulk is back to 80: it waits until 19 of its slots have expired.
+        // Bulk leaves the two of them a slot each (the headroom): it waits for
+        // its oldest slot to expire.
+        assert_eq!(
+            st.decide(arrival, Priority::Bulk),
+            Decision::WaitUntil(t0 + TEN)
+        );
+        // Thirty waiting: Bulk leaves them the whole reserve (20), no more.
+        st.interactive_waiting = 30;
+        assert_eq!(st.limit_for(Priority::Bulk), 80);
         assert_eq!(
             st.decide(arrival, Priority::Bulk),
             Decision::WaitUntil(t0 + Duration::from_millis(180) + TEN)
         );
+        st.interactive_waiting = 2;
         // The live syncs get the two free slots at once…
         for _ in 0..2 {
             assert_eq!(st.decide(arrival, Priority::Interactive), Decision::Grant);
@@ -664,7 +682,8 @@ mod tests {
             0,
             "served at once"
         );
-        // The window is full: a second live caller waits, and Bulk drops to 5.
+        // The window is full: a second live caller waits, and Bulk leaves it
+        // a slot (the headroom already is one).
         let waiting = tokio::spawn({
             let limiter = Arc::clone(&limiter);
             async move { limiter.acquire(Priority::Interactive).await }
@@ -672,7 +691,14 @@ mod tests {
         while limiter.state.lock().interactive_waiting == 0 {
             tokio::task::yield_now().await;
         }
-        assert_eq!(limiter.state.lock().limit_for(Priority::Bulk), 5);
+        assert_eq!(limiter.state.lock().limit_for(Priority::Bulk), 9);
+        limiter.state.lock().interactive_waiting += 3;
+        assert_eq!(
+            limiter.state.lock().limit_for(Priority::Bulk),
+            6,
+            "one slot per waiting caller"
+        );
+        limiter.state.lock().interactive_waiting -= 3;
         waiting.abort();
         let _ = waiting.await;
         assert_eq!(limiter.state.lock().interactive_waiting, 0, "cancelled");

@@ -13,7 +13,8 @@
 //! (1000000; 0 skips), `BENCH_RSS_MAX_PROCESSED` (stop the 1M run after this many;
 //! 0 = all; the 1M run lifts the client's own limit with `BENCH_CLIENT_MAX`,
 //! 100000), `BENCH_RESERVE` (the share left to live syncs, 0.2; with a
-//! `BENCH_NAIVE_SAMPLE` of 0 only the batch runs).
+//! `BENCH_NAIVE_SAMPLE` of 0 only the batch runs), `BENCH_LIVE_SYNC_MS` (a live
+//! Sync Now this often while the batch runs, 1000; 0 = none).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
@@ -117,6 +118,7 @@ async fn runner_child(args: &[String]) -> Result<()> {
     let started = Instant::now();
     let (run, task) =
         batch::start(&state, ws, connector, Arc::new(BatchSettings::default())).await?;
+    let live = tokio::spawn(live_sync_now(state.clone(), ws, connector));
     let mut max_rss = rss_start;
     let mut last_print = Instant::now();
     let mut cancelled_at = None;
@@ -150,6 +152,10 @@ async fn runner_child(args: &[String]) -> Result<()> {
     }
     task.await?;
     let wall = started.elapsed().as_secs_f64();
+    live.abort();
+    let mut live_ms = LIVE_LATENCIES_MS.lock().clone();
+    live_ms.sort_unstable();
+    let live_failed = LIVE_FAILURES.load(std::sync::atomic::Ordering::Relaxed);
     let end = store.get_batch(ws, run.id).await?.context("run vanished")?;
     println!(
         "{}",
@@ -161,9 +167,71 @@ async fn runner_child(args: &[String]) -> Result<()> {
             "maxRssKb": max_rss.max(status_kb("VmRSS:")),
             "vmHwmKb": status_kb("VmHWM:"),
             "error": end.error,
+            "liveSyncs": live_ms.len(),
+            "liveFailed": live_failed,
+            "liveP50Ms": percentile(&live_ms, 0.50),
+            "liveP95Ms": percentile(&live_ms, 0.95),
+            "liveMaxMs": live_ms.last().copied().unwrap_or(0),
         })
     );
     Ok(())
+}
+
+/// Latencies of the live Sync Nows made while the batch runs, and failures.
+static LIVE_LATENCIES_MS: parking_lot::Mutex<Vec<u64>> = parking_lot::Mutex::new(Vec::new());
+static LIVE_FAILURES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A live Sync Now every `BENCH_LIVE_SYNC_MS` (1000; 0 = none) while the batch
+/// runs, each on one of the workspace's first customers in turn: the engine's
+/// own sync at the live (Interactive) priority, as the worker runs a Sync Now
+/// job. Each latency is recorded; the goal is every one within a window.
+async fn live_sync_now(state: AppState, ws: Uuid, connector_id: Uuid) {
+    let every = env_num("BENCH_LIVE_SYNC_MS", 1000);
+    if every == 0 {
+        return;
+    }
+    let Ok(Some(connector)) = state.store.get_connector(ws, connector_id).await else {
+        LIVE_FAILURES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return;
+    };
+    let customers = state
+        .store
+        .list_customers(ws, None, 500)
+        .await
+        .unwrap_or_default();
+    let mut tick = tokio::time::interval(Duration::from_millis(every));
+    for customer in customers.iter().cycle() {
+        tick.tick().await;
+        let state = state.clone();
+        let connector = connector.clone();
+        let id = customer.id;
+        // Each on its own task: one waiting for a slot does not delay the next.
+        tokio::spawn(async move {
+            let sent = Instant::now();
+            let outcome = keva_server::sync::sync_customer(
+                &state,
+                &connector,
+                id,
+                keva_core::Trigger::Manual,
+            )
+            .await;
+            let ms = sent.elapsed().as_millis() as u64;
+            match outcome {
+                Ok(_) => LIVE_LATENCIES_MS.lock().push(ms),
+                Err(_) => {
+                    LIVE_FAILURES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        });
+    }
+}
+
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
 }
 
 // --------------------------------------------------------------- orchestrator
@@ -618,6 +686,10 @@ async fn batch_and_naive(n: u64, sample: u64) -> Result<()> {
         wall / min_bulk.max(0.001)
     );
     println!("429s received              {}", stats["rateLimited"]);
+    println!(
+        "live Sync Now during batch {} answered, {} failed; p50 {} ms, p95 {} ms, max {} ms (window 10 s)",
+        r["liveSyncs"], r["liveFailed"], r["liveP50Ms"], r["liveP95Ms"], r["liveMaxMs"]
+    );
     println!(
         "runner peak RSS            {} MB (VmHWM; RSS at start {} MB, max sampled {} MB)",
         r["vmHwmKb"].as_u64().unwrap_or(0) / 1024,

@@ -19,6 +19,16 @@ pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
 
 const MAX_CONNECTIONS: u32 = 10;
 
+/// Bounds on waiting for a row lock and on a transaction left idle. Every
+/// transaction here is short and never spans a HubSpot call, so these only
+/// trip on a bug or a stalled process; then the statement fails (and is
+/// retried by its caller) instead of the reaper, the heartbeats and the API
+/// queueing behind one forgotten lock for good.
+const SESSION_LIMITS: [(&str, &str); 2] = [
+    ("lock_timeout", "10s"),
+    ("idle_in_transaction_session_timeout", "60s"),
+];
+
 #[derive(Clone, Debug)]
 pub struct PgStore {
     pool: PgPool,
@@ -37,7 +47,7 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
+            .connect_with(options.options(SESSION_LIMITS))
             .await?;
         Ok(Self { pool, key })
     }

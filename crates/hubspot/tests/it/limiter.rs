@@ -189,8 +189,8 @@ async fn bulk_borrows_the_reserve_until_interactive_calls_wait() {
         .unwrap();
     // While no interactive call waits, bulk uses the reserve too (9 of 10 slots,
     // one kept as headroom), and the first interactive call takes the headroom at
-    // once; the others wait for the next window, where bulk is held to 7 slots
-    // while they wait, so they come before the rest of the bulk backlog
+    // once; the others wait for the next window, where bulk leaves a slot for
+    // each while they wait, so they come before the rest of the bulk backlog
     // (20 calls, 3 windows) instead of queueing behind it.
     assert!(
         order[..9].iter().all(|s| s.starts_with("bulk")),

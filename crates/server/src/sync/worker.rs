@@ -218,37 +218,50 @@ async fn drain(
 async fn run_job(state: &AppState, job: Job) {
     let lease = state.sync.lease;
     let claim = job.lease();
-    let beat = (lease / 3).max(Duration::from_millis(50));
     // The lease was set by the claim a moment before now: the clock counts from
     // now minus a margin for that, so the job stops before the lease expires.
     let clock = LeaseClock::new(lease);
     let handler = CURRENT_JOB.scope(claim.clone(), handle(state, &job));
     tokio::pin!(handler);
-    let mut next_beat = tokio::time::Instant::now() + beat;
-    let result = loop {
-        tokio::select! {
-            biased;
-            _ = clock.expired() => {
-                tracing::warn!(job = %job.id, "no heartbeat within the lease; stopping the job before it writes");
-                return;
-            }
-            r = &mut handler => break r,
-            _ = tokio::time::sleep_until(next_beat) => {
-                let sent = tokio::time::Instant::now();
-                next_beat = sent + beat;
-                match state.store.heartbeat(job.id, &claim, lease).await {
-                    Ok(true) => clock.renewed(sent),
-                    Ok(false) => {
-                        tracing::warn!(job = %job.id, "lost the job's lease; another worker reruns it");
-                        return;
-                    }
-                    Err(e) => tracing::warn!(error = %e, job = %job.id, "heartbeat failed"),
-                }
-            }
+    // The heartbeat is polled beside the handler, never instead of it: a fenced
+    // write holds the job's row (`FOR UPDATE`) until its transaction commits,
+    // and the heartbeat's UPDATE of that row waits for it. Awaited on its own,
+    // it would wait for a transaction that only this very task can finish.
+    let beats = heartbeats(state, &job, &claim, &clock);
+    tokio::pin!(beats);
+    let result = tokio::select! {
+        biased;
+        _ = clock.expired() => {
+            tracing::warn!(job = %job.id, "no heartbeat within the lease; stopping the job before it writes");
+            return;
+        }
+        r = &mut handler => r,
+        () = &mut beats => {
+            tracing::warn!(job = %job.id, "lost the job's lease; another worker reruns it");
+            return;
         }
     };
     if let Err(e) = record(state, &claim, &job, result).await {
         tracing::error!(error = %e, job = %job.id, "could not record a job's end");
+    }
+}
+
+/// Renews the job's lease every third of it, moving `clock` on each success;
+/// ends only when the database refuses a renewal (the lease went to another
+/// claim).
+async fn heartbeats(state: &AppState, job: &Job, claim: &JobLease, clock: &LeaseClock) {
+    let lease = state.sync.lease;
+    let beat = (lease / 3).max(Duration::from_millis(50));
+    let mut next_beat = tokio::time::Instant::now() + beat;
+    loop {
+        tokio::time::sleep_until(next_beat).await;
+        let sent = tokio::time::Instant::now();
+        next_beat = sent + beat;
+        match state.store.heartbeat(job.id, claim, lease).await {
+            Ok(true) => clock.renewed(sent),
+            Ok(false) => return,
+            Err(e) => tracing::warn!(error = %e, job = %job.id, "heartbeat failed"),
+        }
     }
 }
 
