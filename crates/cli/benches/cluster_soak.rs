@@ -25,7 +25,7 @@ fn main() {
     for run in 1..=runs {
         let started = std::time::Instant::now();
         // A failing run panics (with what was missing); count it and go on.
-        let outcome = runtime.block_on(tokio::spawn(cluster::ten_kills_in_a_row()));
+        let outcome = runtime.block_on(async { tokio::spawn(cluster::ten_kills_in_a_row()).await });
         let secs = started.elapsed().as_secs_f64();
         match outcome {
             Ok(()) => {
