@@ -85,6 +85,11 @@ pub(crate) const SET_WRITE_INTENTS: &str =
      WHERE c.id = $1 AND cu.id = $2 \
      ON CONFLICT (connector_id, customer_id) DO UPDATE SET pending_bases = excluded.pending_bases";
 
+/// The links of a chunk's customers (an id range) that hold write intents.
+pub(crate) const WRITE_INTENTS_IN_RANGE: &str =
+    "SELECT customer_id, pending_bases FROM crm_links WHERE connector_id = $1 \
+     AND customer_id >= $2 AND customer_id <= $3 AND pending_bases IS NOT NULL";
+
 pub(crate) const GET_WRITE_INTENTS: &str =
     "SELECT pending_bases FROM crm_links WHERE connector_id = $1 AND customer_id = $2";
 
@@ -295,8 +300,38 @@ macro_rules! queries {
                 if let Some(lease) = lease {
                     Self::check_job_fence(&mut tx, lease).await?;
                 }
+                let done =
+                    Self::push_write_intent(&mut tx, connector_id, customer_id, bases).await?;
+                tx.commit().await?;
+                Ok(done)
+            }
+
+            pub async fn record_write_intents(
+                &self,
+                connector_id: uuid::Uuid,
+                items: &[(uuid::Uuid, keva_core::Bases)],
+            ) -> Result<(), $crate::StoreError> {
+                if items.is_empty() {
+                    return Ok(());
+                }
+                let mut tx = self.begin_write().await?;
+                for (customer_id, bases) in items {
+                    Self::push_write_intent(&mut tx, connector_id, *customer_id, bases).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            /// Appends `bases` to the link's intents (the last `MAX_WRITE_INTENTS`
+            /// kept); `false` if customer and connector are not in one workspace.
+            async fn push_write_intent(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                connector_id: uuid::Uuid,
+                customer_id: uuid::Uuid,
+                bases: &keva_core::Bases,
+            ) -> Result<bool, $crate::StoreError> {
                 let mut intents =
-                    Self::write_intents_on(&mut tx, connector_id, customer_id).await?;
+                    Self::write_intents_on(&mut *conn, connector_id, customer_id).await?;
                 intents.push(bases.clone());
                 let extra = intents
                     .len()
@@ -307,10 +342,37 @@ macro_rules! queries {
                     .bind($crate::codec::DbId(customer_id))
                     .bind(sqlx::types::Json(&intents))
                     .bind($crate::codec::DbTime($crate::codec::now()))
-                    .execute(&mut *tx)
+                    .execute(&mut *conn)
                     .await?;
-                tx.commit().await?;
                 Ok(done.rows_affected() == 1)
+            }
+
+            pub async fn write_intents_in_range(
+                &self,
+                connector_id: uuid::Uuid,
+                first: uuid::Uuid,
+                last: uuid::Uuid,
+            ) -> Result<
+                std::collections::HashMap<uuid::Uuid, Vec<keva_core::Bases>>,
+                $crate::StoreError,
+            > {
+                let rows = sqlx::query_as::<
+                    $db,
+                    (
+                        $crate::codec::DbId,
+                        sqlx::types::Json<Vec<keva_core::Bases>>,
+                    ),
+                >($crate::links::WRITE_INTENTS_IN_RANGE)
+                .bind($crate::codec::DbId(connector_id))
+                .bind($crate::codec::DbId(first))
+                .bind($crate::codec::DbId(last))
+                .fetch_all(self.reader())
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, intents)| (id.0, intents.0))
+                    .filter(|(_, intents)| !intents.is_empty())
+                    .collect())
             }
 
             pub async fn write_intents(
@@ -578,6 +640,30 @@ impl crate::Store {
         lease: Option<&crate::JobLease>,
     ) -> Result<bool, StoreError> {
         dispatch!(self.record_write_intent(connector_id, customer_id, bases, lease))
+    }
+
+    /// `record_write_intent` for a batch chunk's writes, in one transaction.
+    /// Not fenced: an intent only says a write may land, which holds for a
+    /// stale batch worker's write too.
+    #[tracing::instrument(skip(self, items), fields(count = items.len()))]
+    pub async fn record_write_intents(
+        &self,
+        connector_id: Uuid,
+        items: &[(Uuid, Bases)],
+    ) -> Result<(), StoreError> {
+        dispatch!(self.record_write_intents(connector_id, items))
+    }
+
+    /// The write intents of the customers with ids in `first..=last` (a batch
+    /// chunk), by customer; customers without any are absent.
+    #[tracing::instrument(skip(self))]
+    pub async fn write_intents_in_range(
+        &self,
+        connector_id: Uuid,
+        first: Uuid,
+        last: Uuid,
+    ) -> Result<std::collections::HashMap<Uuid, Vec<Bases>>, StoreError> {
+        dispatch!(self.write_intents_in_range(connector_id, first, last))
     }
 
     /// The bases of the writes recorded with `record_write_intent` since the

@@ -24,6 +24,7 @@ keva_store::backend_tests!(
     fencing_an_expired_job_lease_cannot_commit,
     fencing_relink_unlink_and_history_need_the_current_claim,
     fencing_write_intent_is_fenced_and_cleared_by_the_commit,
+    fencing_a_chunks_write_intents_are_recorded_and_read_by_range,
     fencing_reaper_reports_the_jobs_it_kills,
     fencing_batch_takeover_is_compare_and_set,
     fencing_claim_owned_takes_only_owned_portals,
@@ -337,6 +338,55 @@ async fn fencing_write_intent_is_fenced_and_cleared_by_the_commit(ts: TestStore)
         .expect("unlink")
         .expect("unlinked");
     assert_eq!(intents().await, vec![]);
+    ts.finish().await;
+}
+
+async fn fencing_a_chunks_write_intents_are_recorded_and_read_by_range(ts: TestStore) {
+    let store = &*ts;
+    let f = fixture(store).await;
+    let other = connector(store, f.ws, 9_002).await;
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        ids.push(customer(store, f.ws, &format!("r{i}@example.com")).await);
+    }
+    let intent = |title: &str| {
+        let mut b = Bases::default();
+        b.hubspot.insert("jobtitle".into(), Some(title.into()));
+        b
+    };
+    // A chunk of the middle two, plus one on another connector.
+    store
+        .record_write_intents(f.conn, &[(ids[1], intent("A")), (ids[2], intent("B"))])
+        .await
+        .expect("intents");
+    store
+        .record_write_intents(f.conn, &[(ids[2], intent("C"))])
+        .await
+        .expect("intents");
+    store
+        .record_write_intents(other, &[(ids[1], intent("X"))])
+        .await
+        .expect("intents");
+    store
+        .record_write_intents(f.conn, &[])
+        .await
+        .expect("nothing to record");
+    let found = store
+        .write_intents_in_range(f.conn, ids[0], ids[3])
+        .await
+        .expect("read");
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!(found[&ids[1]], vec![intent("A")]);
+    assert_eq!(found[&ids[2]], vec![intent("B"), intent("C")]);
+    assert_eq!(
+        store.write_intents(f.conn, ids[2]).await.expect("one"),
+        vec![intent("B"), intent("C")]
+    );
+    let narrow = store
+        .write_intents_in_range(f.conn, ids[2], ids[3])
+        .await
+        .expect("read");
+    assert_eq!(narrow.keys().collect::<Vec<_>>(), vec![&ids[2]]);
     ts.finish().await;
 }
 

@@ -11,10 +11,13 @@
 //! Nothing here touches the store's write side: the caller commits `ChunkWork` with
 //! the checkpoint. HubSpot is written first, so a crash before the commit leaves
 //! contacts created but unlinked; the rerun's read by email finds and links them.
+//! Each write's intended bases are recorded on the links before it (as the
+//! engine does), so the rerun reconciles a landed write against what it
+//! established, not as a HubSpot change newer than Keva edits made meanwhile.
 
 use std::collections::{HashMap, HashSet};
 
-use keva_core::{Email, Plan, SyncStatus, Trigger};
+use keva_core::{Bases, Email, Plan, SyncStatus, Trigger};
 use keva_hubspot::models::{ObjectCreate, ObjectUpdate, SimplePublicObject, StandardError};
 use keva_hubspot::{BatchOutcome, BatchReadOptions, HubspotClient, HubspotError};
 use keva_store::{BatchCounters, Connector, CrmLink, CustomerForSync, SyncCommit};
@@ -23,7 +26,8 @@ use uuid::Uuid;
 use super::replan::{needs_history, Effect};
 use crate::state::AppState;
 use crate::sync::merge::{
-    create_properties, duplicate_contact_warning, failure_commit, sync_commit, MergeRules,
+    bases_for, create_properties, duplicate_contact_warning, failure_commit, sync_commit,
+    MergeRules,
 };
 use crate::sync::{SyncError, SyncWarning};
 
@@ -114,6 +118,9 @@ struct Chunk<'a, 'b> {
     rows: &'b [CustomerForSync],
     work: ChunkWork,
     props: Vec<String>,
+    /// The write intents left on the rows' links by writes whose commit a crash
+    /// (or a refused commit) lost, by customer.
+    intents: HashMap<Uuid, Vec<Bases>>,
 }
 
 impl Chunk<'_, '_> {
@@ -167,7 +174,30 @@ impl Chunk<'_, '_> {
         } else {
             link.as_ref().and_then(|l| l.bases.clone())
         };
+        let intents = self
+            .intents
+            .get(&customer.id)
+            .map_or(&[][..], Vec::as_slice);
+        let bases = bases_for(intents, bases, contact);
         self.env.rules.plan(customer, times, Some(contact), bases)
+    }
+
+    /// Records, before HubSpot is written, what each write will establish
+    /// (`Store::record_write_intents`): a rerun after a crash between the write
+    /// and the chunk's commit recognises the landed write as its own.
+    async fn record_intents(
+        &self,
+        writes: impl Iterator<Item = (usize, &Plan)>,
+    ) -> Result<(), ChunkError> {
+        let items: Vec<(Uuid, Bases)> = writes
+            .map(|(row, plan)| (self.rows[row].0.id, plan.new_bases.clone()))
+            .collect();
+        self.env
+            .state
+            .store
+            .record_write_intents(self.env.connector.id, &items)
+            .await?;
+        Ok(())
     }
 }
 
@@ -225,11 +255,22 @@ pub async fn process(
     rows: &[CustomerForSync],
     before_create: Option<&super::CreateHook>,
 ) -> Result<ChunkWork, ChunkError> {
+    let ids = rows.iter().map(|(customer, _, _)| customer.id);
+    let intents = match (ids.clone().min(), ids.max()) {
+        (Some(first), Some(last)) => {
+            env.state
+                .store
+                .write_intents_in_range(env.connector.id, first, last)
+                .await?
+        }
+        _ => HashMap::new(),
+    };
     let mut c = Chunk {
         env,
         rows,
         work: ChunkWork::default(),
         props: env.rules.read_properties(),
+        intents,
     };
     c.work.counters.processed = rows.len() as u64;
 
@@ -535,6 +576,8 @@ async fn create(c: &mut Chunk<'_, '_>, rows: &[usize]) -> Result<Vec<(usize, Str
         return Ok(Vec::new());
     }
     let mut creates = creates_for(c, rows);
+    c.record_intents(creates.plans.iter().map(|(row, plan)| (*row, plan)))
+        .await?;
     let out = c
         .env
         .client
@@ -640,6 +683,8 @@ async fn update(
     if writes.is_empty() {
         return Ok(refused);
     }
+    c.record_intents(writes.iter().map(|p| (p.row, &p.plan)))
+        .await?;
     let inputs: Vec<ObjectUpdate> = writes
         .iter()
         .map(|p| ObjectUpdate {

@@ -125,10 +125,8 @@ impl<'a> Ctx<'a> {
         self.rules.missing.len() > before
     }
 
-    /// The bases to reconcile `contact` against: `bases` (the link's), unless
-    /// the contact holds exactly what a write of ours intended whose commit a
-    /// crash lost (the newest such); then that write's. Otherwise the landed write would look like
-    /// a HubSpot change newer than the Keva edits made since, and win.
+    /// The bases to reconcile `contact` against (`merge::bases_for` with the
+    /// link's write intents).
     async fn bases_for(
         &self,
         customer_id: Uuid,
@@ -140,11 +138,7 @@ impl<'a> Ctx<'a> {
             .store
             .write_intents(self.connector.id, customer_id)
             .await?;
-        Ok(intents
-            .into_iter()
-            .rev()
-            .find(|intent| merge::holds_intent(contact, intent))
-            .or(bases))
+        Ok(merge::bases_for(&intents, bases, contact))
     }
 
     async fn history(

@@ -152,6 +152,24 @@ pub(crate) fn holds_intent(contact: &SimplePublicObject, intent: &Bases) -> bool
             .all(|(p, v)| value(contact.property(p)) == value(v.as_deref()))
 }
 
+/// The bases to reconcile `contact` against: `bases` (the link's), unless the
+/// contact holds exactly what one of `intents` (oldest first) intended, a write
+/// of ours whose commit a crash lost; then the newest such. Otherwise the
+/// landed write would look like a HubSpot change newer than the Keva edits
+/// made since, and win.
+pub(crate) fn bases_for(
+    intents: &[Bases],
+    bases: Option<Bases>,
+    contact: &SimplePublicObject,
+) -> Option<Bases> {
+    intents
+        .iter()
+        .rev()
+        .find(|intent| holds_intent(contact, intent))
+        .cloned()
+        .or(bases)
+}
+
 /// The outcome and commit of an applied plan: Keva's patch, the link's new bases
 /// and status, the history row.
 pub(crate) fn sync_commit(

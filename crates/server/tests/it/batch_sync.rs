@@ -407,6 +407,99 @@ async fn resumes_after_a_kill_without_duplicates(env: TestApp) {
     env.assert_sides_equal(&[]).await;
 }
 
+/// A batch killed between its HubSpot update and the chunk's commit, then a
+/// Keva edit of one of that chunk's customers, then the resumed run: the write
+/// intents the chunk recorded let the rerun see the landed update as its own,
+/// so the edit is sent to HubSpot. Without them both sides look changed since
+/// the link's bases, and under "HubSpot wins" the edit would be overwritten.
+async fn a_keva_edit_after_a_killed_chunk_write_is_kept(env: TestApp) {
+    let ids = env.seed_customers("w", 150).await;
+    let (run, task) = env.start(test_settings()).await;
+    task.await.expect("runner task");
+    let p = env.wait_state(run.id, &["done", "failed"]).await;
+    assert_eq!(p["state"], "done", "{p}");
+    patch_connector(&env, json!({"conflictPolicy": "hubspot_wins"})).await;
+    for id in &ids {
+        env.store
+            .update_customer(
+                env.workspace_id,
+                *id,
+                &keva_core::CustomerPatch {
+                    job_title: Some("Batch Title".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("edit");
+    }
+    let settings = BatchSettings {
+        hooks: BatchHooks {
+            crash_before_commit: Some(1),
+            ..BatchHooks::default()
+        },
+        ..test_settings()
+    };
+    let (run, task) = env.start(settings).await;
+    task.await.expect("runner task");
+    let edited = ids[120];
+    let contact = env
+        .store
+        .get_link(env.connector_id(), edited)
+        .await
+        .expect("link")
+        .and_then(|l| l.hubspot_id)
+        .expect("linked by the first run");
+    let (s, c) = env
+        .sandbox(
+            Method::GET,
+            &format!("/crm/v3/objects/contacts/{contact}?properties=jobtitle"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{c}");
+    assert_eq!(
+        c["properties"]["jobtitle"], "Batch Title",
+        "chunk 1's update reached HubSpot before the kill"
+    );
+    env.store
+        .update_customer(
+            env.workspace_id,
+            edited,
+            &keva_core::CustomerPatch {
+                job_title: Some("Edited Meanwhile".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("edit");
+
+    let taken = batch::schedule::resume_stale(&env.state, &Arc::new(test_settings()), true)
+        .await
+        .expect("resume");
+    assert_eq!(taken, 1);
+    let p = env.wait_state(run.id, &["done", "failed"]).await;
+    assert_eq!(p["state"], "done", "{p}");
+    assert_eq!(
+        p["conflicts"], 0,
+        "the landed write is ours, not a conflict: {p}"
+    );
+    let customer = env
+        .store
+        .get_customer(env.workspace_id, edited)
+        .await
+        .expect("customer")
+        .expect("exists");
+    assert_eq!(customer.job_title.as_deref(), Some("Edited Meanwhile"));
+    let link = env
+        .store
+        .get_link(env.connector_id(), edited)
+        .await
+        .expect("link")
+        .expect("linked");
+    assert_eq!(link.status, keva_core::SyncStatus::Synced, "{link:?}");
+    env.assert_sides_equal(&[]).await;
+}
+
 async fn live_syncs_proceed_during_a_batch(env: TestApp) {
     env.seed_customers("l", 1500).await;
     // A small window makes the batch wait on the limiter most of the time.
@@ -524,6 +617,7 @@ keva_store::backend_tests!(with = crate::batch_support::batch_env;
     pauses_before_the_daily_limit_leaving_live_syncs_their_reserve,
     cancel_stops_after_the_current_chunk,
     resumes_after_a_kill_without_duplicates,
+    a_keva_edit_after_a_killed_chunk_write_is_kept,
     live_syncs_proceed_during_a_batch,
     imports_contacts_missing_in_keva,
     a_schedule_starts_a_run,
