@@ -351,6 +351,25 @@ struct Setup {
     http: reqwest::Client,
 }
 
+/// Two `serve` instances, the portal connected through the first, once one of
+/// them owns it: the instances (with their URLs) and the connector.
+async fn two_instances(
+    cluster: &Cluster,
+    http: &reqwest::Client,
+    key: &str,
+    info: &Value,
+    store: &Store,
+    portal: i64,
+) -> ((Proc, String), (Proc, String), Uuid) {
+    let (a, b) = (serve(cluster), serve(cluster));
+    let connector = connect(http, &a.1, key, info).await;
+    eventually(10, "an instance owns the portal", || async {
+        owner_index(store, portal, &[&a.0, &b.0]).await.is_some()
+    })
+    .await;
+    (a, b, connector)
+}
+
 async fn setup(rate_limit: &str, portal_lease_ms: u64) -> Setup {
     let (sb, info) = sandbox(rate_limit);
     let portal = info["portalId"].as_i64().unwrap();
@@ -391,13 +410,8 @@ async fn instances_share_portals_fence_and_hand_over() {
         http,
     } = setup("30/10s", 9000).await;
 
-    let (a, a_url) = serve(&cluster);
-    let (b, b_url) = serve(&cluster);
-    let connector = connect(&http, &a_url, &key, &info).await;
-    eventually(10, "an instance owns the portal", || async {
-        owner_index(&store, portal, &[&a, &b]).await.is_some()
-    })
-    .await;
+    let ((a, a_url), (b, b_url), connector) =
+        two_instances(&cluster, &http, &key, &info, &store, portal).await;
 
     // Both instances take edits; one drives the portal.
     let mut customers = Vec::new();
@@ -589,13 +603,8 @@ async fn a_worker_paused_past_its_leases_writes_nothing_after_it_resumes() {
         key,
         http,
     } = setup("1000/10s", 3000).await;
-    let (a, a_url) = serve(&cluster);
-    let (b, b_url) = serve(&cluster);
-    let connector = connect(&http, &a_url, &key, &info).await;
-    eventually(10, "an instance owns the portal", || async {
-        owner_index(&store, portal, &[&a, &b]).await.is_some()
-    })
-    .await;
+    let ((a, a_url), (b, b_url), connector) =
+        two_instances(&cluster, &http, &key, &info, &store, portal).await;
     // The customers of the batch exist only in Keva (the batch creates their
     // contacts); one more, created last (so in the batch's last chunk), is synced
     // live and edited below.

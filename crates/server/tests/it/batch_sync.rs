@@ -373,16 +373,21 @@ async fn cancel_stops_after_the_current_chunk(env: TestApp) {
     assert_eq!(env.sb().contact_count(), 600);
 }
 
-async fn resumes_after_a_kill_without_duplicates(env: TestApp) {
-    env.seed_customers("k", 250).await;
-    let settings = BatchSettings {
+/// Test settings whose run stops as a kill -9 would after HubSpot got chunk
+/// `n`'s writes and before its commit.
+fn killed_before_committing_chunk(n: u64) -> BatchSettings {
+    BatchSettings {
         hooks: BatchHooks {
-            crash_before_commit: Some(1),
+            crash_before_commit: Some(n),
             ..BatchHooks::default()
         },
         ..test_settings()
-    };
-    let (run, task) = env.start(settings).await;
+    }
+}
+
+async fn resumes_after_a_kill_without_duplicates(env: TestApp) {
+    env.seed_customers("k", 250).await;
+    let (run, task) = env.start(killed_before_committing_chunk(1)).await;
     task.await.expect("runner task");
     // Killed after HubSpot got chunk 1's creates and before its commit.
     let p = env.progress(run.id).await;
@@ -432,14 +437,7 @@ async fn a_keva_edit_after_a_killed_chunk_write_is_kept(env: TestApp) {
             .await
             .expect("edit");
     }
-    let settings = BatchSettings {
-        hooks: BatchHooks {
-            crash_before_commit: Some(1),
-            ..BatchHooks::default()
-        },
-        ..test_settings()
-    };
-    let (run, task) = env.start(settings).await;
+    let (run, task) = env.start(killed_before_committing_chunk(1)).await;
     task.await.expect("runner task");
     let edited = ids[120];
     let contact = env
