@@ -1,7 +1,9 @@
 //! Customer ↔ contact links, and the sync commit that writes a customer, its link and a history row in one transaction.
 
 use chrono::{DateTime, Utc};
-use keva_core::{Bases, Customer, CustomerPatch, SyncStatus};
+use std::collections::BTreeMap;
+
+use keva_core::{Bases, Customer, CustomerPatch, KevaField, SyncStatus};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use uuid::Uuid;
@@ -149,8 +151,33 @@ pub struct SyncCommit {
     pub customer_id: Uuid,
     /// The Keva side of the plan (`Plan::keva_patch`); `Some("")` clears a field.
     pub customer_patch: Option<CustomerPatch>,
+    /// What Keva held, when the plan read it, in the built-in fields the patch
+    /// writes. A field that holds something else at commit time was edited
+    /// since (the plan raced a Keva edit): the commit leaves the edit in place,
+    /// and the edit's own sync (or the next one) sends it to HubSpot.
+    pub keva_expected: BTreeMap<KevaField, Option<String>>,
     pub link: LinkUpdate,
     pub history: NewHistory,
+}
+
+impl SyncCommit {
+    /// The patch without the fields `current` no longer holds as the plan read
+    /// them (`keva_expected`).
+    pub(crate) fn patch_for(&self, current: &Customer) -> Option<CustomerPatch> {
+        let mut patch = self.customer_patch.clone()?;
+        let held = |v: Option<&str>| {
+            v.map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        for (field, expected) in &self.keva_expected {
+            let now = current.field(*field);
+            if held(now.as_deref()) != held(expected.as_deref()) {
+                patch.set(*field, None);
+            }
+        }
+        Some(patch)
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -484,8 +511,8 @@ macro_rules! queries {
                 };
                 let (mut customer, times) = row.into_parts();
                 let now = $crate::codec::now();
-                let changed = c.customer_patch.as_ref().and_then(|patch| {
-                    $crate::customers::apply_patch(&customer, &times, patch, now)
+                let changed = c.patch_for(&customer).and_then(|patch| {
+                    $crate::customers::apply_patch(&customer, &times, &patch, now)
                 });
                 if let Some((next, next_times)) = changed {
                     Self::write_customer(&mut *conn, &next, next_times).await?;

@@ -68,6 +68,7 @@ fn commit(f: &Fixture, customer_id: Uuid, title: &str) -> SyncCommit {
             job_title: Some(title.into()),
             ..CustomerPatch::default()
         }),
+        keva_expected: Default::default(),
         link: LinkUpdate {
             hubspot_id: Some("501".into()),
             bases: Some(bases),

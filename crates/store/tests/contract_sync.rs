@@ -34,6 +34,7 @@ keva_store::backend_tests!(
     relink_on_merge,
     commit_sync_applies_everything,
     commit_sync_email_conflict_writes_nothing,
+    commit_sync_leaves_a_field_edited_since_the_plan,
     history_paging,
     queue_coalescing,
     queue_concurrent_enqueue_coalesces,
@@ -92,6 +93,7 @@ fn commit(
         connector_id: f.conn,
         customer_id,
         customer_patch: patch,
+        keva_expected: Default::default(),
         link: LinkUpdate {
             hubspot_id: Some(hubspot_id.into()),
             bases: Some(bases("CTO")),
@@ -628,6 +630,93 @@ async fn commit_sync_applies_everything(ts: TestStore) {
         store.link_by_hubspot_id(f.conn, "999").await.expect("get"),
         None
     );
+    ts.finish().await;
+}
+
+/// A plan read Ann's title as "CEO" and pulls HubSpot's "CTO"; an edit to
+/// "Founder" landed before the commit. The commit keeps the edit (and writes
+/// the rest: the phone it expected unchanged, the link, the history row).
+async fn commit_sync_leaves_a_field_edited_since_the_plan(ts: TestStore) {
+    let store = &*ts;
+    let f = fixture(store).await;
+    let ann = store
+        .insert_customer(
+            f.ws,
+            NewCustomer {
+                job_title: Some("CEO".into()),
+                phone: Some("555".into()),
+                ..NewCustomer::with_email("ann@example.com")
+            },
+        )
+        .await
+        .expect("insert");
+    let mut c = commit(
+        &f,
+        ann.id,
+        "101",
+        Some(CustomerPatch {
+            job_title: Some("CTO".into()),
+            phone: Some("556".into()),
+            ..CustomerPatch::default()
+        }),
+    );
+    c.keva_expected = [
+        (KevaField::JobTitle, Some("CEO".to_string())),
+        (KevaField::Phone, Some("555".to_string())),
+    ]
+    .into();
+    store
+        .update_customer(
+            f.ws,
+            ann.id,
+            &CustomerPatch {
+                job_title: Some("Founder".into()),
+                ..CustomerPatch::default()
+            },
+        )
+        .await
+        .expect("edit");
+    let after = store
+        .commit_sync(&c)
+        .await
+        .expect("commit")
+        .expect("customer exists");
+    assert_eq!(
+        after.job_title.as_deref(),
+        Some("Founder"),
+        "the edit stays"
+    );
+    assert_eq!(
+        after.phone.as_deref(),
+        Some("556"),
+        "the unedited field is written"
+    );
+    let link = store
+        .get_link(f.conn, ann.id)
+        .await
+        .expect("link")
+        .expect("l");
+    assert_eq!(link.hubspot_id.as_deref(), Some("101"));
+    let rows = store.customer_history(f.ws, ann.id, 10).await.expect("h");
+    assert_eq!(rows.len(), 1);
+
+    // Expecting what is there, the patch is written.
+    let mut again = commit(
+        &f,
+        ann.id,
+        "101",
+        Some(CustomerPatch {
+            job_title: Some("CTO".into()),
+            ..CustomerPatch::default()
+        }),
+    );
+    again.keva_expected = [(KevaField::JobTitle, Some("Founder".to_string()))].into();
+    let after = store
+        .commit_sync(&again)
+        .await
+        .expect("commit")
+        .expect("customer exists");
+    assert_eq!(after.job_title.as_deref(), Some("CTO"));
     ts.finish().await;
 }
 

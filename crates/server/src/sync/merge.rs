@@ -170,6 +170,17 @@ pub(crate) fn bases_for(
         .or(bases)
 }
 
+/// What Keva held, when `plan` read it, in each built-in field the plan writes
+/// from HubSpot (`SyncCommit::keva_expected`). Attributes are left out: their
+/// writes are typed values, checked by the patch's own rules.
+fn keva_read(plan: &Plan) -> BTreeMap<KevaField, Option<String>> {
+    plan.fields_changed
+        .iter()
+        .filter(|c| c.direction == SyncDirection::FromCrm && c.field.attribute_key().is_none())
+        .map(|c| (c.field, c.old.clone()))
+        .collect()
+}
+
 /// The outcome and commit of an applied plan: Keva's patch, the link's new bases
 /// and status, the history row.
 pub(crate) fn sync_commit(
@@ -245,6 +256,7 @@ pub(crate) fn sync_commit(
         connector_id: rules.connector_id,
         customer_id,
         customer_patch: (!plan.to_keva.is_empty()).then(|| plan.keva_patch()),
+        keva_expected: keva_read(plan),
         link: LinkUpdate {
             hubspot_id: Some(contact_id.to_string()),
             bases: Some(plan.new_bases.clone()),
@@ -290,6 +302,7 @@ pub(crate) fn failure_commit(
         connector_id: rules.connector_id,
         customer_id,
         customer_patch: None,
+        keva_expected: BTreeMap::new(),
         link: LinkUpdate {
             hubspot_id: hubspot_id.clone(),
             bases: prev.and_then(|l| l.bases.clone()),

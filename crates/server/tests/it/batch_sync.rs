@@ -498,6 +498,85 @@ async fn a_keva_edit_after_a_killed_chunk_write_is_kept(env: TestApp) {
     env.assert_sides_equal(&[]).await;
 }
 
+/// A Keva edit that lands while a chunk is in flight (after the chunk planned
+/// to pull HubSpot's value into the field, before its commit) stays: the
+/// commit leaves a field that no longer holds what the plan read, and the next
+/// sync sends the edit to HubSpot. (Seen under load: a live edit raced the
+/// batch's first link of the same customer and was lost on both sides.)
+async fn a_keva_edit_during_a_chunk_is_not_overwritten(env: TestApp) {
+    patch_connector(&env, json!({"conflictPolicy": "hubspot_wins"})).await;
+    let store = env.store.clone();
+    let ws = env.workspace_id;
+    let found = store
+        .insert_customer(
+            ws,
+            NewCustomer {
+                job_title: Some("Keva Title".into()),
+                ..NewCustomer::with_email("found@example.com")
+            },
+        )
+        .await
+        .expect("insert");
+    env.seed_contacts(vec![
+        json!({"email": "found@example.com", "jobtitle": "CRM Title"}),
+    ])
+    .await;
+    // A customer to create, so the chunk's create hook runs: after the found
+    // customer's plan (pull "CRM Title"), before the chunk's commit.
+    env.seed_customers("new", 1).await;
+    let hook: batch::CreateHook = Arc::new(move |_emails: Vec<String>| {
+        let store = store.clone();
+        Box::pin(async move {
+            store
+                .update_customer(
+                    ws,
+                    found.id,
+                    &keva_core::CustomerPatch {
+                        job_title: Some("Edited Mid-Chunk".into()),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .expect("edit");
+        })
+    });
+    let settings = BatchSettings {
+        hooks: BatchHooks {
+            before_create: Some(hook),
+            ..BatchHooks::default()
+        },
+        ..test_settings()
+    };
+    let (run, _) = env.start(settings).await;
+    let p = env.wait_state(run.id, &["done", "failed"]).await;
+    assert_eq!(p["state"], "done", "{p}");
+    let after = env
+        .store
+        .get_customer(ws, found.id)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(after.job_title.as_deref(), Some("Edited Mid-Chunk"), "{p}");
+    // The next sync (the edit's own, here Sync Now) sends it to HubSpot.
+    let (s, b) = call(env.post(
+        "/api/crm/hubspot/sync",
+        json!({"customerId": found.id, "connectorId": env.connector_id()}),
+    ))
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let contact = b["contactId"].as_str().expect("contact id");
+    let (s, c) = env
+        .sandbox(
+            Method::GET,
+            &format!("/crm/v3/objects/contacts/{contact}?properties=jobtitle"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{c}");
+    assert_eq!(c["properties"]["jobtitle"], "Edited Mid-Chunk", "{b}");
+    env.assert_sides_equal(&[]).await;
+}
+
 async fn live_syncs_proceed_during_a_batch(env: TestApp) {
     env.seed_customers("l", 1500).await;
     // A small window makes the batch wait on the limiter most of the time.
@@ -616,6 +695,7 @@ keva_store::backend_tests!(with = crate::batch_support::batch_env;
     cancel_stops_after_the_current_chunk,
     resumes_after_a_kill_without_duplicates,
     a_keva_edit_after_a_killed_chunk_write_is_kept,
+    a_keva_edit_during_a_chunk_is_not_overwritten,
     live_syncs_proceed_during_a_batch,
     imports_contacts_missing_in_keva,
     a_schedule_starts_a_run,

@@ -294,6 +294,7 @@ async fn an_echo_of_our_own_write_enqueues_nothing(app: TestApp) {
             connector_id: c.id,
             customer_id: customer.id,
             customer_patch: None,
+            keva_expected: Default::default(),
             link: LinkUpdate {
                 hubspot_id: Some("700".into()),
                 bases: Some(bases),
