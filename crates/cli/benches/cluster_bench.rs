@@ -19,7 +19,10 @@
 //! - once the load stops: that every batch run finished, that every live edit
 //!   reached HubSpot and no contact was created twice, and the live syncs'
 //!   latency (API call → the sandbox's property-history timestamp of the write),
-//!   split into those sent while a batch run was active and the rest.
+//!   split into those sent while a batch run was active (and, for those, the API
+//!   call vs the rest), after the batch runs, and from the SIGKILL on;
+//! - the sync jobs that needed more than one attempt, and the instances' log
+//!   warnings, grouped.
 //!
 //! Live traffic is routed away from an instance (and its requests in flight
 //! drained) just before it is signalled, as a load balancer would.
@@ -92,6 +95,24 @@ fn latency_line(name: &str, mut v: Vec<f64>) {
     );
 }
 
+/// `line` without its terminal colour codes.
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// (busy, total) jiffies of the whole machine, from /proc/stat.
 fn cpu_jiffies() -> (u64, u64) {
     let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
@@ -127,6 +148,8 @@ struct LiveOp {
     customer: Option<Uuid>,
     title: String,
     sent_ms: f64,
+    /// When the API answered.
+    answered_ms: f64,
     ok: bool,
 }
 
@@ -211,12 +234,14 @@ async fn live_load(live: Arc<Live>, portals: Arc<Vec<Portal>>, rate: u64, http: 
                 }
             };
             let resp = req.bearer_auth(&portal.key).send().await;
+            let answered_ms = now_ms();
             let mut op = LiveOp {
                 create: target.is_none(),
                 portal: p,
                 customer: target,
                 title,
                 sent_ms,
+                answered_ms,
                 ok: false,
             };
             match resp {
@@ -762,6 +787,8 @@ async fn run() -> i32 {
     let mut live_during_batch = Vec::new();
     let mut live_after_batch = Vec::new();
     let mut live_handovers = Vec::new();
+    let mut api_during_batch = Vec::new();
+    let mut after_api_during_batch = Vec::new();
     let mut superseded = 0;
     let last_batch_end_ms = runs
         .iter()
@@ -811,7 +838,11 @@ async fn run() -> i32 {
             .map(|t| t.timestamp_millis() as f64);
         match at {
             Some(at) if op.sent_ms >= kill_ms => live_handovers.push(at - op.sent_ms),
-            Some(at) if op.sent_ms < last_batch_end_ms => live_during_batch.push(at - op.sent_ms),
+            Some(at) if op.sent_ms < last_batch_end_ms => {
+                live_during_batch.push(at - op.sent_ms);
+                api_during_batch.push(op.answered_ms - op.sent_ms);
+                after_api_during_batch.push(at - op.answered_ms);
+            }
             Some(at) => live_after_batch.push(at - op.sent_ms),
             None => superseded += 1,
         }
@@ -938,6 +969,14 @@ async fn run() -> i32 {
         live_during_batch,
     );
     latency_line(
+        "  of which the API call (sent -> answered)",
+        api_during_batch,
+    );
+    latency_line(
+        "  of which API answered -> HubSpot write (queue, claim, sync)",
+        after_api_during_batch,
+    );
+    latency_line(
         "live sync latency after the batch runs, before the kill (API call -> HubSpot write timestamp)",
         live_after_batch,
     );
@@ -983,11 +1022,16 @@ async fn run() -> i32 {
                 .lines()
                 .filter(|l| l.contains("WARN") || l.contains("retried"))
             {
-                // The level, target and message, without the timestamp and fields.
-                let msg: Vec<&str> = l
+                // The level, target, message and field names, without the timestamp and
+                // field values.
+                let plain = strip_ansi(l);
+                let msg: Vec<String> = plain
                     .split_whitespace()
                     .skip(1)
-                    .take_while(|w| !w.contains('='))
+                    .map(|w| match w.split_once('=') {
+                        Some((k, _)) => format!("{k}=…"),
+                        None => w.to_string(),
+                    })
                     .collect();
                 let key = format!("{n}: {}", msg.join(" "));
                 *warnings.entry(key).or_insert(0) += 1;

@@ -185,6 +185,7 @@ async fn run() -> i32 {
     let mut by_timestamp = Vec::with_capacity(edits);
     let mut by_poll = Vec::with_capacity(edits);
     let mut api = Vec::with_capacity(edits);
+    let mut after_api = Vec::with_capacity(edits);
     let mut polls = 0u64;
     let mut lost = Vec::new();
     let editing = Instant::now();
@@ -192,7 +193,8 @@ async fn run() -> i32 {
         let title = format!("Latency title {i}");
         let sent = now_ms();
         cluster::edit(&http, &url, &key, *customer, &title).await;
-        api.push(now_ms() - sent);
+        let answered = now_ms();
+        api.push(answered - sent);
         let deadline = Instant::now() + Duration::from_secs(30);
         let written = loop {
             let c: Value = http
@@ -223,7 +225,10 @@ async fn run() -> i32 {
             Some((seen, at)) => {
                 by_poll.push(seen - sent);
                 match at {
-                    Some(at) => by_timestamp.push(at - sent),
+                    Some(at) => {
+                        by_timestamp.push(at - sent);
+                        after_api.push(at - answered);
+                    }
                     None => lost.push(format!(
                         "customer {customer} contact {contact}: the value has no history entry"
                     )),
@@ -265,6 +270,10 @@ async fn run() -> i32 {
     );
     summary("edit -> seen in HubSpot by polling", by_poll);
     summary("edit API call (PATCH answered)", api);
+    summary(
+        "PATCH answered -> HubSpot write (queue, claim, sync)",
+        after_api,
+    );
     let mut sorted = by_timestamp;
     sorted.sort_by(f64::total_cmp);
     println!(
