@@ -95,19 +95,24 @@ fn latency_line(name: &str, mut v: Vec<f64>) {
     );
 }
 
-/// `line` without its terminal colour codes.
+/// `line` without its terminal colour codes and its spans' fields (`{…}`).
 fn strip_ansi(line: &str) -> String {
     let mut out = String::with_capacity(line.len());
     let mut chars = line.chars();
+    let mut depth = 0usize;
     while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
+        match c {
+            '\u{1b}' => {
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
                 }
             }
-        } else {
-            out.push(c);
+            '{' => depth += 1,
+            '}' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => out.push(c),
+            _ => {}
         }
     }
     out
