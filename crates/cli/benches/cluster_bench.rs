@@ -286,6 +286,8 @@ struct Sample {
     at_ms: f64,
     total: u64,
     limited: u64,
+    /// The machine's (busy, total) CPU jiffies.
+    cpu: (u64, u64),
 }
 
 /// Samples the sandbox's counters every `every` until `stop`.
@@ -304,6 +306,7 @@ async fn sampler(
                     at_ms,
                     total: s["total"].as_u64().unwrap_or(0),
                     limited: s["rateLimited"].as_u64().unwrap_or(0),
+                    cpu: cpu_jiffies(),
                 });
             }
         }
@@ -322,6 +325,11 @@ fn sample_at(samples: &[Sample], at_ms: f64) -> Sample {
 /// The calls/s between two samples.
 fn rate(a: Sample, b: Sample) -> f64 {
     (b.total - a.total) as f64 / ((b.at_ms - a.at_ms) / 1000.0).max(1e-9)
+}
+
+/// The machine's CPU use between two samples, in % of all cores.
+fn cpu_busy(a: Sample, b: Sample) -> f64 {
+    (b.cpu.0 - a.cpu.0) as f64 / (b.cpu.1 - a.cpu.1).max(1) as f64 * 100.0
 }
 
 /// Portal → pid of its live owner.
@@ -877,6 +885,7 @@ async fn run() -> i32 {
         .windows(2)
         .map(|w| format!("{:.0}", rate(*w[0], *w[1])))
         .collect();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let cpu = (cpu1.0 - cpu0.0) as f64 / (cpu1.1 - cpu0.1).max(1) as f64 * 100.0;
     let names: Vec<(u32, &str)> = procs_seen.iter().map(|(p, n)| (*p, n.as_str())).collect();
     println!(
@@ -901,9 +910,10 @@ async fn run() -> i32 {
     if all_running_end > s0.at_ms + 1000.0 {
         let r = rate(s0, sr);
         println!(
-            "aggregate HubSpot calls/s while every batch run was running ({:.0} s): {r:.1} ({:.1} % of the ceiling)",
+            "aggregate HubSpot calls/s while every batch run was running ({:.0} s): {r:.1} ({:.1} % of the ceiling); machine CPU busy meanwhile {:.0} %",
             (sr.at_ms - s0.at_ms) / 1000.0,
-            r / ceiling * 100.0
+            r / ceiling * 100.0,
+            cpu_busy(s0, sr)
         );
     }
     println!(
@@ -911,8 +921,19 @@ async fn run() -> i32 {
         best10 / ceiling * 100.0
     );
     println!("calls/s per 10 s, whole run: {}", series.join(" "));
+    let cpu_series: Vec<String> = samples
+        .iter()
+        .step_by(20)
+        .collect::<Vec<_>>()
+        .windows(2)
+        .map(|w| format!("{:.0}", cpu_busy(*w[0], *w[1])))
+        .collect();
     println!(
-        "machine CPU busy over the load window: {cpu:.0} % of 2 cores (other work also running)"
+        "machine CPU busy % per 10 s, whole run: {}",
+        cpu_series.join(" ")
+    );
+    println!(
+        "machine CPU busy over the load window: {cpu:.0} % of {cores} cores (other work also running)"
     );
     println!(
         "real 429s (sandbox rateLimited): {} of {} HubSpot calls, whole run",
