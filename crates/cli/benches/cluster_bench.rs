@@ -343,6 +343,71 @@ async fn owners(store: &Store) -> BTreeMap<i64, u32> {
         .collect()
 }
 
+/// The active batch runs (workspace, run) whose owner is process `pid`.
+async fn runs_owned_by(store: &Store, runs: &[(Uuid, Uuid)], pid: u32) -> Vec<(Uuid, Uuid)> {
+    let mut out = Vec::new();
+    for (ws, id) in runs {
+        let r = store.get_batch(*ws, *id).await.unwrap().unwrap();
+        let active = matches!(r.state, BatchState::Running | BatchState::Paused);
+        let by = r
+            .owner
+            .as_deref()
+            .and_then(|o| o.split(':').nth(1)?.parse::<u32>().ok());
+        if active && by == Some(pid) {
+            out.push((*ws, *id));
+        }
+    }
+    out
+}
+
+/// Polls `runs` (owned by process `gone`) until each is worked by another
+/// process or has ended: the seconds since `since` for each, `None` for a run
+/// still held by `gone` at `limit`.
+async fn watch_runs(
+    store: Store,
+    runs: Vec<(Uuid, Uuid)>,
+    gone: u32,
+    since: Instant,
+    limit: Duration,
+) -> Vec<Option<f64>> {
+    let mut out: Vec<Option<f64>> = vec![None; runs.len()];
+    while out.iter().any(Option::is_none) && since.elapsed() < limit {
+        for (i, (ws, id)) in runs.iter().enumerate() {
+            if out[i].is_some() {
+                continue;
+            }
+            let r = store.get_batch(*ws, *id).await.unwrap().unwrap();
+            let by = r
+                .owner
+                .as_deref()
+                .and_then(|o| o.split(':').nth(1)?.parse::<u32>().ok());
+            let ended = !matches!(r.state, BatchState::Running | BatchState::Paused);
+            if ended || by.is_some_and(|p| p != gone) {
+                out[i] = Some(since.elapsed().as_secs_f64());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    out
+}
+
+fn runs_line(what: &str, lease_ms: u64, v: &[Option<f64>]) {
+    let mut done: Vec<f64> = v.iter().flatten().copied().collect();
+    done.sort_by(f64::total_cmp);
+    if v.is_empty() {
+        println!("{what}: no batch run was active on the instance");
+        return;
+    }
+    println!(
+        "{what}: {} of {} active batch runs worked by another instance (or ended), all after {:.2} s (first {:.2} s); batch lease {:.1} s",
+        done.len(),
+        v.len(),
+        done.last().copied().unwrap_or(f64::NAN),
+        done.first().copied().unwrap_or(f64::NAN),
+        lease_ms as f64 / 1000.0
+    );
+}
+
 /// Waits until every portal of `portals` is owned by a process other than
 /// `gone`; the seconds since `since` at which each was first seen so.
 async fn wait_taken(
@@ -608,11 +673,25 @@ async fn run() -> i32 {
         .filter(|(_, o)| **o == victim_pid)
         .map(|(p, _)| *p)
         .collect();
+    let run_ids: Vec<(Uuid, Uuid)> = portals
+        .iter()
+        .map(|p| p.ws)
+        .zip(batches.iter().copied())
+        .collect();
     drain(&live, &instances[victim].1).await;
+    let killed_runs = runs_owned_by(&store, &run_ids, victim_pid).await;
     let kill_at = Instant::now();
     let kill_ms = now_ms();
     cluster::signal(instances[victim].0.as_ref().unwrap(), "-KILL");
     let limit = Duration::from_millis(3 * portal_lease_ms + 30_000);
+    let runs_limit = Duration::from_millis(2 * batch_lease_ms + portal_lease_ms + 60_000);
+    let killed_runs_task = tokio::spawn(watch_runs(
+        store.clone(),
+        killed_runs,
+        victim_pid,
+        kill_at,
+        runs_limit,
+    ));
     let kill_takeover = wait_taken(&store, &killed_portals, victim_pid, kill_at, limit).await;
     drop(instances[victim].0.take());
     let Some(kill_takeover) = kill_takeover else {
@@ -662,9 +741,17 @@ async fn run() -> i32 {
         .map(|(p, _)| *p)
         .collect();
     drain(&live, &instances[term].1).await;
+    let termed_runs = runs_owned_by(&store, &run_ids, term_pid).await;
     let term_at = Instant::now();
     let term_ms = now_ms();
     cluster::signal(instances[term].0.as_ref().unwrap(), "-TERM");
+    let termed_runs_task = tokio::spawn(watch_runs(
+        store.clone(),
+        termed_runs,
+        term_pid,
+        term_at,
+        runs_limit,
+    ));
     let term_takeover = wait_taken(&store, &termed_portals, term_pid, term_at, limit).await;
     let exit = {
         let mut p = instances[term].0.take().unwrap();
@@ -746,6 +833,8 @@ async fn run() -> i32 {
     sampling.store(true, Ordering::SeqCst);
     sampler_task.await.unwrap();
     let final_stats = cluster::sandbox_stats(&http, &sandbox).await;
+    let killed_runs = killed_runs_task.await.unwrap();
+    let termed_runs = termed_runs_task.await.unwrap();
 
     // The sync jobs: how many needed more than one attempt, and why.
     let mut jobs_total = 0usize;
@@ -954,6 +1043,7 @@ async fn run() -> i32 {
         pct(&k, 50.0),
         portal_lease_ms as f64 / 1000.0
     );
+    runs_line("SIGKILL, batch runs", batch_lease_ms, &killed_runs);
     println!(
         "ownership after the SIGKILL: {}",
         owner_counts(&after_kill, &names, &[victim_pid, new_pid])
@@ -980,6 +1070,7 @@ async fn run() -> i32 {
         Some((s, status)) => println!("SIGTERM: the process exited after {s:.2} s, {status}"),
         None => println!("SIGTERM: the process had NOT exited after {limit:?}"),
     }
+    runs_line("SIGTERM, batch runs", batch_lease_ms, &termed_runs);
     println!(
         "ownership after the SIGTERM: {}",
         owner_counts(&after_term, &names, &[victim_pid, term_pid])
