@@ -443,6 +443,94 @@ fn owner_counts(owners: &BTreeMap<i64, u32>, procs: &[(u32, &str)], skip: &[u32]
         .join(", ")
 }
 
+/// Everything known about a live customer whose last edit did not converge:
+/// the live operations, the customer, its sync jobs and history, and the
+/// contact's `jobtitle` history in HubSpot.
+async fn explain_stuck(
+    store: &Store,
+    http: &reqwest::Client,
+    sandbox: &str,
+    portal: &Portal,
+    customer: Uuid,
+    ops: &[LiveOp],
+) {
+    println!("  STUCK customer {customer} (portal {}):", portal.id);
+    for op in ops.iter().filter(|o| o.customer == Some(customer)) {
+        println!(
+            "    live op {:?}: sent {}, answered {} (ok {})",
+            op.title,
+            iso(op.sent_ms),
+            iso(op.answered_ms),
+            op.ok
+        );
+    }
+    if let Ok(Some(c)) = store.get_customer(portal.ws, customer).await {
+        println!(
+            "    Keva: jobTitle {:?}, updated {}",
+            c.job_title, c.updated_at
+        );
+    }
+    let jobs = store.list_jobs(portal.ws, None, 100_000).await.unwrap();
+    for j in jobs
+        .iter()
+        .filter(|j| j.payload["customerId"].as_str() == Some(customer.to_string().as_str()))
+    {
+        println!(
+            "    job {} {} {:?} trigger {:?} attempts {} created {} run_at {} finished {:?} owner {:?} epoch {} error {:?} coalesced_into {:?}",
+            j.id,
+            j.kind,
+            j.state,
+            j.trigger,
+            j.attempts,
+            j.created_at,
+            j.run_at,
+            j.finished_at,
+            j.lease_owner,
+            j.lease_epoch,
+            j.last_error,
+            j.coalesced_into
+        );
+    }
+    for h in store
+        .customer_history(portal.ws, customer, 100)
+        .await
+        .unwrap()
+        .iter()
+        .rev()
+    {
+        println!("    history {h:?}");
+    }
+    if let Some(contact) = store
+        .get_link(portal.connector, customer)
+        .await
+        .unwrap()
+        .and_then(|l| l.hubspot_id)
+    {
+        let rec: Value = http
+            .get(format!(
+                "{sandbox}/_sandbox/objects/contacts/{contact}?portalId={}",
+                portal.id
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        println!(
+            "    HubSpot contact {contact} jobtitle history: {}",
+            rec["propertiesWithHistory"]["jobtitle"]
+        );
+    }
+}
+
+/// `ms` since the epoch as an RFC 3339 time.
+fn iso(ms: f64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms as i64)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}
+
 /// Routes live traffic away from `url` and waits until nothing is in flight to it.
 async fn drain(live: &Live, url: &str) {
     live.route_away(url);
@@ -799,7 +887,8 @@ async fn run() -> i32 {
             *e = (op.portal, op.title.clone(), op.sent_ms);
         }
     }
-    let (runs, not_converged) = loop {
+    let (runs, not_converged, stuck) = loop {
+        let mut stuck: Vec<(usize, Uuid)> = Vec::new();
         let runs = batch_states(store.clone(), portals.clone(), batches.clone()).await;
         let mut not_converged: Vec<String> = runs
             .iter()
@@ -817,6 +906,7 @@ async fn run() -> i32 {
                         })
                 });
                 if !there {
+                    stuck.push((*p, *c));
                     not_converged.push(format!(
                         "portal {} customer {c} expects {title:?}: link {link:?}",
                         portals[*p].id
@@ -825,7 +915,7 @@ async fn run() -> i32 {
             }
         }
         if not_converged.is_empty() || drain_at.elapsed() > drain_limit {
-            break (runs, not_converged);
+            break (runs, not_converged, stuck);
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     };
@@ -1113,6 +1203,9 @@ async fn run() -> i32 {
     for n in not_converged.iter().take(20) {
         println!("  NOT CONVERGED {n}");
     }
+    for (p, c) in stuck.iter().take(5) {
+        explain_stuck(&store, &http, &sandbox, &portals[*p], *c, &ops).await;
+    }
     println!(
         "HubSpot contacts: {contacts_total} (duplicates or missing on {} portals)",
         duplicates.len()
@@ -1183,6 +1276,13 @@ async fn run() -> i32 {
     }
     drop(instances);
     drop(sb);
-    keva_store::testing::drop_test_database(store).await;
+    if ok {
+        keva_store::testing::drop_test_database(store).await;
+    } else {
+        println!(
+            "database kept for inspection: {}",
+            keva_store::testing::database_url(&store)
+        );
+    }
     i32::from(!ok)
 }
