@@ -21,17 +21,17 @@ mod common;
 use common::bin;
 
 /// A child process killed when the test ends, with its stderr kept for messages.
-struct Proc {
-    child: Child,
-    log: Arc<Mutex<Vec<String>>>,
+pub struct Proc {
+    pub child: Child,
+    pub log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Proc {
-    fn pid(&self) -> u32 {
+    pub fn pid(&self) -> u32 {
         self.child.id()
     }
 
-    fn log(&self) -> String {
+    pub fn log(&self) -> String {
         self.log.lock().unwrap().join("\n")
     }
 }
@@ -73,7 +73,7 @@ fn wait_line<T>(rx: &mpsc::Receiver<String>, what: &str, pick: impl Fn(&str) -> 
 }
 
 /// The sandbox process and the JSON line it prints (url, accessToken, …).
-fn sandbox(rate_limit: &str) -> (Proc, Value) {
+pub fn sandbox(rate_limit: &str) -> (Proc, Value) {
     let mut child = bin()
         .args([
             "sandbox",
@@ -93,17 +93,23 @@ fn sandbox(rate_limit: &str) -> (Proc, Value) {
     (Proc { child, log }, info)
 }
 
-struct Cluster {
-    db_url: String,
-    master_key: String,
-    hubspot: String,
-    portal_lease_ms: u64,
+pub struct Cluster {
+    pub db_url: String,
+    pub master_key: String,
+    pub hubspot: String,
+    pub portal_lease_ms: u64,
 }
 
 /// One `serve` instance and its base URL.
-fn serve(c: &Cluster) -> (Proc, String) {
-    let mut child = bin()
-        .env("KEVA_DATABASE_URL", &c.db_url)
+pub fn serve(c: &Cluster) -> (Proc, String) {
+    serve_with(c, &[])
+}
+
+/// One `serve` instance with `env` set on top of (or instead of) the tests'
+/// settings (short job, batch and shutdown leases), and its base URL.
+pub fn serve_with(c: &Cluster, env: &[(&str, String)]) -> (Proc, String) {
+    let mut cmd = bin();
+    cmd.env("KEVA_DATABASE_URL", &c.db_url)
         .env("KEVA_MASTER_KEY", &c.master_key)
         .env("HUBSPOT_API_BASE", &c.hubspot)
         .env("KEVA_LISTEN", "127.0.0.1:0")
@@ -111,7 +117,11 @@ fn serve(c: &Cluster) -> (Proc, String) {
         .env("KEVA_PORTAL_LEASE_MS", c.portal_lease_ms.to_string())
         .env("KEVA_BATCH_LEASE_MS", "2000")
         .env("KEVA_SHUTDOWN_GRACE_MS", "2000")
-        .env("RUST_LOG", "info,sqlx=warn")
+        .env("RUST_LOG", "info,sqlx=warn");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
         .arg("serve")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -127,7 +137,7 @@ fn serve(c: &Cluster) -> (Proc, String) {
     (Proc { child, log }, url)
 }
 
-fn signal(p: &Proc, sig: &str) {
+pub fn signal(p: &Proc, sig: &str) {
     let ok = std::process::Command::new("kill")
         .args([sig, &p.pid().to_string()])
         .status()
@@ -137,7 +147,7 @@ fn signal(p: &Proc, sig: &str) {
 }
 
 /// Polls `check` every 50 ms until it holds; panics after `secs`.
-async fn eventually<F, Fut>(secs: u64, what: &str, mut check: F)
+pub async fn eventually<F, Fut>(secs: u64, what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -150,7 +160,7 @@ where
 }
 
 /// The portal's lease owner, if a live lease exists.
-async fn owner(store: &Store, portal: i64) -> Option<String> {
+pub async fn owner(store: &Store, portal: i64) -> Option<String> {
     store
         .live_portal_leases()
         .await
@@ -161,14 +171,14 @@ async fn owner(store: &Store, portal: i64) -> Option<String> {
 }
 
 /// Which of `procs` (by pid inside the owner id `host:pid:tag`) owns the portal.
-async fn owner_index(store: &Store, portal: i64, procs: &[&Proc]) -> Option<usize> {
+pub async fn owner_index(store: &Store, portal: i64, procs: &[&Proc]) -> Option<usize> {
     let o = owner(store, portal).await?;
     procs
         .iter()
         .position(|p| o.split(':').nth(1) == Some(p.pid().to_string().as_str()))
 }
 
-async fn all_synced(store: &Store, connector: Uuid, customers: &[Uuid]) -> bool {
+pub async fn all_synced(store: &Store, connector: Uuid, customers: &[Uuid]) -> bool {
     for c in customers {
         match store.get_link(connector, *c).await.unwrap() {
             Some(l) if l.status == SyncStatus::Synced => {}
@@ -178,7 +188,7 @@ async fn all_synced(store: &Store, connector: Uuid, customers: &[Uuid]) -> bool 
     true
 }
 
-async fn sandbox_stats(http: &reqwest::Client, sandbox: &str) -> Value {
+pub async fn sandbox_stats(http: &reqwest::Client, sandbox: &str) -> Value {
     http.get(format!("{sandbox}/_sandbox/stats"))
         .send()
         .await
@@ -216,7 +226,7 @@ async fn contact_count(http: &reqwest::Client, sandbox: &Value) -> usize {
     }
 }
 
-async fn create_customer(http: &reqwest::Client, url: &str, key: &str, email: &str) -> Uuid {
+pub async fn create_customer(http: &reqwest::Client, url: &str, key: &str, email: &str) -> Uuid {
     let r = http
         .post(format!("{url}/api/customers"))
         .bearer_auth(key)
@@ -230,7 +240,7 @@ async fn create_customer(http: &reqwest::Client, url: &str, key: &str, email: &s
 }
 
 /// Connects the sandbox's portal through instance `url`; the connector id.
-async fn connect(http: &reqwest::Client, url: &str, key: &str, sandbox: &Value) -> Uuid {
+pub async fn connect(http: &reqwest::Client, url: &str, key: &str, sandbox: &Value) -> Uuid {
     let r = http
         .post(format!("{url}/api/crm/hubspot/connectors"))
         .bearer_auth(key)
@@ -247,7 +257,7 @@ async fn connect(http: &reqwest::Client, url: &str, key: &str, sandbox: &Value) 
 }
 
 /// `PUT /_sandbox/{what}` (faults, ratelimits) with `body`.
-async fn sandbox_put(http: &reqwest::Client, sandbox: &Value, what: &str, body: Value) {
+pub async fn sandbox_put(http: &reqwest::Client, sandbox: &Value, what: &str, body: Value) {
     let r = http
         .put(format!(
             "{}/_sandbox/{what}",
@@ -264,7 +274,7 @@ async fn sandbox_put(http: &reqwest::Client, sandbox: &Value, what: &str, body: 
     );
 }
 
-async fn edit(http: &reqwest::Client, url: &str, key: &str, customer: Uuid, title: &str) {
+pub async fn edit(http: &reqwest::Client, url: &str, key: &str, customer: Uuid, title: &str) {
     let r = http
         .patch(format!("{url}/api/customers/{customer}"))
         .bearer_auth(key)
@@ -340,15 +350,15 @@ async fn wait_for_edits(
 
 /// What every scenario starts from: a sandbox at `rate_limit`, a fresh
 /// PostgreSQL database, the instances' shared settings and an API key.
-struct Setup {
-    sb: Proc,
-    info: Value,
-    portal: i64,
-    store: Store,
-    cluster: Cluster,
-    ws: Uuid,
-    key: String,
-    http: reqwest::Client,
+pub struct Setup {
+    pub sb: Proc,
+    pub info: Value,
+    pub portal: i64,
+    pub store: Store,
+    pub cluster: Cluster,
+    pub ws: Uuid,
+    pub key: String,
+    pub http: reqwest::Client,
 }
 
 /// Two `serve` instances, the portal connected through the first, once one of
@@ -370,7 +380,7 @@ async fn two_instances(
     (a, b, connector)
 }
 
-async fn setup(rate_limit: &str, portal_lease_ms: u64) -> Setup {
+pub async fn setup(rate_limit: &str, portal_lease_ms: u64) -> Setup {
     let (sb, info) = sandbox(rate_limit);
     let portal = info["portalId"].as_i64().unwrap();
     let store = keva_store::testing::postgres_store().await;
@@ -558,7 +568,7 @@ async fn running_job(store: &Store, ws: Uuid, customer: Uuid) -> Option<keva_sto
 }
 
 /// The values `property` of HubSpot contact `id` has had, oldest first.
-async fn property_history(
+pub async fn property_history(
     http: &reqwest::Client,
     sandbox: &Value,
     id: &str,
