@@ -34,37 +34,16 @@
 #[allow(dead_code)] // the tests' helpers this bench does not use
 #[path = "../tests/cluster.rs"]
 mod cluster;
+#[path = "support/figures.rs"]
+mod figures;
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+
+use figures::{env_num, now_ms, pct};
 
 use keva_core::SyncStatus;
 use serde_json::{json, Value};
 use uuid::Uuid;
-
-fn env_num(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// Milliseconds since the epoch, with sub-millisecond precision.
-fn now_ms() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs_f64()
-        * 1000.0
-}
-
-/// The nearest-rank percentile `p` (0..=100) of sorted `v`.
-fn pct(v: &[f64], p: f64) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * v.len() as f64).ceil() as usize;
-    v[rank.clamp(1, v.len()) - 1]
-}
 
 fn summary(name: &str, mut v: Vec<f64>) {
     v.sort_by(f64::total_cmp);
