@@ -63,6 +63,25 @@ use keva_store::{BatchState, Store};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+/// A contact of `portal` as the sandbox holds it (its admin view: not counted
+/// as a HubSpot call, not rate-limited).
+async fn sandbox_contact(
+    http: &reqwest::Client,
+    sandbox: &str,
+    portal: i64,
+    contact: &str,
+) -> Value {
+    http.get(format!(
+        "{sandbox}/_sandbox/objects/contacts/{contact}?portalId={portal}"
+    ))
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap()
+}
+
 fn latency_line(name: &str, mut v: Vec<f64>) {
     v.sort_by(f64::total_cmp);
     println!(
@@ -486,17 +505,7 @@ async fn explain_stuck(
         .unwrap()
         .and_then(|l| l.hubspot_id)
     {
-        let rec: Value = http
-            .get(format!(
-                "{sandbox}/_sandbox/objects/contacts/{contact}?portalId={}",
-                portal.id
-            ))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let rec = sandbox_contact(http, sandbox, portal.id, &contact).await;
         println!(
             "    HubSpot contact {contact} jobtitle history: {}",
             rec["propertiesWithHistory"]["jobtitle"]
@@ -983,17 +992,7 @@ async fn run() -> i32 {
         else {
             continue;
         };
-        let rec: Value = http
-            .get(format!(
-                "{sandbox}/_sandbox/objects/contacts/{contact}?portalId={}",
-                portal.id
-            ))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let rec = sandbox_contact(&http, &sandbox, portal.id, &contact).await;
         if expected.get(&c).is_some_and(|e| e.1 == op.title)
             && rec["properties"]["jobtitle"].as_str() != Some(op.title.as_str())
         {
